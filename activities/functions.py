@@ -1,0 +1,97 @@
+"""Each activity: parse the payload, call its step, return the step's small result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import azure.durable_functions as df
+
+from activities.runtime import runtime
+from shared import steps
+from shared.payloads import (
+    ApplyInput,
+    ApplyResult,
+    ConvertInput,
+    EnrichInput,
+    ExportInput,
+    FinishInput,
+    MergeInput,
+    MergeResult,
+    PartitionRef,
+    PrepareInput,
+    PublishInput,
+)
+
+bp = df.Blueprint()
+
+
+@bp.activity_trigger(input_name="payload")
+def check_landing(payload: dict[str, Any]) -> dict[str, Any]:
+    """Count the files waiting in the ledger and report when the newest arrived."""
+    return steps.check_landing(runtime()).to_dict()
+
+
+@bp.activity_trigger(input_name="payload")
+def prepare_run(payload: dict[str, Any]) -> dict[str, Any]:
+    """Freeze the config into the run and choose the landed files it processes."""
+    return steps.prepare_run(PrepareInput.from_dict(payload), runtime()).to_dict()
+
+
+@bp.activity_trigger(input_name="payload")
+def convert_source_file(payload: dict[str, Any]) -> dict[str, Any]:
+    """Convert one landed source file to a CDM entity in the lake (bad rows to the quarantine)."""
+    return steps.convert_source_file(ConvertInput.from_dict(payload), runtime()).to_dict()
+
+
+@bp.activity_trigger(input_name="payload")
+def apply_source_changes(payload: dict[str, Any]) -> dict[str, Any]:
+    """Build the run's snapshot of every changed table (full data, upserts, deletes, unique keys)."""
+    return steps.apply_source_changes(ApplyInput.from_dict(payload), runtime()).to_dict()
+
+
+@bp.activity_trigger(input_name="payload")
+def plan_match_partitions(payload: dict[str, Any]) -> dict[str, Any]:
+    """Normalize every record once and split candidate generation into partitions."""
+    return steps.plan_match_partitions(ApplyResult.from_dict(payload), runtime()).to_dict()
+
+
+@bp.activity_trigger(input_name="payload")
+def match_partition(payload: dict[str, Any]) -> dict[str, Any]:
+    """Score the candidate pairs of one partition against the match rules."""
+    return steps.match_partition(PartitionRef.from_dict(payload), runtime()).to_dict()
+
+
+@bp.activity_trigger(input_name="payload")
+def merge_clusters(payload: dict[str, Any]) -> dict[str, Any]:
+    """Cluster matched records into profiles, assign stable CustomerIds and merge the fields."""
+    return steps.merge_clusters(MergeInput.from_dict(payload), runtime()).to_dict()
+
+
+@bp.activity_trigger(input_name="payload")
+def unify_activities(payload: dict[str, Any]) -> dict[str, Any]:
+    """Link every order and order line to its CustomerId."""
+    return steps.unify_activities(MergeResult.from_dict(payload), runtime()).to_dict()
+
+
+@bp.activity_trigger(input_name="payload")
+def enrich_profiles(payload: dict[str, Any]) -> dict[str, Any]:
+    """Compute one enrichment (measures, lifetime value, churn, brand affinity or segments)."""
+    return steps.enrich_profiles(EnrichInput.from_dict(payload), runtime()).to_dict()
+
+
+@bp.activity_trigger(input_name="payload")
+def export_dimension(payload: dict[str, Any]) -> dict[str, Any]:
+    """Write the enhanced customer dimension and its tables to the run's folder (Parquet + CDM)."""
+    return steps.export_dimension(ExportInput.from_dict(payload), runtime()).to_dict()
+
+
+@bp.activity_trigger(input_name="payload")
+def publish_sql_views(payload: dict[str, Any]) -> dict[str, Any]:
+    """Switch the SQL views to the run's export and mark it as the published run."""
+    return steps.publish_sql_views(PublishInput.from_dict(payload), runtime()).to_dict()
+
+
+@bp.activity_trigger(input_name="payload")
+def finish_run(payload: dict[str, Any]) -> dict[str, Any]:
+    """Record the run's outcome and commit its files to the ledger once published."""
+    return steps.finish_run(FinishInput.from_dict(payload), runtime()).to_dict()

@@ -1,0 +1,221 @@
+"""``c360``: the command-line tool (demo data, local runs through the real function app, status, tools)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="c360: one trusted, enriched customer dimension from ERP, CRM, POS and e-commerce data.",
+                  no_args_is_help=True, add_completion=False)
+console = Console(stderr=False)
+LakeOption = Annotated[Path, typer.Option("--lake", help="Folder of the local lake.", file_okay=False)]
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(2)
+
+
+@app.command()
+def demo(out: Annotated[Path, typer.Option("--out", help="Folder to write the demo into.")],
+         customers: Annotated[int, typer.Option(help="Number of real people.")] = 10_000,
+         seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+         activities: Annotated[bool, typer.Option(help="Also write orders and order lines.")] = True) -> None:
+    """Write a seeded retail demo: four source systems, orders, lines, the config and the ground truth."""
+    from c360_cli.demo import DemoSpec, write_demo
+
+    with console.status("generating demo data…") as status:
+        summary = write_demo(out, DemoSpec(customers=customers, seed=seed, activities=activities),
+                             lambda message: status.update(f"generating {message}…"))
+    table = Table(title=f"demo in {out}: {summary.people:,} people")
+    table.add_column("landing folder")
+    table.add_column("rows", justify="right")
+    for folder, rows in {**summary.records, **summary.activity_rows}.items():
+        table.add_row(folder, f"{rows:,}")
+    console.print(table)
+    console.print(f"config: {out / 'c360.yaml'}   ground truth: {out / 'truth.csv'}")
+
+
+@app.command()
+def validate(file: Annotated[Path, typer.Argument(help="The unification config (YAML).")]) -> None:
+    """Validate a unification config; errors name the file, line, key path and what was expected."""
+    from shared.config import load_config
+    from shared.errors import ConfigError
+
+    try:
+        config = load_config(file)
+    except ConfigError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(f"[green]valid[/green]: {len(config.sources)} sources, {len(config.activities)} activity tables, "
+                  f"match order {' → '.join(config.unification.match_order)}")
+
+
+@app.command()
+def schema(out: Annotated[Path, typer.Option("--out", help="Where to write the JSON Schema.")] = Path(
+        "schemas/c360.schema.json")) -> None:
+    """Write the JSON Schema of the unification config (for editor completion)."""
+    from shared.config.load import write_json_schema
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_json_schema(out)
+    console.print(f"wrote {out}")
+
+
+def _print_status(status: Any) -> None:
+    if isinstance(status, dict):
+        details = ", ".join(f"{k}={v}" for k, v in status.items() if k not in ("run_id", "step") and v is not None)
+        console.print(f"  [cyan]{status.get('step')}[/cyan] {details}")
+
+
+@app.command()
+def run(lake: LakeOption,
+        config: Annotated[Path | None, typer.Option("--config", help="Unification config to use.")] = None,
+        landing: Annotated[Path | None, typer.Option("--landing", help="Folder of extracts to land.")] = None,
+        mode: Annotated[str, typer.Option(help="incremental | full | full_since | match_only")] = "incremental",
+        quiet: Annotated[int, typer.Option(help="Quiet period (s) before a run starts.")] = 1) -> None:
+    """Land files into the lake, raise a BlobCreated event per file, and follow the run to the end."""
+    from c360_cli.local import blob_created_event, follow, land_files, local_settings, post_events, running_host
+    from orchestrators.starters import instance_id
+    from shared.runtime import build_runtime
+
+    settings = local_settings(lake, {"C360_QUIET_PERIOD_SECONDS": str(quiet)})
+    runtime = build_runtime(settings)
+    if config is not None:
+        from shared.config import load_config
+
+        load_config(config)  # fail early, with the file's own line numbers
+        runtime.lake.write_bytes(settings.config_path, config.read_bytes())
+    elif not runtime.lake.exists(settings.config_path):
+        _fail(f"no config in the lake at {settings.config_path}; pass --config FILE")
+    landed = land_files(runtime.lake, landing, settings.landing_prefix) if landing else []
+    console.print(f"landed {len(landed)} files into {lake / settings.landing_prefix}")
+    with running_host(settings) as host:
+        instance = instance_id(runtime)
+        if landed and mode == "incremental":
+            post_events(host, [blob_created_event(settings, runtime.lake, p) for p in landed])
+        else:
+            _start_http(host, mode)
+        if host.taskhub.get(instance) is None:
+            console.print("nothing to do: every landed file was already processed")
+            return
+        result = follow(host, instance, _print_status)
+    _summarise(runtime, result)
+    if str(result.status) != "Completed":
+        raise typer.Exit(1)
+
+
+def _start_http(host: Any, mode: str) -> None:
+    import urllib.request
+
+    request = urllib.request.Request(f"{host.base_url}/api/runs", data=json.dumps({"mode": mode}).encode(),
+                                     method="POST", headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request) as response:
+        response.read()
+
+
+def _summarise(runtime: Any, result: Any) -> None:
+    from shared.runs import current, read_run_record
+
+    status = result.custom_status or {}
+    run_id = status.get("run_id")
+    colour = "green" if str(result.status) == "Completed" else "red"
+    console.print(f"[{colour}]run {run_id}: {result.status}[/{colour}] in {result.seconds:.1f} s")
+    if not run_id:
+        return
+    record = read_run_record(runtime.lake, run_id)
+    steps = {s["step"] + (f"-{s['key']}" if s.get("key") else ""): s for s in record["steps"]}
+    table = Table(title="records per source")
+    for column in ("table", "rows read", "accepted", "quarantined"):
+        table.add_column(column, justify="right" if column != "table" else "left")
+    per_table: dict[str, list[int]] = {}
+    for step in steps.values():
+        if step["step"] == "convert_source_file":
+            counts = per_table.setdefault(step.get("table", "?"), [0, 0, 0])
+            counts[0] += step.get("rows", 0)
+            counts[1] += step.get("accepted", 0)
+            counts[2] += step.get("quarantined", 0)
+    for name, (rows, accepted, quarantined) in sorted(per_table.items()):
+        table.add_row(name, f"{rows:,}", f"{accepted:,}", f"{quarantined:,}")
+    console.print(table)
+    merge = steps.get("merge_clusters")
+    if merge:
+        console.print(f"unified customers: [bold]{merge['customers']:,}[/bold] from {merge['records']:,} records "
+                      f"({merge['merged']:,} duplicates merged; {merge['new_ids']:,} new ids, "
+                      f"{merge['merges']:,} merges, {merge['splits']:,} splits)")
+    pointer = current(runtime.lake)
+    if pointer and runtime.settings.sql_kind == "duckdb":
+        database = runtime.settings.resolved_duckdb_path()
+        console.print(f"views in [bold]{database}[/bold]: {', '.join(sorted(pointer['entities']))} "
+                      f"(schema {runtime.settings.sql_schema})")
+        console.print(f'try: c360 sql --lake {runtime.settings.lake_root} '
+                      f'"SELECT FirstName, LastName, Email, LifetimeValue, ChurnScore, TopBrand '
+                      f'FROM {runtime.settings.sql_schema}.Customer LIMIT 5"')
+
+
+@app.command()
+def status(lake: LakeOption, run_id: Annotated[str | None, typer.Argument(help="A run id.")] = None) -> None:
+    """Show recent runs, or one run's steps with timings and counts."""
+    from c360_cli.local import local_settings
+    from shared.runs import current, list_runs, read_run_record
+    from shared.runtime import build_lake
+
+    lake_port = build_lake(local_settings(lake))
+    runs = list_runs(lake_port)
+    if not runs:
+        _fail(f"no runs in {lake}")
+    published = (current(lake_port) or {}).get("run_id")
+    if run_id is None:
+        table = Table(title=f"runs in {lake}")
+        for column in ("run", "status", "mode", "trigger", "started", "finished", "published"):
+            table.add_column(column)
+        for rid in reversed(runs[-20:]):
+            record = read_run_record(lake_port, rid)
+            table.add_row(rid, str(record.get("status")), str(record.get("mode")), str(record.get("trigger")),
+                          str(record.get("started", ""))[:19], str(record.get("finished", ""))[:19],
+                          "yes" if rid == published else "")
+        console.print(table)
+        return
+    if run_id not in runs:
+        _fail(f"no run {run_id!r} in {lake}")
+    record = read_run_record(lake_port, run_id)
+    console.print(f"run {run_id}: [bold]{record.get('status')}[/bold] mode={record.get('mode')} "
+                  f"published={'yes' if run_id == published else 'no'} {record.get('error') or ''}")
+    table = Table(title="steps")
+    for column in ("step", "status", "seconds", "counts"):
+        table.add_column(column)
+    for step in record["steps"]:
+        counts = {k: v for k, v in step.items() if k not in ("step", "key", "started", "finished", "seconds", "status")}
+        table.add_row(step["step"] + (f" [{step['key']}]" if step.get("key") else ""), step.get("status", ""),
+                      f"{step.get('seconds', 0):.2f}", json.dumps(counts, default=str)[:120])
+    console.print(table)
+
+
+@app.command()
+def sql(lake: LakeOption, query: Annotated[str, typer.Argument(help="A SQL query over the published views.")]) -> None:
+    """Query the published views in the embedded DuckDB endpoint."""
+    from c360_cli.local import local_settings
+    from shared.runtime import build_runtime
+
+    runtime = build_runtime(local_settings(lake))
+    if runtime.sql is None:
+        _fail("no SQL endpoint configured")
+    rows = runtime.sql.query(query)
+    for row in rows:
+        console.print("\t".join("" if v is None else str(v) for v in row), markup=False)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    sys.exit(app())
+
+
+if __name__ == "__main__":
+    main()

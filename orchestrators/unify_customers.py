@@ -1,0 +1,121 @@
+"""The ``unify_customers`` orchestrator: control flow only (``context.*``; no IO, no clock, no environment).
+
+prepare → convert every landed file (fan-out) → apply changes → plan match partitions → match each
+partition (fan-out) → merge clusters → unify activities → enrichments (fan-out, then segments) → export →
+publish views → finish. Any failure records the run as failed and leaves the published run in place.
+If files landed during the run (or an incremental hour is still open), the instance continues as new
+for exactly one follow-up run.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import azure.durable_functions as df
+
+from shared.names import ORCHESTRATOR, Activity, Enrichment
+from shared.payloads import (
+    ApplyInput,
+    ApplyResult,
+    ConvertInput,
+    ConvertResult,
+    EnrichInput,
+    EnrichResult,
+    ExportInput,
+    ExportResult,
+    FinishInput,
+    LandingState,
+    MatchPlan,
+    MatchResult,
+    MergeInput,
+    MergeResult,
+    PrepareInput,
+    PublishInput,
+    PublishResult,
+    RunPlan,
+    RunRequest,
+    RunSummary,
+)
+
+bp = df.Blueprint()
+MAX_QUIET_WAITS = 20
+FIRST_ENRICHMENTS = (Enrichment.MEASURES, Enrichment.LIFETIME_VALUE, Enrichment.CHURN, Enrichment.BRAND_AFFINITY)
+
+
+def _status(run_id: str | None, step: str, **extra: Any) -> dict[str, Any]:
+    return {"run_id": run_id, "step": step, **extra}
+
+
+@bp.orchestration_trigger(context_name="context", orchestration=ORCHESTRATOR)
+def unify_customers(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+    request = RunRequest.from_dict(context.get_input() or {})
+    retry = df.RetryOptions(max(request.retry.interval_ms, 1), max(request.retry.attempts, 1))
+
+    def call(activity: Activity, payload: Any) -> Any:
+        return context.call_activity_with_retry(activity.value, retry, payload.to_dict())
+
+    quiet = timedelta(seconds=request.quiet_period_seconds)
+    for _ in range(MAX_QUIET_WAITS if request.quiet_period_seconds > 0 else 0):
+        # debounce: start once no file has arrived for a whole quiet period (bounded number of waits)
+        context.set_custom_status(_status(None, "waiting for more files", seconds=request.quiet_period_seconds))
+        yield context.create_timer(context.current_utc_datetime + quiet)
+        landing = LandingState.from_dict((yield call(Activity.CHECK_LANDING, request)))
+        if landing.newest_seen_at is None or (
+                datetime.fromisoformat(landing.newest_seen_at) <= context.current_utc_datetime - quiet):
+            break
+    now = context.current_utc_datetime
+    run_id = f"{now:%Y%m%dT%H%M%SZ}-{str(context.new_guid())[:8]}"
+    context.set_custom_status(_status(run_id, "preparing", mode=request.mode))
+    plan = RunPlan.from_dict((yield call(Activity.PREPARE_RUN, PrepareInput(
+        run_id, request.mode, request.since, request.trigger, now.isoformat()))))
+    published = False
+    try:
+        if not plan.files and request.mode == "incremental":
+            summary = RunSummary.from_dict((yield call(Activity.FINISH_RUN, FinishInput(run_id, "Skipped"))))
+        else:
+            context.set_custom_status(_status(run_id, "converting", files=len(plan.files)))
+            converted = [ConvertResult.from_dict(r) for r in (yield context.task_all([
+                call(Activity.CONVERT_SOURCE_FILE, ConvertInput(run_id, f)) for f in plan.files]))]
+            context.set_custom_status(_status(run_id, "applying changes", files=len(converted),
+                                              quarantined_files=sum(1 for c in converted if c.error)))
+            applied = ApplyResult.from_dict((yield call(Activity.APPLY_SOURCE_CHANGES, ApplyInput(run_id, tuple(converted)))))
+            match_plan = MatchPlan.from_dict((yield call(Activity.PLAN_MATCH_PARTITIONS, applied)))
+            context.set_custom_status(_status(run_id, "matching", records=match_plan.records,
+                                              partitions=len(match_plan.partitions)))
+            matches = [MatchResult.from_dict(r) for r in (yield context.task_all([
+                call(Activity.MATCH_PARTITION, p) for p in match_plan.partitions]))]
+            context.set_custom_status(_status(run_id, "merging", pairs=sum(m.matched_pairs for m in matches)))
+            merged = MergeResult.from_dict((yield call(Activity.MERGE_CLUSTERS, MergeInput(
+                run_id, tuple(matches), request.mode == "match_only"))))
+            enrichments: list[EnrichResult] = []
+            if request.mode != "match_only":
+                context.set_custom_status(_status(run_id, "enriching", customers=merged.customers))
+                yield call(Activity.UNIFY_ACTIVITIES, merged)
+                enrichments = [EnrichResult.from_dict(r) for r in (yield context.task_all([
+                    call(Activity.ENRICH_PROFILES, EnrichInput(run_id, e.value)) for e in FIRST_ENRICHMENTS]))]
+                enrichments.append(EnrichResult.from_dict((yield call(
+                    Activity.ENRICH_PROFILES, EnrichInput(run_id, Enrichment.SEGMENTS.value)))))
+                context.set_custom_status(_status(run_id, "exporting", customers=merged.customers))
+                export = ExportResult.from_dict((yield call(Activity.EXPORT_DIMENSION, ExportInput(
+                    run_id, tuple(enrichments)))))
+                context.set_custom_status(_status(run_id, "publishing", tables=len(export.tables)))
+                views = PublishResult.from_dict((yield call(Activity.PUBLISH_SQL_VIEWS, PublishInput(run_id, export))))
+                published = True
+            summary = RunSummary.from_dict((yield call(Activity.FINISH_RUN, FinishInput(
+                run_id, "Completed", published=published))))
+            context.set_custom_status(_status(run_id, "completed", customers=merged.customers,
+                                              records=merged.records, views=list(views.views) if published else []))
+    except Exception as error:  # record the failure; the last published run stays in place
+        message = str(error).strip().splitlines()[0][:500] if str(error).strip() else type(error).__name__
+        context.set_custom_status(_status(run_id, "failed", error=message))
+        yield call(Activity.FINISH_RUN, FinishInput(run_id, "Failed", message, published=published))
+        raise
+    landed_meanwhile = summary.pending_files - plan.deferred_files
+    if landed_meanwhile > 0 or plan.recheck_at:
+        if landed_meanwhile <= 0 and plan.recheck_at:  # wait for the open incremental hour to close
+            yield context.create_timer(max(datetime.fromisoformat(plan.recheck_at), context.current_utc_datetime))
+        context.continue_as_new(RunRequest(mode="incremental", trigger="follow-up", retry=request.retry,
+                                           follow_ups=request.follow_ups + 1).to_dict())
+        return None
+    return summary.to_dict()

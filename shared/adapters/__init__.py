@@ -1,0 +1,1 @@
+"""Adapters for the two ports. Azure SDK imports stay inside the adapter modules that need them."""

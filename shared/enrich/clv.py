@@ -1,0 +1,199 @@
+"""Customer lifetime value: BG/NBD (Fader, Hardie & Lee 2005) and Gamma–Gamma spend, by maximum likelihood.
+
+Own numpy/scipy code with analytic gradients (the maintained alternatives are heavy or unmaintained):
+parameters are optimised on the log scale with L-BFGS-B; customers with the same (x, t_x, T) are
+aggregated, so a fit on millions of customers takes seconds. Value over the horizon is the expected
+number of purchases in each month (from the BG/NBD conditional expectation), times the Gamma–Gamma
+expected spend, discounted monthly. Customer Insights' baseline (average monthly purchase in the
+active window × months × retention rate) is computed alongside for comparison.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import minimize
+from scipy.special import betaln, digamma, gammaln, hyp2f1
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Per-customer frequency (repeat purchases), recency t_x, age T (in ``unit`` days) and mean repeat spend."""
+
+    frame: pd.DataFrame  # index CustomerId; columns frequency, recency, T, monetary_value
+
+
+def rfm_summary(orders: pd.DataFrame, customer: str, time: str, amount: str, as_of: pd.Timestamp,
+                unit_days: float = 7.0) -> Summary:
+    """Calendar-day purchases → (x, t_x, T, mean spend of repeat purchases), as in the BG/NBD papers."""
+    daily = orders.assign(day=orders[time].dt.floor("D")).groupby([customer, "day"], as_index=False)[amount].sum()
+    grouped = daily.groupby(customer)
+    first, last = grouped["day"].min(), grouped["day"].max()
+    count = grouped.size()
+    total = grouped[amount].sum()
+    first_amount = daily.sort_values("day").drop_duplicates(customer).set_index(customer)[amount]
+    frequency = count - 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        monetary = ((total - first_amount) / frequency).where(frequency > 0, 0.0)
+    frame = pd.DataFrame({
+        "frequency": frequency.astype(float),
+        "recency": (last - first).dt.days / unit_days,
+        "T": (as_of.floor("D") - first).dt.days / unit_days,
+        "monetary_value": monetary,
+    })
+    return Summary(frame)
+
+
+def _aggregate(columns: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
+    """Unique rows and their counts (the likelihood only depends on the sufficient statistics)."""
+    stacked = np.column_stack(columns)
+    unique, counts = np.unique(stacked, axis=0, return_counts=True)
+    return [unique[:, i] for i in range(unique.shape[1])], counts.astype(float)
+
+
+@dataclass(frozen=True)
+class BgNbd:
+    r: float
+    alpha: float
+    a: float
+    b: float
+    log_likelihood: float
+    iterations: int
+    converged: bool
+
+    def params(self) -> dict[str, float]:
+        return {"r": self.r, "alpha": self.alpha, "a": self.a, "b": self.b}
+
+
+def bgnbd_negative_ll(log_params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray,
+                      weight: np.ndarray) -> tuple[float, np.ndarray]:
+    """Negative log-likelihood and its gradient with respect to the log-parameters."""
+    r, alpha, a, b = np.exp(log_params)
+    ln_a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
+    ln_a2 = betaln(a, b + x) - betaln(a, b)
+    ln_a3 = -(r + x) * np.log(alpha + T)
+    has = x > 0
+    ln_a4 = np.full_like(x, -np.inf)
+    ln_a4[has] = np.log(a) - np.log(b + x[has] - 1) - (r + x[has]) * np.log(alpha + tx[has])
+    ln_d = np.logaddexp(ln_a3, ln_a4)
+    ll = ln_a1 + ln_a2 + ln_d
+    w3, w4 = np.exp(ln_a3 - ln_d), np.exp(ln_a4 - ln_d)
+    log_alpha_tx = np.log(alpha + np.where(has, tx, 0.0))
+    d_r = digamma(r + x) - digamma(r) + np.log(alpha) - w3 * np.log(alpha + T) - w4 * log_alpha_tx
+    d_alpha = r / alpha - w3 * (r + x) / (alpha + T) - w4 * (r + x) / (alpha + np.where(has, tx, 0.0))
+    d_a = digamma(a + b) - digamma(a + b + x) + w4 / a
+    d_b = (digamma(a + b) + digamma(b + x) - digamma(b) - digamma(a + b + x)
+           - w4 / np.where(has, b + x - 1, 1.0))
+    gradient = np.array([np.dot(weight, d) for d in (d_r, d_alpha, d_a, d_b)]) * np.array([r, alpha, a, b])
+    return -float(np.dot(weight, ll)), -gradient
+
+
+def fit_bgnbd(summary: Summary, start: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)) -> BgNbd:
+    f = summary.frame
+    (x, tx, T), weight = _aggregate([f["frequency"].to_numpy(float), f["recency"].to_numpy(float),
+                                     f["T"].to_numpy(float)])
+    result = minimize(bgnbd_negative_ll, np.log(np.asarray(start)), args=(x, tx, T, weight), jac=True,
+                      method="L-BFGS-B", options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-8})
+    r, alpha, a, b = np.exp(result.x)
+    return BgNbd(float(r), float(alpha), float(a), float(b), float(-result.fun), int(result.nit),
+                 bool(result.success))
+
+
+def expected_purchases(model: BgNbd, t: float | np.ndarray, x: np.ndarray, tx: np.ndarray,
+                       T: np.ndarray) -> np.ndarray:
+    """E[X(t) | x, t_x, T]: expected purchases in the next ``t`` periods (FHL 2005, eq. 10)."""
+    r, alpha, a, b = model.r, model.alpha, model.a, model.b
+    z = t / (alpha + T + t)
+    hyp = hyp2f1(r + x, b + x, a + b + x - 1, z)
+    first = (a + b + x - 1) / (a - 1)
+    second = 1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp
+    denominator = 1 + (x > 0) * (a / np.maximum(b + x - 1, 1e-12)) * ((alpha + T) / (alpha + tx)) ** (r + x)
+    return first * second / denominator
+
+
+def probability_alive(model: BgNbd, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:
+    r, alpha, a, b = model.r, model.alpha, model.a, model.b
+    return 1.0 / (1 + (x > 0) * (a / np.maximum(b + x - 1, 1e-12)) * ((alpha + T) / (alpha + tx)) ** (r + x))
+
+
+@dataclass(frozen=True)
+class GammaGamma:
+    p: float
+    q: float
+    gamma: float
+    log_likelihood: float
+    converged: bool
+
+    def params(self) -> dict[str, float]:
+        return {"p": self.p, "q": self.q, "gamma": self.gamma}
+
+
+def gamma_gamma_negative_ll(log_params: np.ndarray, x: np.ndarray, m: np.ndarray,
+                            weight: np.ndarray) -> tuple[float, np.ndarray]:
+    p, q, g = np.exp(log_params)
+    ll = (gammaln(p * x + q) - gammaln(p * x) - gammaln(q) + q * np.log(g) + (p * x - 1) * np.log(m)
+          + p * x * np.log(x) - (p * x + q) * np.log(g + m * x))
+    d_p = x * (digamma(p * x + q) - digamma(p * x) + np.log(m) + np.log(x) - np.log(g + m * x))
+    d_q = digamma(p * x + q) - digamma(q) + np.log(g) - np.log(g + m * x)
+    d_g = q / g - (p * x + q) / (g + m * x)
+    gradient = np.array([np.dot(weight, d) for d in (d_p, d_q, d_g)]) * np.array([p, q, g])
+    return -float(np.dot(weight, ll)), -gradient
+
+
+def fit_gamma_gamma(summary: Summary, start: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> GammaGamma:
+    f = summary.frame[(summary.frame["frequency"] > 0) & (summary.frame["monetary_value"] > 0)]
+    (x, m), weight = _aggregate([f["frequency"].to_numpy(float), f["monetary_value"].to_numpy(float)])
+    result = minimize(gamma_gamma_negative_ll, np.log(np.asarray(start)), args=(x, m, weight), jac=True,
+                      method="L-BFGS-B", options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9})
+    p, q, g = np.exp(result.x)
+    return GammaGamma(float(p), float(q), float(g), float(-result.fun), bool(result.success))
+
+
+def expected_spend(model: GammaGamma, x: np.ndarray, m: np.ndarray, population_mean: float) -> np.ndarray:
+    """E[M | x, m_x]; customers without repeat purchases get the population mean E[M] = pγ/(q−1)."""
+    p, q, g = model.p, model.q, model.gamma
+    with np.errstate(invalid="ignore", divide="ignore"):
+        conditional = p * (g + x * m) / (p * x + q - 1)
+    return np.where((x > 0) & (m > 0), conditional, population_mean)
+
+
+def lifetime_value(bg: BgNbd, gg: GammaGamma, summary: Summary, months: int, annual_discount: float,
+                   unit_days: float = 7.0) -> pd.DataFrame:
+    """Expected purchases and discounted value over ``months`` (monthly steps), and P(alive)."""
+    f = summary.frame
+    x, tx, T = (f[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    m = f["monetary_value"].to_numpy(float)
+    mean_spend = gg.p * gg.gamma / (gg.q - 1) if gg.q > 1 else float(np.nanmean(m[m > 0]) if (m > 0).any() else 0)
+    spend = expected_spend(gg, x, m, mean_spend)
+    month = 30.4375 / unit_days
+    cumulative = np.vstack([expected_purchases(bg, month * k, x, tx, T) for k in range(months + 1)])
+    per_month = np.diff(cumulative, axis=0)
+    discount = (1 + annual_discount) ** (-(np.arange(1, months + 1) / 12.0))
+    value = (per_month * discount[:, None]).sum(axis=0) * spend
+    return pd.DataFrame({"ExpectedPurchases": cumulative[-1], "ExpectedOrderValue": spend,
+                         "LifetimeValue": np.round(value, 2), "ProbabilityAlive": probability_alive(bg, x, tx, T)},
+                        index=f.index)
+
+
+def baseline_lifetime_value(orders: pd.DataFrame, customer: str, time: str, amount: str, as_of: pd.Timestamp,
+                            months: int, active_days: int = 365) -> pd.Series:
+    """CI's baseline: average monthly purchase in the active window × months × overall retention rate."""
+    window = orders[orders[time] > as_of - pd.Timedelta(days=active_days)]
+    monthly = window.groupby(customer)[amount].sum() / (active_days / 30.4375)
+    before = orders[orders[time] <= as_of - pd.Timedelta(days=active_days)][customer].unique()
+    retained = np.isin(before, window[customer].unique()).mean() if len(before) else 1.0
+    return (monthly * months * retained).reindex(orders[customer].unique()).fillna(0.0)
+
+
+def high_value_flags(value: pd.Series, method: str, top_percent: float) -> pd.Series:
+    """80/20 (customers making up 80% of the predicted value) or the top N% by value."""
+    ranked = value.sort_values(ascending=False)
+    if method == "top_percent":
+        cutoff = max(1, int(round(len(ranked) * top_percent / 100)))
+        flags = pd.Series(np.arange(len(ranked)) < cutoff, index=ranked.index)
+    else:
+        share = ranked.cumsum() / max(ranked.sum(), 1e-12)
+        flags = pd.Series((share.shift(fill_value=0) < 0.8).to_numpy() & (ranked > 0).to_numpy(), index=ranked.index)
+    return flags.reindex(value.index)

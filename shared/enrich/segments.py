@@ -1,0 +1,99 @@
+"""Segments: RFM scores with named RFM segments, and rule-based segments from the config.
+
+RFM scores are quintiles (5 = best) of recency (days since last purchase, fewer is better), frequency
+and monetary value over customers with purchases; named segments follow the common R × FM grid.
+Config segments combine conditions on any dimension column (profile, measure, prediction) with
+``all``/``any`` and set operations (``union``, ``intersect``, ``exclude``: first minus the others).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shared.config.model import Segment, SegmentCondition, SegmentRule
+from shared.names import Col
+
+log = logging.getLogger(__name__)
+RFM_SEGMENTS = [  # (name, R range, FM range) over the 1–5 scores
+    ("Champions", (5, 5), (4, 5)), ("Loyal", (3, 5), (4, 5)), ("Potential Loyalist", (4, 5), (2, 3)),
+    ("New Customers", (5, 5), (1, 1)), ("Promising", (4, 4), (1, 1)), ("Needs Attention", (3, 3), (3, 3)),
+    ("About To Sleep", (3, 3), (1, 2)), ("Can't Lose Them", (1, 1), (4, 5)), ("At Risk", (2, 2), (4, 5)),
+    ("Hibernating", (2, 2), (1, 3)), ("Lost", (1, 1), (1, 3)),
+]
+
+
+def _quintile(values: pd.Series, higher_is_better: bool = True) -> pd.Series:
+    ranked = values.rank(method="first", ascending=higher_is_better, pct=True)
+    return np.ceil(ranked * 5).clip(1, 5).astype(int)
+
+
+def rfm_scores(measures: pd.DataFrame) -> pd.DataFrame:
+    """RecencyScore, FrequencyScore, MonetaryScore (1–5), RfmScore ("RFM" digits) and RfmSegment."""
+    buyers = measures[measures["TransactionCount"] > 0]
+    r = _quintile(-buyers["DaysSinceLastPurchase"].astype(float))
+    f = _quintile(buyers["TransactionCount"].astype(float))
+    m = _quintile(buyers["TotalSpend"].astype(float))
+    fm = np.ceil((f + m) / 2).astype(int)
+    segment = pd.Series("Other", index=buyers.index, dtype=object)
+    for name, (r_lo, r_hi), (fm_lo, fm_hi) in reversed(RFM_SEGMENTS):
+        segment[(r >= r_lo) & (r <= r_hi) & (fm >= fm_lo) & (fm <= fm_hi)] = name
+    return pd.DataFrame({Col.CUSTOMER_ID: buyers[Col.CUSTOMER_ID], "RecencyScore": r, "FrequencyScore": f,
+                         "MonetaryScore": m, "RfmScore": r.astype(str) + f.astype(str) + m.astype(str),
+                         "RfmSegment": segment})
+
+
+def _condition(frame: pd.DataFrame, condition: SegmentCondition) -> pd.Series:
+    if condition.field not in frame.columns:  # e.g. an enrichment that was disabled or had too little data
+        log.warning("segment condition on %r: the field is not in this run's dimension; no customer meets it",
+                    condition.field)
+        return pd.Series(False, index=frame.index)
+    column = frame[condition.field]
+    value: Any = condition.value
+    ops = {
+        "=": lambda: column == value, "!=": lambda: column != value, ">": lambda: column > value,
+        ">=": lambda: column >= value, "<": lambda: column < value, "<=": lambda: column <= value,
+        "in": lambda: column.isin(value or []), "not_in": lambda: ~column.isin(value or []),
+        "is_null": lambda: column.isna(), "not_null": lambda: column.notna(),
+        "contains": lambda: column.astype(str).str.contains(str(value), case=False, regex=False),
+    }
+    return ops[condition.op]().fillna(False).astype(bool)
+
+
+def _rule(frame: pd.DataFrame, rule: SegmentRule) -> pd.Series:
+    def evaluate(item: SegmentCondition | SegmentRule) -> pd.Series:
+        return _rule(frame, item) if isinstance(item, SegmentRule) else _condition(frame, item)
+
+    result = pd.Series(True, index=frame.index)
+    if rule.all:
+        for item in rule.all:
+            result &= evaluate(item)
+    if rule.any:
+        anything = pd.Series(False, index=frame.index)
+        for item in rule.any:
+            anything |= evaluate(item)
+        result &= anything
+    return result
+
+
+def segment_members(frame: pd.DataFrame, segments: list[Segment]) -> dict[str, set[str]]:
+    """Segment name → member CustomerIds, evaluated in config order (set operations use earlier ones)."""
+    members: dict[str, set[str]] = {}
+    ids = frame[Col.CUSTOMER_ID]
+    for segment in segments:
+        if segment.rule is not None:
+            members[segment.name] = set(ids[_rule(frame, segment.rule)].tolist())
+        elif segment.union:
+            members[segment.name] = set().union(*(members[n] for n in segment.union))
+        elif segment.intersect:
+            sets = [members[n] for n in segment.intersect]
+            members[segment.name] = set.intersection(*sets) if sets else set()
+        elif segment.exclude:
+            first, *rest = segment.exclude
+            members[segment.name] = members[first] - set().union(*(members[n] for n in rest))
+        else:
+            members[segment.name] = set()
+    return members

@@ -1,0 +1,206 @@
+"""Raw columns → typed CDM attributes, row by row accountable: every rejected row says which field and why.
+
+Strings are trimmed and empty strings become null. Values that look like spreadsheet formulas
+(``=cmd|…``, ``@SUM(…)``) are rejected (CSV injection), as are cells longer than ``MAX_CELL`` characters.
+Dates accept ISO 8601, ``MM/DD/YYYY`` (US), ``DD.MM.YYYY`` and ``YYYYMMDD``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from shared.config.model import TableBase
+from shared.config.semantic import DataType
+from shared.ingest.readers import RawBatch, Rejected
+from shared.names import Col
+
+MAX_CELL = 4000
+_FORMULA = r"^(=|[+\-@]\s*[A-Za-z_]+[A-Za-z0-9_.]*\s*[(|!])"
+_INT = r"^[+-]?\d+(\.0*)?$"
+_FLOAT = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
+_GUID = r"^\{?[0-9A-Fa-f]{8}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{12}\}?$"
+_TRUE = {"true", "1", "yes", "y", "t"}
+_FALSE = {"false", "0", "no", "n", "f"}
+# (regex, strptime format, timezone part present)
+_DATETIME_FORMATS = [
+    (r"^\d{4}-\d{2}-\d{2}$", "%Y-%m-%d"),
+    (r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}$", None),
+    (r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$", None),
+    (r"^\d{1,2}/\d{1,2}/\d{4}$", "%m/%d/%Y"),
+    (r"^\d{1,2}\.\d{1,2}\.\d{4}$", "%d.%m.%Y"),
+    (r"^\d{8}$", "%Y%m%d"),
+]
+
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "string": pa.string(), "int64": pa.int64(), "double": pa.float64(), "decimal": pa.decimal128(18, 4),
+    "boolean": pa.bool_(), "date": pa.date32(), "dateTime": pa.timestamp("us", tz="UTC"), "guid": pa.string(),
+}
+
+
+@dataclass(frozen=True)
+class TargetColumn:
+    source: str
+    attribute: str
+    data_type: DataType
+
+
+def target_columns(table: TableBase) -> list[TargetColumn]:
+    return [TargetColumn(column, mapping.attribute(column), mapping.resolved_data_type())
+            for column, mapping in table.columns.items()]
+
+
+def entity_schema(table: TableBase) -> pa.Schema:
+    """The converted entity: system columns, then the mapped attributes in config order."""
+    fields = [pa.field(Col.SOURCE_KEY, pa.string(), nullable=False), pa.field(Col.SOURCE_FILE, pa.string()),
+              pa.field(Col.SOURCE_LINE, pa.int64()), pa.field(Col.RECORD_MODIFIED, pa.timestamp("us", tz="UTC"))]
+    fields += [pa.field(t.attribute, ARROW_TYPES[t.data_type]) for t in target_columns(table)]
+    return pa.schema(fields)
+
+
+def _text(column: pa.Array) -> pa.Array:
+    """Any raw column as trimmed text with empty → null."""
+    if pa.types.is_timestamp(column.type):
+        column = pc.strftime(column, format="%Y-%m-%dT%H:%M:%S")
+    elif not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        column = pc.cast(column, pa.string())
+    trimmed = pc.utf8_trim_whitespace(column)
+    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+
+
+def _invalid(text: pa.Array, valid: pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(pc.and_(pc.is_valid(text), pc.invert(valid)), False))
+
+
+def _parse_datetime(text: pa.Array, as_date: bool) -> tuple[pa.Array, np.ndarray]:
+    result = pa.nulls(len(text), pa.timestamp("us", tz="UTC"))
+    for pattern, fmt in _DATETIME_FORMATS:
+        todo = pc.and_(pc.is_null(result), pc.fill_null(pc.match_substring_regex(text, pattern), False))
+        if not pc.any(todo).as_py():
+            continue
+        candidates = pc.if_else(todo, text, pa.scalar(None, pa.string()))
+        if fmt is None:
+            normal = pc.replace_substring_regex(candidates, r"Z$", "+00:00")
+            normal = pc.replace_substring_regex(normal, r"([+-]\d{2})(\d{2})$", r"\1:\2")
+            normal = pc.replace_substring(normal, " ", "T")
+            has_zone = pc.fill_null(pc.match_substring_regex(normal, r"[+-]\d{2}:\d{2}$"), False)
+            zoned = pc.if_else(has_zone, normal, pc.binary_join_element_wise(normal, "+00:00", ""))
+            parsed = _cast_or_null(zoned)
+        else:
+            parsed = pc.assume_timezone(pc.strptime(candidates, format=fmt, unit="us", error_is_null=True), "UTC")
+        result = pc.if_else(todo, parsed, result)
+    bad = _invalid(text, pc.is_valid(result))
+    if as_date:
+        return pc.cast(result, pa.date32()), bad
+    return result, bad
+
+
+def _cast_or_null(values: pa.Array) -> pa.Array:
+    """ISO timestamps with offsets → UTC; values that fail individually become null."""
+    try:
+        return pc.cast(values, pa.timestamp("us", tz="UTC"))
+    except pa.ArrowInvalid:
+        out = []
+        for value in values.to_pylist():
+            try:
+                out.append(pc.cast(pa.array([value]), pa.timestamp("us", tz="UTC"))[0].as_py() if value else None)
+            except pa.ArrowInvalid:
+                out.append(None)
+        return pa.array(out, pa.timestamp("us", tz="UTC"))
+
+
+def convert_column(raw: pa.Array, data_type: DataType) -> tuple[pa.Array, np.ndarray, str]:
+    """Convert one raw column; returns the typed array, a mask of bad rows and the reason for them."""
+    if data_type == "date" and pa.types.is_date(raw.type):
+        return raw.cast(pa.date32()), np.zeros(len(raw), bool), ""
+    if data_type in ("date", "dateTime") and pa.types.is_timestamp(raw.type):
+        typed = raw if raw.type.tz else pc.assume_timezone(raw, "UTC")
+        typed = pc.cast(typed, pa.timestamp("us", tz="UTC"))
+        return (pc.cast(typed, pa.date32()) if data_type == "date" else typed), np.zeros(len(raw), bool), ""
+    if data_type in ("int64", "double", "decimal") and (pa.types.is_integer(raw.type) or pa.types.is_floating(raw.type)):
+        return pc.cast(raw, ARROW_TYPES[data_type]), np.zeros(len(raw), bool), ""
+    if data_type == "boolean" and pa.types.is_boolean(raw.type):
+        return raw, np.zeros(len(raw), bool), ""
+    text = _text(raw)
+    if data_type in ("string", "guid"):
+        too_long = np.asarray(pc.fill_null(pc.greater(pc.utf8_length(text), MAX_CELL), False))
+        formula = np.asarray(pc.fill_null(pc.match_substring_regex(text, _FORMULA), False))
+        bad, reason = too_long | formula, f"value longer than {MAX_CELL} characters" if too_long.any() else ""
+        if formula.any():
+            reason = "formula-like value (possible CSV injection)" + (f" or {reason}" if reason else "")
+        if data_type == "guid":
+            not_guid = _invalid(text, pc.match_substring_regex(text, _GUID))
+            bad, reason = bad | not_guid, reason or "not a GUID"
+            text = pc.utf8_lower(pc.replace_substring_regex(text, r"[{}]", ""))
+        return text, bad, reason
+    if data_type == "int64":
+        bad = _invalid(text, pc.match_substring_regex(text, _INT))
+        cleaned = pc.if_else(pa.array(bad), pa.scalar(None, pa.string()),
+                             pc.replace_substring_regex(text, r"\.0*$", ""))
+        return pc.cast(cleaned, pa.int64()), bad, "not an integer"
+    if data_type in ("double", "decimal"):
+        bad = _invalid(text, pc.match_substring_regex(text, _FLOAT))
+        cleaned = pc.if_else(pa.array(bad), pa.scalar(None, pa.string()), text)
+        return pc.cast(pc.cast(cleaned, pa.float64()), ARROW_TYPES[data_type]), bad, "not a number"
+    if data_type == "boolean":
+        lowered = pc.utf8_lower(text)
+        truthy, falsy = pc.is_in(lowered, pa.array(sorted(_TRUE))), pc.is_in(lowered, pa.array(sorted(_FALSE)))
+        bad = _invalid(text, pc.or_(truthy, falsy))
+        value = pc.if_else(pc.is_valid(text), truthy, pa.scalar(None, pa.bool_()))
+        return pc.if_else(pa.array(bad), pa.scalar(None, pa.bool_()), value), bad, "not a boolean (true/false)"
+    parsed, bad = _parse_datetime(text, as_date=data_type == "date")
+    return parsed, bad, "not a date" if data_type == "date" else "not a date/time"
+
+
+def source_keys(batch: pa.Table, key_columns: Sequence[str]) -> tuple[pa.Array, np.ndarray]:
+    """The primary key as text (composite keys joined with ``|``) and a mask of rows with a null part."""
+    parts = [_text(batch.column(c).combine_chunks()) for c in key_columns]
+    missing = np.zeros(batch.num_rows, bool)
+    for part in parts:
+        missing |= np.asarray(pc.is_null(part))
+    key = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "|")
+    return key, missing
+
+
+@dataclass
+class CoercedBatch:
+    table: pa.Table
+    rejected: list[Rejected]
+
+
+def coerce_batch(raw: RawBatch, table: TableBase, source_file: str) -> CoercedBatch:
+    """Typed entity rows for the accepted rows; one ``Rejected`` per bad row, naming every bad field."""
+    batch = raw.table
+    problems: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    key, missing_key = source_keys(batch, table.key_columns())
+    for i in np.flatnonzero(missing_key):
+        problems[int(i)].append(("+".join(table.key_columns()), "null or missing primary key"))
+    columns: dict[str, pa.Array] = {}
+    for target in target_columns(table):
+        typed, bad, reason = convert_column(batch.column(target.source).combine_chunks(), target.data_type)
+        for i in np.flatnonzero(bad):
+            value = batch.column(target.source)[int(i)].as_py()
+            problems[int(i)].append((target.source, f"{reason}: {str(value)[:60]!r}"))
+        columns[target.attribute] = typed
+    recency = pa.nulls(batch.num_rows, pa.timestamp("us", tz="UTC"))
+    if table.recency:
+        parsed, _, _ = convert_column(batch.column(table.recency).combine_chunks(), "dateTime")
+        recency = parsed
+    keep = np.ones(batch.num_rows, bool)
+    keep[list(problems)] = False
+    rejected = [Rejected(int(raw.rows[i]), "; ".join(reason for _, reason in issues),
+                         json.dumps(batch.slice(i, 1).to_pylist()[0], default=str, ensure_ascii=False),
+                         issues[0][0]) for i, issues in sorted(problems.items())]
+    mask = pa.array(keep)
+    out = {Col.SOURCE_KEY: pc.filter(key, mask),
+           Col.SOURCE_FILE: pa.array([source_file] * int(keep.sum()), pa.string()),
+           Col.SOURCE_LINE: pa.array(raw.rows[keep], pa.int64()),
+           Col.RECORD_MODIFIED: pc.filter(recency, mask)}
+    out.update({name: pc.filter(values, mask) for name, values in columns.items()})
+    return CoercedBatch(pa.table(out, schema=entity_schema(table)), rejected)

@@ -1,0 +1,108 @@
+"""Convert one landed file to its CDM entity (Parquet), streaming, with a row-level quarantine.
+
+Nothing is lost: every input row is either written to the entity or to the quarantine (with file, row,
+field, reason and the raw content); an unreadable file is quarantined whole. ``rows = accepted +
+quarantined`` for every file (repeated keys are resolved when the table snapshot is built).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from shared.config.model import TableBase
+from shared.errors import LakeNotFound, MappingError, SourceFileError, is_transient
+from shared.ingest.cdm_source import read_cdm_entity
+from shared.ingest.coerce import coerce_batch, entity_schema
+from shared.ingest.readers import Reader, Rejected, open_reader
+from shared.lakeio import parquet_sink, write_parquet
+from shared.ports import Lake
+
+log = logging.getLogger(__name__)
+
+QUARANTINE_SCHEMA = pa.schema([("SourceFile", pa.string()), ("Row", pa.int64()), ("Field", pa.string()),
+                               ("Reason", pa.string()), ("RawRow", pa.string())])
+
+
+@dataclass(frozen=True)
+class Conversion:
+    rows: int
+    accepted: int
+    quarantined: int
+    error: str | None
+
+
+def _check_mapping(reader: Reader, table: TableBase) -> None:
+    wanted = set(table.columns) | set(table.key_columns()) | ({table.recency} if table.recency else set())
+    missing = sorted(wanted - set(reader.columns))
+    if missing:
+        raise MappingError(f"mapped column(s) missing from the file: {', '.join(missing)} "
+                           f"(the file has: {', '.join(reader.columns[:30])})")
+
+
+def _quarantine_table(source: str, rejected: list[Rejected]) -> pa.Table:
+    return pa.table({"SourceFile": [source] * len(rejected), "Row": [r.row for r in rejected],
+                     "Field": [r.field for r in rejected], "Reason": [r.reason for r in rejected],
+                     "RawRow": [r.raw for r in rejected]}, schema=QUARANTINE_SCHEMA)
+
+
+def convert_file(lake: Lake, table: TableBase, source_path: str, output: str, quarantine: str,
+                 cdm_entity: str | None = None) -> Conversion:
+    """Convert ``source_path`` into ``output``; rejected rows (or the whole file) go to ``quarantine``."""
+    accepted, rejected_all = 0, []
+    try:
+        if table.format == "cdm":
+            accepted, rejected_all = _convert_cdm(lake, table, source_path, output, cdm_entity or table.table)
+        else:
+            with lake.open_read(source_path) as handle:
+                reader = open_reader(handle, table.format, table.csv)
+                _check_mapping(reader, table)
+                with parquet_sink(lake, output, entity_schema(table)) as writer:
+                    for raw in reader.batches():
+                        coerced = coerce_batch(raw, table, source_path)
+                        writer.write_table(coerced.table)
+                        accepted += coerced.table.num_rows
+                        rejected_all.extend(coerced.rejected)
+                rejected_all = reader.rejected + rejected_all
+    except Exception as exc:
+        if is_transient(exc):  # storage hiccups are retried by the activity, not quarantined
+            raise
+        known = isinstance(exc, (SourceFileError, MappingError, LakeNotFound))
+        reason = f"{type(exc).__name__}: {exc}" if known else f"conversion failed: {type(exc).__name__}: {exc}"
+        if not known:
+            log.exception("unexpected error converting %s; the file is quarantined", source_path)
+        log.warning("file quarantined whole: %s (%s)", source_path, reason)
+        lake.delete(output)
+        write_parquet(lake, quarantine, _quarantine_table(source_path, [Rejected(None, reason, "", None)]))
+        return Conversion(rows=0, accepted=0, quarantined=0, error=reason)
+    if rejected_all:
+        write_parquet(lake, quarantine, _quarantine_table(source_path, rejected_all))
+    return Conversion(rows=accepted + len(rejected_all), accepted=accepted, quarantined=len(rejected_all), error=None)
+
+
+def _convert_cdm(lake: Lake, table: TableBase, document: str, output: str, entity: str) -> tuple[int, list[Rejected]]:
+    accepted, rejected = 0, []
+    with parquet_sink(lake, output, entity_schema(table)) as writer:
+        for partition, reader in read_cdm_entity(lake, document, entity):
+            _check_mapping(reader, table)
+            for raw in reader.batches():
+                coerced = coerce_batch(raw, table, partition)
+                writer.write_table(coerced.table)
+                accepted += coerced.table.num_rows
+                rejected.extend(coerced.rejected)
+            rejected = reader.rejected + rejected
+    return accepted, rejected
+
+
+def quarantine_summary(lake: Lake, path: str, top: int = 5) -> list[dict[str, object]]:
+    """The most frequent reasons in a quarantine file (for the run report)."""
+    from shared.lakeio import read_parquet
+
+    frame = read_parquet(lake, path, ["Field", "Reason"]).to_pandas()
+    frame["Reason"] = frame["Reason"].str.split(":").str[0]
+    counts = frame.groupby(["Field", "Reason"], dropna=False).size().sort_values(ascending=False).head(top)
+    return [{"field": f, "reason": r, "rows": int(n)} for (f, r), n in counts.items()]
+
+

@@ -1,0 +1,269 @@
+"""Streaming readers for CSV, Parquet and JSON Lines: batches of raw columns, never a whole file in memory.
+
+Each reader yields ``RawBatch`` objects (raw column arrays plus the 1-based row number of every row in
+the file) and collects ``Rejected`` rows it could not parse (ragged CSV rows, JSON lines that are not
+objects) with the raw text and a reason.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from shared.config.model import CsvOptions
+from shared.errors import SourceFileError
+
+BLOCK_BYTES = 16 << 20
+SAMPLE_BYTES = 1 << 16
+JSON_BATCH_ROWS = 50_000
+DELIMITERS = [",", ";", "\t", "|"]
+
+
+@dataclass
+class Rejected:
+    """A row that could not be read or converted: where, which field, why, and the raw content."""
+
+    row: int | None
+    reason: str
+    raw: str
+    field: str | None = None
+
+
+@dataclass
+class RawBatch:
+    table: pa.Table
+    rows: np.ndarray  # int64 row numbers (1-based, data rows; the header is not counted)
+
+
+@dataclass
+class Reader:
+    """Base: ``columns`` are known after construction; ``rejected`` fills while iterating."""
+
+    columns: list[str] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    encoding: str | None = None
+    delimiter: str | None = None
+
+    def batches(self) -> Iterator[RawBatch]:
+        raise NotImplementedError
+
+
+def detect_encoding(sample: bytes) -> str:
+    """BOM first; then UTF-8 if the sample decodes; else Windows-1252 (a superset of Latin-1's printables)."""
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    try:
+        sample.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(sample) - 3:  # a multi-byte character cut by the sample boundary
+            return "utf-8"
+        return "cp1252"
+
+
+def detect_delimiter(text: str) -> str:
+    """The candidate delimiter that splits the first lines most consistently (ties: the most frequent)."""
+    lines = [line for line in text.splitlines()[:20] if line.strip()]
+    if not lines:
+        return ","
+    try:
+        return csv.Sniffer().sniff("\n".join(lines), delimiters="".join(DELIMITERS)).delimiter
+    except csv.Error:
+        counts = {d: lines[0].count(d) for d in DELIMITERS}
+        return max(counts, key=lambda d: counts[d])
+
+
+def _unique(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        name = name.strip() or "column"
+        count = seen.get(name, 0)
+        seen[name] = count + 1
+        out.append(name if count == 0 else f"{name}_{count + 1}")
+    return out
+
+
+def decode_column(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Binary → UTF-8 string; values that are not valid UTF-8 are decoded as Windows-1252 instead."""
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    try:
+        return pc.cast(column, pa.string())
+    except pa.ArrowInvalid:
+        values = [None if v is None else _decode_value(v) for v in column.to_pylist()]
+        return pa.array(values, pa.string())
+
+
+def _decode_value(value: bytes) -> str:
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("cp1252", errors="replace")
+
+
+class CsvReader(Reader):
+    def __init__(self, handle: IO[bytes], options: CsvOptions) -> None:
+        super().__init__()
+        sample = handle.read(SAMPLE_BYTES)
+        handle.seek(0)
+        if not sample:
+            raise SourceFileError("the file is empty (0 bytes)")
+        self.encoding = options.encoding or detect_encoding(sample)
+        text = sample.decode(self.encoding, errors="replace").lstrip("\ufeff")
+        self.delimiter = options.delimiter or detect_delimiter(text)
+        if options.header:
+            first = next(csv.reader(io.StringIO(text), delimiter=self.delimiter, quotechar=options.quote), None)
+            if not first:
+                raise SourceFileError("the header row is empty")
+            self.columns = _unique(first)
+        elif options.columns:
+            self.columns = list(options.columns)
+        else:
+            width = len(next(csv.reader(io.StringIO(text), delimiter=self.delimiter), []))
+            self.columns = [f"column{i + 1}" for i in range(width)]
+        self._handle = handle
+        self._options = options
+
+    def batches(self) -> Iterator[RawBatch]:
+        header = 1 if self._options.header else 0
+        skipped: list[int] = []
+
+        def on_invalid(row: Any) -> str:
+            number = row.number - header if row.number is not None else None
+            if number is not None:
+                skipped.append(number)
+            self.rejected.append(Rejected(number, f"expected {row.expected_columns} fields, found "
+                                                  f"{row.actual_columns}", row.text))
+            return "skip"
+
+        utf8 = self.encoding in ("utf-8", "utf8")
+        read_options = pacsv.ReadOptions(block_size=BLOCK_BYTES, use_threads=False, column_names=self.columns,
+                                         skip_rows=header, encoding="utf8" if utf8 else self.encoding)
+        parse_options = pacsv.ParseOptions(delimiter=self.delimiter, quote_char=self._options.quote,
+                                           newlines_in_values=True, invalid_row_handler=on_invalid)
+        convert_options = pacsv.ConvertOptions(column_types={c: pa.binary() if utf8 else pa.string()
+                                                             for c in self.columns},
+                                               strings_can_be_null=False, quoted_strings_can_be_null=False)
+        try:
+            stream = pacsv.open_csv(self._handle, read_options, parse_options, convert_options)
+            next_row = 1
+            for batch in stream:
+                rows, next_row = _row_numbers(batch.num_rows, next_row, skipped)
+                table = pa.Table.from_batches([batch])
+                if utf8:
+                    table = pa.table({c: decode_column(table.column(c)) for c in self.columns})
+                yield RawBatch(table, rows)
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            raise SourceFileError(f"unreadable CSV: {exc}") from exc
+
+
+def _row_numbers(count: int, start: int, skipped: list[int]) -> tuple[np.ndarray, int]:
+    """The row numbers of ``count`` accepted rows from ``start`` on, stepping over skipped rows."""
+    skip = np.asarray(sorted(s for s in skipped if s >= start), dtype=np.int64)
+    candidates = np.arange(start, start + count + len(skip), dtype=np.int64)
+    rows = candidates[~np.isin(candidates, skip)][:count]
+    return rows, (int(rows[-1]) + 1 if len(rows) else start)
+
+
+class ParquetReader(Reader):
+    def __init__(self, handle: IO[bytes], batch_rows: int = 100_000) -> None:
+        super().__init__()
+        try:
+            self._file = pq.ParquetFile(handle)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise SourceFileError(f"not a readable Parquet file: {exc}") from exc
+        self.columns = list(self._file.schema_arrow.names)
+        self._batch_rows = batch_rows
+
+    def batches(self) -> Iterator[RawBatch]:
+        start = 1
+        try:
+            for batch in self._file.iter_batches(batch_size=self._batch_rows):
+                yield RawBatch(pa.Table.from_batches([batch]), np.arange(start, start + batch.num_rows))
+                start += batch.num_rows
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise SourceFileError(f"Parquet file is damaged after row {start - 1}: {exc}") from exc
+
+
+class JsonLinesReader(Reader):
+    """One JSON object per line; nested values are kept as JSON text."""
+
+    def __init__(self, handle: IO[bytes], batch_rows: int = JSON_BATCH_ROWS) -> None:
+        super().__init__()
+        sample = handle.read(SAMPLE_BYTES)
+        handle.seek(0)
+        if not sample:
+            raise SourceFileError("the file is empty (0 bytes)")
+        self.encoding = detect_encoding(sample)
+        self._handle = handle
+        self._batch_rows = batch_rows
+        first = next((line for line in io.BytesIO(sample).read().splitlines() if line.strip()), b"{}")
+        try:
+            obj = json.loads(first.decode(self.encoding, errors="replace").lstrip("\ufeff"))
+            self.columns = list(obj) if isinstance(obj, dict) else []
+        except json.JSONDecodeError:
+            self.columns = []
+
+    def batches(self) -> Iterator[RawBatch]:
+        text = io.TextIOWrapper(self._handle, encoding=self.encoding, errors="replace", newline="\n")
+        records: list[dict[str, Any]] = []
+        rows: list[int] = []
+        for number, line in enumerate(text, start=1):
+            line = line.strip().lstrip("\ufeff")
+            if not line:
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as exc:
+                self.rejected.append(Rejected(number, f"not valid JSON: {exc.msg}", line))
+                continue
+            if not isinstance(value, dict):
+                self.rejected.append(Rejected(number, f"a JSON {type(value).__name__}, not an object", line))
+                continue
+            for key in value:
+                if key not in self.columns:
+                    self.columns.append(key)
+            records.append(value)
+            rows.append(number)
+            if len(records) >= self._batch_rows:
+                yield self._batch(records, rows)
+                records, rows = [], []
+        if records:
+            yield self._batch(records, rows)
+        text.detach()
+
+    def _batch(self, records: list[dict[str, Any]], rows: list[int]) -> RawBatch:
+        def as_text(value: Any) -> str | None:
+            if value is None:
+                return None
+            if isinstance(value, (dict, list)):
+                return json.dumps(value, ensure_ascii=False)
+            if isinstance(value, bool):
+                return "true" if value else "false"
+            return str(value)
+
+        columns = {c: pa.array([as_text(r.get(c)) for r in records], pa.string()) for c in self.columns}
+        return RawBatch(pa.table(columns), np.asarray(rows, dtype=np.int64))
+
+
+def open_reader(handle: IO[bytes], file_format: str, csv_options: CsvOptions) -> Reader:
+    if file_format == "csv":
+        return CsvReader(handle, csv_options)
+    if file_format == "parquet":
+        return ParquetReader(handle)
+    if file_format == "jsonl":
+        return JsonLinesReader(handle)
+    raise SourceFileError(f"unsupported format {file_format!r}")

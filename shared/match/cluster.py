@@ -1,0 +1,205 @@
+"""From matched pairs to profiles, with Customer Insights semantics.
+
+1. **Deduplication per table**: matched pairs of a table's deduplication rules (ORed) and its
+   always-match pairs are closed transitively into groups (connected components). A *guard* stops
+   chaining through a common value: a component larger than ``max_cluster_size`` — or one holding a
+   never-match pair — is rebuilt by adding its strongest edges first and refusing any edge that would
+   join a never-match pair or grow a group past the limit; such components are reported.
+2. **Matching in match order**: the first table's groups are the initial profiles. Each group of a later
+   table joins at most one existing profile: the link from the first rule (in the table's rule order)
+   that matched any of its records, then the highest score, then the earliest table; never-match pairs
+   forbid a link. A group with no link starts a profile. Later tables therefore never merge two
+   profiles of earlier tables (duplicates left in the primary table stay; duplicates in later tables
+   that match one profile are reduced to it).
+3. Profiles holding only tables whose ``include_all_records`` is false are dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from shared.match.rules import CompiledRule
+
+ALWAYS = -1  # priority of always-match links: before every rule
+
+
+@dataclass
+class Clustering:
+    """Per record: its deduplication group, its profile (-1: dropped) and whether it wins its group."""
+
+    group: np.ndarray
+    profile: np.ndarray
+    group_winner: np.ndarray  # record id of the group's winner, per record
+    links: pd.DataFrame  # the chosen cross-table links: group, profile, rule, score
+    suspect: list[dict[str, int]] = field(default_factory=list)
+
+
+def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    graph = coo_matrix((np.ones(len(left), np.int8), (left, right)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    return labels
+
+
+class _UnionFind:
+    def __init__(self, members: np.ndarray) -> None:
+        self.parent = {int(m): int(m) for m in members}
+        self.size = {int(m): 1 for m in members}
+        self.banned: dict[int, set[int]] = {int(m): set() for m in members}
+
+    def find(self, x: int) -> int:
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def union(self, a: int, b: int, limit: int) -> bool:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return True
+        if self.size[ra] + self.size[rb] > limit or rb in {self.find(x) for x in self.banned[ra]}:
+            return False
+        if self.size[ra] < self.size[rb]:
+            ra, rb = rb, ra
+        self.parent[rb] = ra
+        self.size[ra] += self.size[rb]
+        self.banned[ra] |= self.banned[rb]
+        return True
+
+
+def guarded_groups(n: int, edges: pd.DataFrame, cannot: pd.DataFrame, limit: int) -> tuple[np.ndarray, list[dict[str, int]]]:
+    """Connected components, rebuilt strongest-edge-first where they are too large or hold a cannot-link.
+
+    ``edges`` has columns left, right, priority, score; ``cannot`` has left, right.
+    """
+    labels = _components(n, edges["left"].to_numpy(), edges["right"].to_numpy())
+    sizes = np.bincount(labels, minlength=labels.max() + 1 if n else 0)
+    bad = set(np.flatnonzero(sizes > limit).tolist())
+    if len(cannot):
+        same = labels[cannot["left"].to_numpy()] == labels[cannot["right"].to_numpy()]
+        bad |= set(labels[cannot["left"].to_numpy()[same]].tolist())
+    suspect = []
+    next_label = labels.max() + 1 if n else 0
+    for component in sorted(bad):
+        members = np.flatnonzero(labels == component)
+        inside = edges[np.isin(edges["left"].to_numpy(), members)].sort_values(
+            ["priority", "score", "left", "right"], ascending=[True, False, True, True])
+        finder = _UnionFind(members)
+        member_set = set(members.tolist())
+        for a, b in cannot[["left", "right"]].itertuples(index=False):
+            if a in member_set and b in member_set:
+                finder.banned[int(a)].add(int(b))
+                finder.banned[int(b)].add(int(a))
+        refused = 0
+        for a, b in inside[["left", "right"]].itertuples(index=False):
+            refused += not finder.union(int(a), int(b), limit)
+        roots = np.asarray([finder.find(int(m)) for m in members])
+        _, relabel = np.unique(roots, return_inverse=True)
+        labels[members] = next_label + relabel
+        next_label += int(relabel.max()) + 1
+        suspect.append({"records": len(members), "groups_after_guard": int(relabel.max()) + 1,
+                        "refused_edges": refused})
+    return labels, suspect
+
+
+def cluster(records: pd.DataFrame, pairs: pd.DataFrame, rules: list[CompiledRule], table_names: list[str],
+            include_all: dict[str, bool], always: pd.DataFrame, never: pd.DataFrame, limit: int,
+            winner_rank: np.ndarray) -> Clustering:
+    """Groups and profiles for every record.
+
+    ``records`` is indexed by RecordId 0..n-1 with a ``TableIndex``; ``pairs`` has left, right, rule, score;
+    ``always``/``never`` have left, right record ids; ``winner_rank`` orders records within a group
+    (lowest wins: the deduplication winner policy, ties to the largest key).
+    """
+    n = len(records)
+    if n == 0:
+        empty = np.zeros(0, np.int64)
+        return Clustering(empty, empty, empty, pd.DataFrame(columns=["group", "profile", "priority", "score",
+                                                                     "left", "right"]))
+    table_of = records["TableIndex"].to_numpy()
+    by_id = {r.id: r for r in rules}
+    rule_dedupe = pairs["rule"].map(lambda r: by_id[int(r)].dedupe).to_numpy(bool) if len(pairs) else np.zeros(0, bool)
+    rule_priority = pairs["rule"].map(lambda r: by_id[int(r)].priority).to_numpy() if len(pairs) else np.zeros(0)
+    pairs = pairs.assign(priority=rule_priority)
+    same_table_always = always[table_of[always["left"].to_numpy()] == table_of[always["right"].to_numpy()]]
+    edges = pd.concat([pairs.loc[rule_dedupe, ["left", "right", "priority", "score"]],
+                       same_table_always.assign(priority=ALWAYS, score=1.0)[["left", "right", "priority", "score"]]],
+                      ignore_index=True)
+    same_table_never = never[table_of[never["left"].to_numpy()] == table_of[never["right"].to_numpy()]]
+    group, suspect = guarded_groups(n, edges, same_table_never, limit)
+    # the winner of each group: lowest winner_rank
+    order = np.lexsort((winner_rank, group))
+    first = np.r_[True, group[order][1:] != group[order][:-1]]
+    winner_of_group = pd.Series(order[first], index=group[order][first])
+    group_winner = winner_of_group.reindex(group).to_numpy()
+
+    cross = pairs.loc[~rule_dedupe, ["left", "right", "priority", "score"]]
+    cross_always = always[table_of[always["left"].to_numpy()] != table_of[always["right"].to_numpy()]]
+    cross_always = pd.DataFrame({  # orient always-match pairs: left = the earlier table
+        "left": np.where(table_of[cross_always["left"]] < table_of[cross_always["right"]],
+                         cross_always["left"], cross_always["right"]),
+        "right": np.where(table_of[cross_always["left"]] < table_of[cross_always["right"]],
+                          cross_always["right"], cross_always["left"]),
+        "priority": ALWAYS, "score": 1.0})
+    cross = pd.concat([cross, cross_always], ignore_index=True)
+    cross = cross.assign(right_table=table_of[cross["right"].to_numpy()] if len(cross) else np.zeros(0, int))
+    never_pairs = never[table_of[never["left"].to_numpy()] != table_of[never["right"].to_numpy()]]
+
+    profile = np.full(n, -1, np.int64)
+    group_profile: dict[int, int] = {}
+    chosen: list[pd.DataFrame] = []
+    for table_index in range(len(table_names)):
+        members = np.flatnonzero(table_of == table_index)
+        if len(members) == 0:
+            continue
+        groups_here = np.unique(group[members])
+        links = cross[cross["right_table"] == table_index]
+        if table_index > 0 and len(links):
+            links = links.assign(group=group[links["right"].to_numpy()],
+                                 profile=profile[links["left"].to_numpy()],
+                                 left_table=table_of[links["left"].to_numpy()])
+            links = links[links["profile"] >= 0]
+            if len(never_pairs):
+                forbidden = _forbidden(never_pairs, group, profile, table_of, table_index)
+                if len(forbidden):
+                    key = links["group"].astype(str) + ":" + links["profile"].astype(str)
+                    links = links[~key.isin(forbidden)]
+            best = links.sort_values(["group", "priority", "score", "left_table", "profile"],
+                                     ascending=[True, True, False, True, True]).drop_duplicates("group")
+            chosen.append(best[["group", "profile", "priority", "score", "left", "right"]])
+            group_profile.update(zip(best["group"].tolist(), best["profile"].tolist(), strict=True))
+        next_profile = int(profile.max()) + 1 if (profile >= 0).any() else 0
+        for g in groups_here.tolist():
+            if g not in group_profile:
+                group_profile[g] = next_profile
+                next_profile += 1
+        profile[members] = pd.Series(group[members]).map(group_profile).to_numpy()
+    profile = _drop_excluded(profile, table_of, table_names, include_all)
+    links_frame = pd.concat(chosen, ignore_index=True) if chosen else pd.DataFrame(
+        columns=["group", "profile", "priority", "score", "left", "right"])
+    return Clustering(group, profile, group_winner, links_frame, suspect)
+
+
+def _forbidden(never: pd.DataFrame, group: np.ndarray, profile: np.ndarray, table_of: np.ndarray,
+               table_index: int) -> set[str]:
+    a, b = never["left"].to_numpy(), never["right"].to_numpy()
+    here_a, here_b = table_of[a] == table_index, table_of[b] == table_index
+    out = set()
+    for later, earlier in ((a[here_a], b[here_a]), (b[here_b], a[here_b])):
+        for g, p in zip(group[later], profile[earlier], strict=True):
+            if p >= 0:
+                out.add(f"{g}:{p}")
+    return out
+
+
+def _drop_excluded(profile: np.ndarray, table_of: np.ndarray, table_names: list[str],
+                   include_all: dict[str, bool]) -> np.ndarray:
+    keeps = np.asarray([include_all.get(name, True) for name in table_names])
+    if keeps.all():
+        return profile
+    kept_profiles = np.unique(profile[keeps[table_of]])
+    return np.where(np.isin(profile, kept_profiles), profile, -1)

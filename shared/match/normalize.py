@@ -1,0 +1,184 @@
+"""The eleven Customer Insights normalizations, applied at match time only (profiles keep original values).
+
+Order when several are selected (CI does not document it; decided in docs/decisions.md):
+bypass → alias → type (phone, name, address, organization) → Unicode to ASCII → numerals → lower case →
+symbols → whitespace → alias and bypass again on the result, so that "MSFT" meets "Microsoft Corp".
+Vectorised: pyarrow kernels where they exist; Python mappings run once per *distinct* value.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from importlib import resources
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from anyascii import anyascii
+
+ORDER = ("phone", "name", "address", "organization", "unicode_to_ascii", "numerals", "lowercase", "symbols",
+         "whitespace")
+_SYMBOLS = r"[\p{P}\p{S}]"
+_EXTENSION = re.compile(r"\s*(?:[,;]\s*)?(?:ext\.?|extension|x)\s*\.?\s*\d+\s*$", re.IGNORECASE)
+
+
+def _rows(name: str) -> list[list[str]]:
+    text = resources.files("shared.match.data").joinpath(name).read_text(encoding="utf-8")
+    return [row for row in csv.reader(line for line in text.splitlines() if line and not line.startswith("#"))]
+
+
+@functools.cache
+def nickname_map() -> dict[str, str]:
+    """nickname or formal name → formal name (lowercase); the first formal name listing a nickname wins."""
+    mapping: dict[str, str] = {}
+    for formal, nicknames in _rows("nicknames.csv"):
+        mapping.setdefault(formal, formal)
+        for nick in nicknames.split(";"):
+            mapping.setdefault(nick.strip(), formal)
+    return mapping
+
+
+@functools.cache
+def title_map() -> dict[str, str]:
+    return {variant: canonical for variant, canonical in _rows("titles.csv")}
+
+
+@functools.cache
+def address_map() -> dict[str, str]:
+    return {word: abbreviation for word, abbreviation in _rows("address.csv")}
+
+
+@functools.cache
+def organization_noise() -> frozenset[str]:
+    return frozenset(row[0] for row in _rows("organization.csv"))
+
+
+def _map_distinct(values: pa.Array, function: Callable[[str], str | None]) -> pa.Array:
+    """Apply a Python function to each distinct value once (names and cities repeat a lot)."""
+    encoded = pc.dictionary_encode(values)
+    dictionary = encoded.dictionary.to_pylist()
+    mapped = pa.array([function(v) for v in dictionary], pa.string())
+    return pc.take(mapped, encoded.indices)
+
+
+def normalize_phone_value(text: str, default_country: str | None = None) -> str | None:
+    """Digits only; extensions dropped; the country code stays significant.
+
+    ``+`` or ``00`` marks an international number: its country code's leading zeros are dropped
+    (+01 = +1). Without one, 11+ digits not starting with 0 are read as carrying a country code
+    ("1 (425) 555-1212" = +1 425 555 1212); shorter numbers are national and do not match an
+    international one.
+    """
+    text = _EXTENSION.sub("", text.strip())
+    digits = re.sub(r"\D", "", text)
+    if not digits:
+        return None
+    international = text.lstrip().startswith("+") or digits.startswith("00")
+    if international or (len(digits) >= 11 and not digits.startswith("0")):
+        return "+" + digits.lstrip("0")
+    if default_country:  # opt-in: read national numbers as numbers of this country (trunk 0 dropped)
+        return "+" + default_country + digits.lstrip("0")
+    return digits
+
+
+def _tokens(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", anyascii(text).lower())
+
+
+def normalize_name_value(text: str) -> str:
+    """Nicknames → formal names, titles → canonical abbreviations ("Debby" → "deborah", "professor" → "prof")."""
+    names, titles = nickname_map(), title_map()
+    return " ".join(titles.get(t) or names.get(t, t) for t in _tokens(text))
+
+
+def normalize_address_value(text: str) -> str:
+    """USPS-style abbreviations for suffixes, directionals and units ("Street" → "st", "Northwest" → "nw")."""
+    words = address_map()
+    joined = " ".join(words.get(t, t) for t in _tokens(text))
+    return joined.replace("p o box", "po box")
+
+
+def normalize_organization_value(text: str) -> str:
+    """Company names without noise words ("Contoso Ltd." → "contoso")."""
+    noise = organization_noise()
+    kept = [t for t in _tokens(text) if t not in noise]
+    return " ".join(kept) if kept else " ".join(_tokens(text))
+
+
+def numerals_value(text: str) -> str:
+    """Unicode number symbols → digits: ❽ and Ⅷ both become 8."""
+    if text.isascii():
+        return text
+    out = []
+    for char in text:
+        if not char.isascii() and unicodedata.category(char).startswith("N"):
+            value = unicodedata.numeric(char, None)
+            out.append(str(int(value)) if value is not None and float(value).is_integer() else char)
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _nullify(values: pa.Array) -> pa.Array:
+    return pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
+
+
+def build_alias_map(groups: Iterable[Sequence[str]], steps: Sequence[str]) -> dict[str, str]:
+    """Each alias group maps every member (normalized by ``steps``) to the group's first member."""
+    mapping: dict[str, str] = {}
+    for group in groups:
+        normalized = [normalize_values(pa.array([v], pa.string()), steps).to_pylist()[0] for v in group]
+        canonical = normalized[0]
+        for raw, value in zip(group, normalized, strict=True):
+            for key in (raw.strip().lower(), value):
+                if key:
+                    mapping.setdefault(key, canonical)
+    return mapping
+
+
+def normalize_values(values: pa.Array, steps: Sequence[str], aliases: dict[str, str] | None = None,
+                     bypass: frozenset[str] = frozenset(), phone_country: str | None = None) -> pa.Array:
+    """Normalize a string array with the selected steps (in the fixed order above); nulls stay null."""
+    values = pc.cast(values, pa.string()) if values.type != pa.string() else values
+    selected = set(steps)
+    bypassing = "bypass" in selected and bypass
+    aliasing = "alias" in selected and aliases
+
+    def apply_lookups(array: pa.Array) -> pa.Array:
+        if bypassing:
+            lowered = pc.utf8_lower(pc.utf8_trim_whitespace(array))
+            array = pc.if_else(pc.is_in(lowered, pa.array(sorted(bypass), pa.string())),
+                               pa.scalar(None, pa.string()), array)
+        if aliasing:
+            assert aliases is not None
+            array = _map_distinct(array, lambda v: aliases.get(v.strip().lower(), v) if v is not None else None)
+        return array
+
+    values = apply_lookups(values)
+    for step in ORDER:
+        if step not in selected:
+            continue
+        if step == "phone":
+            values = _map_distinct(values, lambda v: normalize_phone_value(v, phone_country) if v is not None else None)
+        elif step == "name":
+            values = _map_distinct(values, lambda v: normalize_name_value(v) if v is not None else None)
+        elif step == "address":
+            values = _map_distinct(values, lambda v: normalize_address_value(v) if v is not None else None)
+        elif step == "organization":
+            values = _map_distinct(values, lambda v: normalize_organization_value(v) if v is not None else None)
+        elif step == "unicode_to_ascii":
+            values = _map_distinct(values, lambda v: anyascii(v) if v is not None else None)
+        elif step == "numerals":
+            values = _map_distinct(values, lambda v: numerals_value(v) if v is not None else None)
+        elif step == "lowercase":
+            values = pc.utf8_lower(values)
+        elif step == "symbols":
+            values = pc.replace_substring_regex(values, _SYMBOLS, "")
+        elif step == "whitespace":
+            values = pc.replace_substring_regex(values, r"\s+", "")
+    if bypassing or aliasing:
+        values = apply_lookups(values)
+    return _nullify(pc.utf8_trim_whitespace(values))

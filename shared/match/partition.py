@@ -1,0 +1,108 @@
+"""Score one match partition: candidate pairs per rule and block, fuzzy conditions, exceptions.
+
+Output rows are ``(left, right, rule, score)`` for every rule a pair satisfies; choosing the first rule
+and clustering happen in the merge step, which sees all partitions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from shared.config.model import UnificationConfig
+from shared.match.rules import BOTH, LEFT, RIGHT, CompiledCondition, CompiledRule, compile_rules
+from shared.match.scoring import block_pairs, cross_pairs, exact_equal, fuzzy_scores
+from shared.names import Col
+
+PAIRS_SCHEMA = pa.schema([("left", pa.int64()), ("right", pa.int64()), ("rule", pa.int16()),
+                          ("score", pa.float32())])
+MAX_BLOCK = 2000
+
+
+@dataclass
+class PartitionStats:
+    candidate_pairs: int = 0
+    matched_pairs: int = 0
+    skipped_blocks: int = 0
+    skipped_block_records: int = 0
+
+
+def _condition_holds(condition: CompiledCondition, lefts: pa.Table, rights: pa.Table,
+                     base: str) -> tuple[np.ndarray, np.ndarray]:
+    """(holds, known) per pair for one condition; unknown where either side is null."""
+    left, right = lefts.column(condition.left.column), rights.column(condition.right.column)
+    left = left.combine_chunks() if isinstance(left, pa.ChunkedArray) else left
+    right = right.combine_chunks() if isinstance(right, pa.ChunkedArray) else right
+    known = np.asarray(pc.and_(pc.is_valid(left), pc.is_valid(right)))
+    if condition.exact:
+        equal, _ = exact_equal(left, right)
+        return equal, known
+    return fuzzy_scores(left, right, base) >= condition.threshold - 1e-9, known
+
+
+def score_rule(rule: CompiledRule, rows: pa.Table, base: str, max_block: int,
+               stats: PartitionStats) -> pa.Table:
+    """Matched pairs of one rule within one partition's rows."""
+    keys = np.asarray(rows.column("key"))
+    sides = np.asarray(rows.column("side"))
+    if rule.dedupe:
+        i, j, skipped, skipped_records = block_pairs(keys, max_block)
+    else:
+        i, j, skipped, skipped_records = cross_pairs(keys, sides == LEFT, max_block)
+    stats.skipped_blocks += skipped
+    stats.skipped_block_records += skipped_records
+    stats.candidate_pairs += len(i)
+    if len(i) == 0:
+        return PAIRS_SCHEMA.empty_table()
+    lefts, rights = rows.take(pa.array(i)), rows.take(pa.array(j))
+    ok = np.ones(len(i), bool)
+    score = np.ones(len(i))
+    for condition in rule.scored:
+        left, right = lefts.column(condition.left.column), rights.column(condition.right.column)
+        values = fuzzy_scores(left.combine_chunks(), right.combine_chunks(), base)
+        ok &= values >= condition.threshold - 1e-9
+        score = np.minimum(score, values)
+    for exception in rule.exceptions:
+        results = [_condition_holds(c, lefts, rights, base) for c in exception.conditions]
+        if exception.when == "differ":  # fires when some condition is known and does not hold
+            fires = np.zeros(len(i), bool)
+            for holds, known in results:
+                fires |= known & ~holds
+        else:  # fires when every condition is known and holds
+            fires = np.ones(len(i), bool)
+            for holds, known in results:
+                fires &= known & holds
+        ok &= ~fires
+    left_ids = np.asarray(lefts.column(Col.RECORD_ID))[ok]
+    right_ids = np.asarray(rights.column(Col.RECORD_ID))[ok]
+    if rule.dedupe:
+        left_ids, right_ids = np.minimum(left_ids, right_ids), np.maximum(left_ids, right_ids)
+    stats.matched_pairs += int(ok.sum())
+    return pa.table({"left": left_ids, "right": right_ids,
+                     "rule": np.full(int(ok.sum()), rule.id, np.int16),
+                     "score": score[ok].astype(np.float32)}, schema=PAIRS_SCHEMA)
+
+
+def score_partition(config: UnificationConfig, rows: pa.Table,
+                    max_block: int = MAX_BLOCK) -> tuple[pa.Table, PartitionStats]:
+    stats = PartitionStats()
+    base = config.unification.fuzzy_base_length
+    rule_column = np.asarray(rows.column("rule"))
+    outputs = []
+    for rule in compile_rules(config):
+        selected = rule_column == rule.id
+        if not selected.any():
+            continue
+        subset = rows.filter(pa.array(selected))
+        if not rule.dedupe:
+            side = np.asarray(subset.column("side"))
+            if not ((side == LEFT).any() and (side == RIGHT).any()):
+                continue
+        elif not (np.asarray(subset.column("side")) == BOTH).any():
+            continue
+        outputs.append(score_rule(rule, subset, base, max_block, stats))
+    pairs = pa.concat_tables(outputs) if outputs else PAIRS_SCHEMA.empty_table()
+    return pairs, stats

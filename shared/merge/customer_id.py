@@ -1,0 +1,91 @@
+"""A ``CustomerId`` that is stable across runs, with Customer Insights' merge and split semantics.
+
+The previous run's crosswalk (source record → CustomerId, and which record was each profile's
+primary) decides. For every previous id, its *holder* is the new profile containing that id's
+primary record, or, if that record is gone, the profile holding most of its records (ties: lowest
+profile). A profile keeps the id it holds (when it holds several — a merge — the one with most
+records, ties to the smaller GUID) and lists the other held ids in ``PreviousCustomerId`` (``;``).
+A profile holding none but made of records of previous profiles (a split-off part) gets a new id
+and lists the ids it split from. New ids are UUIDv5 of the primary record, so a rebuild from scratch
+reproduces them; custom ids are UUIDv5 of up to five configured fields (first non-null per field in
+match order, as ``TableName`` + value).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+NAMESPACE = uuid.UUID("6f1c0e55-6c36-4d5e-9a53-3c6b3a2f0c36")
+
+
+@dataclass(frozen=True)
+class IdAssignment:
+    customer_id: pd.Series  # per profile
+    previous: pd.Series  # per profile: ';'-joined previous ids, or None
+    merges: int
+    splits: int
+    new: int
+
+
+def system_id(natural_key: str) -> str:
+    return str(uuid.uuid5(NAMESPACE, natural_key))
+
+
+def assign_ids(current: pd.DataFrame, previous: pd.DataFrame | None,
+               custom_keys: pd.Series | None = None) -> IdAssignment:
+    """Ids per profile.
+
+    ``current``: one row per record with ``profile``, ``record_key`` (``DataSource|Table|SourceKey``) and
+    ``is_primary`` (the profile's primary record). ``previous``: ``record_key``, ``CustomerId``,
+    ``is_primary`` from the last published run (or None). ``custom_keys``: per profile, the natural key of a
+    custom id (None where the fields are empty).
+    """
+    profiles = np.sort(current["profile"].unique())
+    primary_key = current[current["is_primary"]].set_index("profile")["record_key"]
+    held: dict[int, list[tuple[int, str]]] = {int(p): [] for p in profiles}
+    parts_of: dict[int, set[str]] = {int(p): set() for p in profiles}
+    if previous is not None and len(previous):
+        joined = current.merge(previous[["record_key", "CustomerId"]], on="record_key", how="inner")
+        counts = joined.groupby(["CustomerId", "profile"]).size().rename("n").reset_index()
+        prev_primary = previous[previous["is_primary"]][["record_key", "CustomerId"]]
+        anchor = prev_primary.merge(current[["record_key", "profile"]], on="record_key", how="inner")
+        anchor_of = dict(zip(anchor["CustomerId"], anchor["profile"], strict=True))
+        counts = counts.sort_values(["CustomerId", "n", "profile"], ascending=[True, False, True])
+        most = counts.drop_duplicates("CustomerId").set_index("CustomerId")["profile"]
+        for old_id, n_records in counts.groupby("CustomerId")["n"].sum().items():
+            holder = int(anchor_of.get(old_id, most[old_id]))
+            held[holder].append((int(n_records), str(old_id)))
+        for old_id, profile in zip(counts["CustomerId"], counts["profile"], strict=True):
+            parts_of[int(profile)].add(str(old_id))
+    ids, previous_ids = {}, {}
+    merges = splits = new = 0
+    used: set[str] = set()
+    for p in profiles.tolist():
+        mine = sorted(held[p], key=lambda item: (-item[0], item[1]))
+        if custom_keys is not None and custom_keys.get(p) is not None:
+            chosen = system_id(f"custom|{custom_keys[p]}")
+            others = sorted(i for _, i in mine if i != chosen)
+        elif mine:
+            chosen = mine[0][1]
+            others = sorted(i for _, i in mine[1:])
+            merges += bool(others)
+        else:
+            chosen = system_id(str(primary_key[p]))
+            others = sorted(parts_of[p])
+            if others:
+                splits += 1
+            else:
+                new += 1
+        suffix = 0
+        base = chosen
+        while chosen in used:  # a split-off part may derive an id still held elsewhere
+            suffix += 1
+            chosen = system_id(f"{base}|{suffix}")
+        used.add(chosen)
+        ids[p] = chosen
+        previous_ids[p] = ";".join(others) if others else None
+    return IdAssignment(pd.Series(ids), pd.Series(previous_ids), merges, splits, new)

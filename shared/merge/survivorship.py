@@ -1,0 +1,134 @@
+"""Survivorship: the merged value of every field of a profile, by Customer Insights' merge policies.
+
+Candidates are the deduplication *winner rows* of a profile's groups. ``importance`` takes the first
+non-null value in a table ranking (default: match order; within a table the most recent row first);
+``most_recent``/``least_recent`` use each row's recency (``RecordModified``; rows without one count as
+oldest). A *group of fields* picks one row for all its fields, so an address is never stitched
+together from two sources. Runs as DuckDB SQL so memory stays bounded at millions of profiles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.config.model import FieldGroup, FieldPolicy, UnificationConfig
+from shared.names import Col
+from shared.sql.identifiers import quote_identifier, quote_literal
+
+SYSTEM = {Col.SOURCE_KEY, Col.SOURCE_FILE, Col.SOURCE_LINE, Col.RECORD_MODIFIED}
+
+
+def q(name: str) -> str:
+    return quote_identifier(name, "duckdb")
+
+
+@dataclass(frozen=True)
+class OutputField:
+    attribute: str
+    name: str  # after rename
+
+
+def merged_fields(config: UnificationConfig) -> list[OutputField]:
+    """Every mapped attribute of the source tables, in first-seen order, minus exclusions, renamed."""
+    seen: list[str] = []
+    for source in config.sources:
+        for attribute in source.attributes().values():
+            if attribute not in seen and attribute not in SYSTEM and attribute not in config.merge.exclude:
+                seen.append(attribute)
+    renames = {k: v.rename for k, v in config.merge.fields.items() if v.rename}
+    return [OutputField(a, renames.get(a, a)) for a in seen]
+
+
+def _rank_case(order: list[str], table_index: dict[str, int]) -> str:
+    whens = " ".join(f"WHEN {table_index[t]} THEN {rank}" for rank, t in enumerate(order) if t in table_index)
+    return f"(CASE TableIndex {whens} ELSE {len(order)} END)"
+
+
+def _policy_expression(fields: list[str], policy: str, order: list[str], table_index: dict[str, int]) -> str:
+    """An aggregate returning a struct of ``fields`` from the row the policy picks."""
+    struct = "struct_pack(" + ", ".join(f"{q(f)} := {q(f)}" for f in fields) + ")"
+    present = " OR ".join(f"{q(f)} IS NOT NULL" for f in fields)
+    recency = f"coalesce({q(Col.RECORD_MODIFIED)}, TIMESTAMPTZ '1900-01-01 00:00:00+00')"
+    if policy == "most_recent":
+        key = f"({recency}, {q(Col.SOURCE_KEY)})"
+        return f"arg_max({struct}, {key}) FILTER (WHERE {present})"
+    if policy == "least_recent":
+        key = f"({recency}, {q(Col.SOURCE_KEY)})"
+        return f"arg_min({struct}, {key}) FILTER (WHERE {present})"
+    rank = _rank_case(order, table_index)
+    key = f"({rank}, -epoch({recency}), {q(Col.SOURCE_KEY)})"
+    return f"arg_min({struct}, {key}) FILTER (WHERE {present})"
+
+
+def survivorship_sql(config: UnificationConfig, candidates: str, columns: set[str]) -> str:
+    """SELECT profile, <merged fields…> FROM ``candidates`` (winner rows with TableIndex).
+
+    ``columns`` are the attributes the candidate rows actually have (a source may not have landed yet);
+    the others come out as typed nulls so the dimension keeps one shape.
+    """
+    order = config.unification.match_order
+    table_index = {name: i for i, name in enumerate(order)}
+    fields = merged_fields(config)
+    available = {f.attribute for f in fields} & columns
+    grouped: dict[str, FieldGroup] = {}
+    for group in config.merge.groups:
+        for attribute in group.fields:
+            if attribute in available:
+                grouped[attribute] = group
+    aggregates, selects = [], []
+    for group in config.merge.groups:
+        members = [a for a in group.fields if a in available]
+        if not members:
+            continue
+        alias = f"g_{group.name}"
+        aggregates.append(f"{_policy_expression(members, group.policy, group.order or order, table_index)} AS {q(alias)}")
+    for field in fields:
+        if field.attribute in grouped:
+            alias = f"g_{grouped[field.attribute].name}"
+            selects.append(f"{q(alias)}.{q(field.attribute)} AS {q(field.name)}")
+            continue
+        if field.attribute not in available:
+            selects.append(f"NULL AS {q(field.name)}")
+            continue
+        policy = config.merge.fields.get(field.attribute, FieldPolicy())
+        alias = f"v_{field.attribute}"
+        aggregates.append(f"{_policy_expression([field.attribute], policy.policy, policy.order or order, table_index)}"
+                          f" AS {q(alias)}")
+        selects.append(f"{q(alias)}.{q(field.attribute)} AS {q(field.name)}")
+    inner = f"SELECT profile, {', '.join(aggregates)} FROM {candidates} GROUP BY profile"
+    return f"SELECT profile, {', '.join(selects)} FROM ({inner})"
+
+
+def source_key_columns(config: UnificationConfig) -> list[tuple[int, str, str]]:
+    """(table index, primary-key column name, alternate column name) per source: ``{DS}_{Table}_{PK}``."""
+    out = []
+    for index, name in enumerate(config.unification.match_order):
+        source = config.source(name)
+        pk = "_".join(source.key_columns())
+        column = f"{source.data_source}_{source.table}_{pk}"
+        out.append((index, column, f"{column}_Alternate"))
+    return out
+
+
+def source_keys_sql(config: UnificationConfig, members: str) -> str:
+    """Per profile: each table's primary-row key and all its keys (``;``-joined) as CI's key columns."""
+    parts = []
+    for index, column, alternate in source_key_columns(config):
+        parts.append(f"arg_min({q(Col.SOURCE_KEY)}, (NOT is_primary_row, {q(Col.SOURCE_KEY)})) "
+                     f"FILTER (WHERE TableIndex = {index} AND is_winner) AS {q(column)}")
+        parts.append(f"string_agg({q(Col.SOURCE_KEY)}, ';' ORDER BY {q(Col.SOURCE_KEY)}) "
+                     f"FILTER (WHERE TableIndex = {index}) AS {q(alternate)}")
+    return f"SELECT profile, {', '.join(parts)} FROM {members} GROUP BY profile"
+
+
+def household_sql(config: UnificationConfig, customers: str) -> str | None:
+    """HouseholdId: UUIDv5-like hash of normalized last name + street + postal code (when all are mapped)."""
+    names = {f.name for f in merged_fields(config)}
+    last, street, postal = "LastName", "Street", "PostalCode"
+    if not config.merge.households or not {last, street, postal} <= names:
+        return None
+    key = (f"lower(regexp_replace(strip_accents({q(last)}), '[^A-Za-z]', '', 'g')) || '|' || "
+           f"lower(regexp_replace({q(street)}, '[^A-Za-z0-9]', '', 'g')) || '|' || "
+           f"regexp_replace({q(postal)}, '\\s', '', 'g')")
+    return (f"SELECT profile, CASE WHEN {q(last)} IS NULL OR {q(street)} IS NULL OR {q(postal)} IS NULL THEN NULL "
+            f"ELSE md5({quote_literal('household|', 'duckdb')} || {key}) END AS household_key FROM {customers}")

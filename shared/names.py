@@ -1,0 +1,93 @@
+"""One spelling per name: functions, activities, lake folders, CDM attributes.
+
+Everything that is referenced from more than one place is defined here once.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+ORCHESTRATOR = "unify_customers"
+
+
+class Activity(StrEnum):
+    """Activity function names (``verb_object``)."""
+
+    CHECK_LANDING = "check_landing"
+    PREPARE_RUN = "prepare_run"
+    CONVERT_SOURCE_FILE = "convert_source_file"
+    APPLY_SOURCE_CHANGES = "apply_source_changes"
+    PLAN_MATCH_PARTITIONS = "plan_match_partitions"
+    MATCH_PARTITION = "match_partition"
+    MERGE_CLUSTERS = "merge_clusters"
+    UNIFY_ACTIVITIES = "unify_activities"
+    ENRICH_PROFILES = "enrich_profiles"
+    EXPORT_DIMENSION = "export_dimension"
+    PUBLISH_SQL_VIEWS = "publish_sql_views"
+    FINISH_RUN = "finish_run"
+
+
+class Enrichment(StrEnum):
+    """The enrichment fan-out: each runs as its own ``enrich_profiles`` activity instance."""
+
+    MEASURES = "measures"
+    LIFETIME_VALUE = "lifetime_value"
+    CHURN = "churn"
+    BRAND_AFFINITY = "brand_affinity"
+    SEGMENTS = "segments"
+
+
+class Lake:
+    """Top-level lake folders (paths are relative to the lake container, ``/``-separated)."""
+
+    LANDING = "landing"
+    CONFIG = "config"
+    SYSTEM = "system"
+    RUNS = "system/runs"
+    LEDGER = "system/ledger"
+    CURATED = "curated"
+    CURRENT = "curated/_current.json"
+
+
+class Col:
+    """CDM attribute names used by the pipeline (source entities and the customer dimension)."""
+
+    # system columns every converted source entity carries
+    SOURCE_KEY = "SourceKey"
+    SOURCE_FILE = "SourceFile"
+    SOURCE_LINE = "SourceLine"
+    RECORD_MODIFIED = "RecordModified"
+    # person / contact attributes (from Customer Insights semantic types)
+    FIRST_NAME = "FirstName"
+    MIDDLE_NAME = "MiddleName"
+    LAST_NAME = "LastName"
+    FULL_NAME = "FullName"
+    BIRTH_DATE = "BirthDate"
+    GENDER = "Gender"
+    EMAIL = "Email"
+    PHONE = "Phone"
+    GOVERNMENT_ID = "GovernmentId"
+    STREET = "Street"
+    CITY = "City"
+    STATE = "State"
+    POSTAL_CODE = "PostalCode"
+    COUNTRY = "Country"
+    COMPANY_NAME = "CompanyName"
+    # unification
+    CUSTOMER_ID = "CustomerId"
+    PREVIOUS_CUSTOMER_ID = "PreviousCustomerId"
+    DATA_SOURCE = "DataSourceName"
+    TABLE = "TableName"
+    RECORD_ID = "RecordId"
+    # activities (CDM SalesOrder / SalesOrderLine semantics)
+    ACTIVITY_ID = "ActivityId"
+    ACTIVITY_TYPE = "ActivityType"
+    ACTIVITY_TIME = "ActivityTimeStamp"
+    ORDER_ID = "OrderId"
+    AMOUNT = "Amount"
+    PRODUCT_ID = "ProductId"
+    PRODUCT_NAME = "ProductName"
+    BRAND = "Brand"
+    QUANTITY = "Quantity"
+    IS_RETURN = "IsReturn"
+    CUSTOMER_KEY = "CustomerKey"

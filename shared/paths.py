@@ -1,0 +1,79 @@
+"""Lake paths, defined once. Everything a run writes lives under its own folder until it is published."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from shared.names import Lake as L
+
+
+def file_id(path: str, etag: str) -> str:
+    """A stable id for one version of a landed file (path + ETag)."""
+    return hashlib.sha256(f"{path}\n{etag}".encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    run_id: str
+
+    @property
+    def root(self) -> str:
+        return f"{L.RUNS}/{self.run_id}"
+
+    @property
+    def record(self) -> str:
+        return f"{self.root}/run.json"
+
+    @property
+    def config(self) -> str:
+        return f"{self.root}/c360.yaml"
+
+    def table(self, table: str) -> str:
+        return f"{self.root}/tables/{table}.parquet"
+
+    def match_records(self) -> str:
+        return f"{self.root}/match/records.parquet"
+
+    def match_partition(self, index: int) -> str:
+        return f"{self.root}/match/partitions/part-{index:05d}.parquet"
+
+    def match_pairs(self, index: int) -> str:
+        return f"{self.root}/match/pairs/part-{index:05d}.parquet"
+
+    def unified(self, name: str) -> str:
+        return f"{self.root}/unified/{name}.parquet"
+
+    def enrichment(self, name: str) -> str:
+        return f"{self.root}/enrich/{name}.parquet"
+
+    def enrichment_model(self, name: str) -> str:
+        return f"{self.root}/enrich/{name}.model.json"
+
+    @property
+    def export_root(self) -> str:
+        return f"{L.CURATED}/runs/{self.run_id}"
+
+    def export_table(self, entity: str) -> str:
+        return f"{self.export_root}/{entity}"
+
+    def quarantine(self, table: str, fid: str) -> str:
+        return f"quarantine/{self.run_id}/{table}/{fid}.parquet"
+
+    @property
+    def report(self) -> str:
+        return f"{self.root}/report.html"
+
+    @property
+    def report_json(self) -> str:
+        return f"{self.root}/report.json"
+
+
+def converted_file(data_source: str, table: str, fid: str) -> str:
+    """Per landed file conversions are content-addressed (path + ETag) and never change once written."""
+    return f"cdm/converted/{data_source}/{table}/{fid}.parquet"
+
+
+CONVERTED_ROOT = "cdm/converted"
+LEDGER_PENDING = f"{L.LEDGER}/pending"
+LEDGER_DONE = f"{L.LEDGER}/done"

@@ -1,0 +1,55 @@
+"""What a starter does with an event before it starts a run: admit the file into the ledger or ignore it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from shared import ledger
+from shared.config import load_config_text
+from shared.errors import ConfigError, LakeNotFound
+from shared.events import BlobEvent, accept_blob_created
+from shared.ingest.landing import classify
+from shared.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Admission:
+    new_work: bool
+    reason: str
+    path: str | None = None
+
+
+def admit_blob_created(event: BlobEvent, runtime: Runtime, now: datetime) -> Admission:
+    """Validate the event, resolve the file to a configured table, and record it in the ledger once."""
+    verdict = accept_blob_created(event, runtime.settings)
+    if not verdict.accepted or verdict.path is None:
+        log.info("event %s ignored: %s", event.id, verdict.reason)
+        return Admission(False, verdict.reason)
+    try:
+        config = load_config_text(runtime.lake.read_bytes(runtime.settings.config_path).decode("utf-8"),
+                                  runtime.settings.config_path)
+    except (LakeNotFound, ConfigError) as exc:
+        log.error("event %s: cannot load the unification config: %s", event.id, exc)
+        return Admission(False, f"config unavailable: {exc}", verdict.path)
+    landed = classify(verdict.path, runtime.settings.landing_prefix, config)
+    if landed is None:
+        return Admission(False, "no configured table lands files there", verdict.path)
+    try:
+        item = runtime.lake.info(verdict.path)
+    except LakeNotFound:
+        return Admission(False, "the blob no longer exists", verdict.path)
+    if event.etag and item.etag.strip('"') != event.etag.strip('"'):
+        log.info("event %s: blob changed since the event (etag %s → %s)", event.id, event.etag, item.etag)
+    if item.size == 0:
+        return Admission(False, "zero-byte blob", verdict.path)
+    if not ledger.record_landed(runtime.lake, item, landed, now):
+        return Admission(False, "already recorded (duplicate or replayed event)", verdict.path)
+    return Admission(True, "new file version", verdict.path)
+
+
+def pending_count(runtime: Runtime) -> int:
+    return len(ledger.pending(runtime.lake))

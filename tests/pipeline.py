@@ -1,0 +1,67 @@
+"""Run the real function app end to end through the local host, as ``c360 run`` does (one code path)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from c360_cli.local import blob_created_event, follow, land_files, post_events, running_host
+from local_host import LocalFunctionHost
+from orchestrators.starters import instance_id
+from shared.lakeio import read_parquet
+from shared.runs import current
+from shared.runtime import Runtime, build_runtime
+from shared.settings import Settings
+
+
+@dataclass
+class PipelineRun:
+    runtime: Runtime
+    status: str
+    output: Any
+    custom_status: Any
+    history: list[dict[str, Any]]
+
+    def table(self, entity: str) -> pd.DataFrame:
+        pointer = current(self.runtime.lake)
+        assert pointer is not None, "nothing published"
+        return read_parquet(self.runtime.lake, f"{pointer['entities'][entity]}/part-00000.parquet").to_pandas()
+
+
+def install_config(runtime: Runtime, config_text: str) -> None:
+    runtime.lake.write_bytes(runtime.settings.config_path, config_text.encode("utf-8"))
+
+
+def run_pipeline(settings: Settings, demo: Path | None = None, config_text: str | None = None,
+                 host: LocalFunctionHost | None = None, timeout: float = 600) -> PipelineRun:
+    """Land ``demo/landing`` (if given), send one BlobCreated per file, and follow the lake's instance."""
+    runtime = build_runtime(settings)
+    if config_text is None and demo is not None:
+        config_text = (demo / "c360.yaml").read_text(encoding="utf-8")
+    if config_text is not None:
+        install_config(runtime, config_text)
+    landed = land_files(runtime.lake, demo / "landing", settings.landing_prefix) if demo is not None else []
+
+    def go(active: LocalFunctionHost) -> PipelineRun:
+        events = [blob_created_event(settings, runtime.lake, p) for p in landed]
+        if events:
+            post_events(active, events)
+        followed = follow(active, instance_id(runtime), timeout=timeout)
+        history = list((active.taskhub.get(instance_id(runtime)) or object()).history)  # type: ignore[attr-defined]
+        return PipelineRun(runtime, str(followed.status), followed.output, followed.custom_status, history)
+
+    if host is not None:
+        return go(host)
+    with running_host(settings) as started:
+        return go(started)
+
+
+def history_text(run: PipelineRun, folder: Path) -> str:
+    """Everything the task hub stored for the lake's instance (all executions, from the persisted files)."""
+    texts = [json.dumps(run.history)]
+    texts += [p.read_text(encoding="utf-8") for p in folder.glob("*.json")]
+    return "\n".join(texts)
