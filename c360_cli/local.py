@@ -61,14 +61,14 @@ def runtime_folder(settings: Settings) -> Path:
 
 
 @contextmanager
-def running_host(settings: Settings, **options: Any) -> Iterator[LocalFunctionHost]:
+def running_host(settings: Settings, app: Any = None, **options: Any) -> Iterator[LocalFunctionHost]:
+    """The function app (or ``app``) running in a local host, with ``settings`` as its environment."""
     with environment(settings):
         import function_app
 
-        host_options = HostOptions.from_host_json(REPO / "host.json", taskhub_folder=runtime_folder(settings) / "taskhub",
-                                                  **options)
-        app = _fresh_app(function_app)
-        with LocalFunctionHost(app, host_options) as host:
+        host_options = HostOptions.from_host_json(REPO / "host.json",
+                                                  taskhub_folder=runtime_folder(settings) / "taskhub", **options)
+        with LocalFunctionHost(app or _fresh_app(function_app), host_options) as host:
             yield host
 
 

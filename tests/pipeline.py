@@ -37,7 +37,7 @@ def install_config(runtime: Runtime, config_text: str) -> None:
 
 
 def run_pipeline(settings: Settings, demo: Path | None = None, config_text: str | None = None,
-                 host: LocalFunctionHost | None = None, timeout: float = 600) -> PipelineRun:
+                 host: LocalFunctionHost | None = None, timeout: float = 600, app: Any = None) -> PipelineRun:
     """Land ``demo/landing`` (if given), send one BlobCreated per file, and follow the lake's instance."""
     runtime = build_runtime(settings)
     if config_text is None and demo is not None:
@@ -56,7 +56,7 @@ def run_pipeline(settings: Settings, demo: Path | None = None, config_text: str 
 
     if host is not None:
         return go(host)
-    with running_host(settings) as started:
+    with running_host(settings, app) as started:
         return go(started)
 
 
@@ -65,3 +65,30 @@ def history_text(run: PipelineRun, folder: Path) -> str:
     texts = [json.dumps(run.history)]
     texts += [p.read_text(encoding="utf-8") for p in folder.glob("*.json")]
     return "\n".join(texts)
+
+
+@dataclass
+class HttpReply:
+    status: int
+    body: Any
+
+
+def start_run_http(host: LocalFunctionHost, body: Any, key: str | None = None) -> HttpReply:
+    """``POST /api/runs`` on the host, returning status and JSON body (4xx included)."""
+    return http(host, "POST", "/runs", body, key)
+
+
+def http(host: LocalFunctionHost, method: str, path: str, body: Any = None, key: str | None = None) -> HttpReply:
+    import urllib.error
+    import urllib.request
+
+    data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    headers = {"Content-Type": "application/json", **({"x-functions-key": key} if key else {})}
+    request = urllib.request.Request(f"{host.base_url}/api{path}", data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request) as response:
+            raw = response.read()
+            return HttpReply(response.status, json.loads(raw) if raw else None)
+    except urllib.error.HTTPError as error:
+        raw = error.read()
+        return HttpReply(error.code, json.loads(raw) if raw else None)
