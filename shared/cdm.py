@@ -2,8 +2,8 @@
 
 Written for every folder c360 produces (converted sources, the exported dimension), so that CDM
 consumers — Customer Insights, Power BI dataflows, ADF/Synapse data flows, Microsoft's CDM object
-model — can read them. Attributes use CDM's semantic data types where one exists (``firstName``,
-``email``, ``postalCode``…), which carry the ``means.*`` traits; ``model.json`` partitions use the lake's
+model — can read them. Attributes keep the data's own type and carry CDM's meaning trait for their
+semantic type (``means.identity.person.firstName``, ``means.location.postalCode``…); ``model.json`` partitions use the lake's
 absolute URLs (``dfs`` on Azure), the manifest uses locations relative to itself; CSV partitions always
 state ``columnHeaders`` explicitly (model.json's default is *false*).
 """
@@ -19,16 +19,19 @@ import pyarrow as pa
 
 from shared.ports import Lake
 
-# CI semantic type → CDM semantic data type (resolves to string/date/double with a means.* trait)
-SEMANTIC_DATATYPES = {
-    "Person.FirstName": "firstName", "Person.MiddleName": "middleName", "Person.LastName": "lastName",
-    "Person.FullName": "fullName", "Person.BirthDate": "birthDate", "Person.Gender": "gender",
-    "Identity.Service.Email": "email", "Identity.Service.Phone": "phone", "Identity.GovernmentID": "governmentId",
-    "Location.Address": "addressLine", "Location.Address.Street": "addressLine", "Location.City": "city",
-    "Location.County": "county", "Location.State": "stateOrProvince", "Location.Province": "stateOrProvince",
-    "Location.Country": "country", "Location.PostalCode": "postalCode", "Location.Latitude": "latitude",
-    "Location.Longitude": "longitude", "Organization.Name": "companyName", "Organization": "companyName",
-    "Reference.URL": "url",
+# CI semantic type → the CDM meaning trait applied to the attribute (its data type stays the data's own)
+SEMANTIC_TRAITS = {
+    "Person.FirstName": "means.identity.person.firstName", "Person.MiddleName": "means.identity.person.middleName",
+    "Person.LastName": "means.identity.person.lastName", "Person.FullName": "means.identity.person.fullName",
+    "Person.BirthDate": "means.demographic.birthDate", "Person.Gender": "means.demographic.gender",
+    "Identity.Service.Email": "means.identity.service.email", "Identity.Service.Phone": "means.identity.service.phone",
+    "Identity.GovernmentID": "means.identity.governmentID", "Location.Address": "means.location.address",
+    "Location.Address.Street": "means.location.address", "Location.City": "means.location.city",
+    "Location.County": "means.location.county", "Location.State": "means.location.stateOrProvince",
+    "Location.Province": "means.location.stateOrProvince", "Location.Country": "means.location.country",
+    "Location.PostalCode": "means.location.postalCode", "Location.Latitude": "means.location.latitude",
+    "Location.Longitude": "means.location.longitude", "Organization.Name": "means.identity.company.name",
+    "Organization": "means.identity.company.name", "Brand": "means.identity.brand",
 }
 _CDM_TYPES = {"string": "string", "int64": "bigInteger", "int32": "integer", "double": "double",
               "decimal": "decimal", "boolean": "boolean", "date": "date", "dateTime": "dateTime", "guid": "guid"}
@@ -48,9 +51,11 @@ class Attribute:
 
     @property
     def cdm_data_type(self) -> str:
-        if self.semantic in SEMANTIC_DATATYPES:
-            return SEMANTIC_DATATYPES[self.semantic]
         return _CDM_TYPES[self.data_type]
+
+    @property
+    def trait(self) -> str | None:
+        return SEMANTIC_TRAITS.get(self.semantic or "")
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,7 @@ def entity_document(entity: Entity) -> dict[str, object]:
             "entityName": entity.name,
             "description": entity.description or entity.name,
             "hasAttributes": [{"name": a.name, "dataType": a.cdm_data_type, "purpose": "hasA",
+                               **({"appliedTraits": [a.trait]} if a.trait else {}),
                                **({"description": a.description} if a.description else {})}
                               for a in entity.attributes],
         }],

@@ -14,6 +14,7 @@ from shared.config import UnificationConfig, load_config_text
 from shared.errors import ConfigError, LakeNotFound
 from shared.ingest.convert import convert_file
 from shared.ingest.landing import classify
+from shared.ingest.metadata import write_converted_metadata
 from shared.ingest.snapshot import ConvertedPart, build_snapshot
 from shared.lakeio import read_json, write_json
 from shared.match.partition import score_partition
@@ -174,7 +175,9 @@ def apply_source_changes(request: ApplyInput, runtime: Runtime) -> ApplyResult:
             refs.append(TableRef(table.name, paths.table(table.name), counts.rows, changed=True,
                                  duplicates=sum(counts.duplicates.values())))
             write_json(lake, f"{paths.root}/tables/{table.name}.duplicates.json", counts.duplicates)
-        record.update(tables={r.table: r.rows for r in refs}, changed=[r.table for r in refs if r.changed])
+        record.update(tables={r.table: r.rows for r in refs}, changed=[r.table for r in refs if r.changed],
+                      duplicates={r.table: r.duplicates for r in refs if r.duplicates},
+                      cdm_partitions=write_converted_metadata(lake, config, runtime.settings.landing_prefix))
         return ApplyResult(request.run_id, tuple(refs))
 
 

@@ -67,6 +67,12 @@ def reference_errors(config: UnificationConfig) -> list[str]:
 
     for activity in config.activities:
         where = f"activities.{activity.name}"
+        readable = set(activity.columns) | set(activity.key_columns())
+        for key in ("timestamp", "amount", "customer_key", "order_key", "return_flag"):
+            column = getattr(activity, key)
+            if column and column not in activity.columns:
+                problems.append(f"{where}.{key}: column {column!r} must be mapped under `columns` "
+                                f"(mapped: {', '.join(sorted(readable))})")
         if activity.customer_source and activity.customer_source not in sources:
             problems.append(f"{where}.customer_source: {activity.customer_source!r} is not a source table")
         if activity.order_source and activity.order_source not in activities:
@@ -77,6 +83,16 @@ def reference_errors(config: UnificationConfig) -> list[str]:
             for table in (pair.table1, pair.table2):
                 if table not in sources:
                     problems.append(f"unification.custom.{kind}[{i}]: {table!r} is not a source table")
+    defined: set[str] = set()
+    for i, segment in enumerate(config.enrichment.segments):
+        for kind in ("union", "intersect", "exclude"):
+            for name in getattr(segment, kind) or []:
+                if name not in defined:
+                    problems.append(f"enrichment.segments[{i}].{kind}: {name!r} is not a segment defined before "
+                                    f"{segment.name!r}")
+        if sum(x is not None for x in (segment.rule, segment.union, segment.intersect, segment.exclude)) != 1:
+            problems.append(f"enrichment.segments[{i}]: give exactly one of rule, union, intersect, exclude")
+        defined.add(segment.name)
     source_attributes = set().union(*(attributes[s] for s in sources)) if sources else set()
     for i, comparison in enumerate(config.unification.probabilistic.comparisons):
         if comparison.field not in source_attributes:

@@ -64,13 +64,9 @@ def _winner_rank(records: pd.DataFrame, config: UnificationConfig) -> np.ndarray
     """Order of records inside their group (0 wins): the table's winner policy, ties to the largest key."""
     order = config.unification.match_order
     policy = records["TableIndex"].map(lambda i: config.unification_of(order[i]).deduplication.winner.policy)
-    recency = records[Col.RECORD_MODIFIED].astype("int64", errors="ignore") if len(records) else records[
-        Col.RECORD_MODIFIED]
-    recency = pd.to_numeric(pd.Series(np.asarray(records[Col.RECORD_MODIFIED].values.astype("datetime64[us]")
-                                                 .astype(np.int64)), index=records.index), errors="coerce")
-    recency = recency.where(records[Col.RECORD_MODIFIED].notna(), np.iinfo(np.int64).min)
-    primary = np.select([policy == "most_recent", policy == "least_recent"],
-                        [-recency.to_numpy(dtype=np.float64), recency.to_numpy(dtype=np.float64)],
+    modified = pd.to_datetime(records[Col.RECORD_MODIFIED], utc=True)
+    recency = ((modified - pd.Timestamp(0, tz="UTC")).dt.total_seconds()).fillna(-np.inf).to_numpy()
+    primary = np.select([policy == "most_recent", policy == "least_recent"], [-recency, recency],
                         default=-records["Filled"].to_numpy(dtype=np.float64))
     frame = pd.DataFrame({"primary": primary, "key": records[Col.SOURCE_KEY].to_numpy()})
     ranked = frame.sort_values(["primary", "key"], ascending=[True, False], kind="stable")

@@ -1,0 +1,175 @@
+"""A corpus of hostile files: each row lands in the entity or the quarantine with the right reason."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from shared.adapters.local_lake import LocalLake
+from shared.config import load_config_text
+from shared.config.model import TableBase
+from shared.ingest.convert import Conversion, convert_file
+from shared.lakeio import read_parquet
+
+CONFIG = """
+version: 1
+sources:
+  - name: contacts
+    data_source: CRM
+    table: Contacts
+    landing: crm/contacts
+    format: csv
+    primary_key: id
+    columns:
+      id: {data_type: string}
+      first: Person.FirstName
+      last: Person.LastName
+      email: Identity.Service.Email
+      birth: Person.BirthDate
+      points: {data_type: int64}
+      vip: {data_type: boolean}
+  - name: members
+    data_source: POS
+    table: Members
+    landing: pos/members
+    format: jsonl
+    primary_key: id
+    columns:
+      id: {data_type: string}
+      first: Person.FirstName
+      points: {data_type: int64}
+unification:
+  match_order: [contacts, members]
+"""
+HEADER = "id,first,last,email,birth,points,vip\n"
+
+
+@pytest.fixture()
+def lake(tmp_path: Path) -> LocalLake:
+    return LocalLake(tmp_path / "lake")
+
+
+def table(name: str = "contacts", **changes: object) -> TableBase:
+    config = load_config_text(CONFIG)
+    source = config.source(name)
+    return source.model_copy(update=changes) if changes else source
+
+
+def convert(lake: LocalLake, data: bytes, name: str = "f.csv", source: TableBase | None = None) -> tuple[
+        Conversion, list[dict[str, object]], list[dict[str, object]]]:
+    lake.write_bytes(f"landing/{name}", data)
+    result = convert_file(lake, source or table(), f"landing/{name}", "out/e.parquet", "out/q.parquet")
+    rows = read_parquet(lake, "out/e.parquet").to_pylist() if lake.exists("out/e.parquet") else []
+    quarantined = read_parquet(lake, "out/q.parquet").to_pylist() if lake.exists("out/q.parquet") else []
+    assert result.rows == result.accepted + result.quarantined  # nothing silently vanishes
+    return result, rows, quarantined
+
+
+def test_utf8_bom_is_not_part_of_the_first_column_name(lake: LocalLake) -> None:
+    result, rows, _ = convert(lake, b"\xef\xbb\xbf" + (HEADER + "1,Ann,Lee,a@x.com,1990-01-02,5,true\n").encode())
+    assert result.accepted == 1 and rows[0]["SourceKey"] == "1" and rows[0]["FirstName"] == "Ann"
+
+
+def test_latin1_file_is_decoded(lake: LocalLake) -> None:
+    data = (HEADER + "1,José,Núñez,j@x.com,1990-01-02,5,no\n").encode("latin-1")
+    _, rows, _ = convert(lake, data)
+    assert rows[0]["FirstName"] == "José" and rows[0]["LastName"] == "Núñez" and rows[0]["vip"] is False
+
+
+def test_semicolon_delimiter_is_detected(lake: LocalLake) -> None:
+    data = (HEADER.replace(",", ";") + "1;Ann;Lee;a@x.com;02.01.1990;5;1\n").encode()
+    _, rows, _ = convert(lake, data)
+    assert str(rows[0]["BirthDate"]) == "1990-01-02" and rows[0]["points"] == 5
+
+
+def test_quoted_newlines_stay_inside_their_field(lake: LocalLake) -> None:
+    data = (HEADER + '1,"Ann\nMarie",Lee,a@x.com,,1,\n2,Bo,Li,b@x.com,,2,\n').encode()
+    result, rows, _ = convert(lake, data)
+    assert result.accepted == 2 and rows[0]["FirstName"] == "Ann\nMarie" and rows[1]["SourceLine"] == 2
+
+
+def test_ragged_rows_are_quarantined_with_their_row_number(lake: LocalLake) -> None:
+    data = (HEADER + "1,Ann,Lee,a@x.com,,1,\n2,Bo\n3,Cy,Wu,c@x.com,,3,,extra\n4,Di,Ng,d@x.com,,4,\n").encode()
+    result, rows, quarantined = convert(lake, data)
+    assert [r["SourceKey"] for r in rows] == ["1", "4"]
+    assert [r["SourceLine"] for r in rows] == [1, 4]
+    assert {q["Row"] for q in quarantined} == {2, 3}
+    assert all("fields, found" in q["Reason"] for q in quarantined)
+    assert "2,Bo" in quarantined[0]["RawRow"]
+
+
+def test_formula_like_cells_are_quarantined(lake: LocalLake) -> None:
+    data = (HEADER + "1,=cmd|' /C calc'!A0,Lee,a@x.com,,1,\n2,Ann,@SUM(A1:A9),b@x.com,,2,\n3,Bo,Li,+1@x.com,,3,\n").encode()
+    result, rows, quarantined = convert(lake, data)
+    assert [r["SourceKey"] for r in rows] == ["3"]
+    assert {(q["Row"], q["Field"]) for q in quarantined} == {(1, "first"), (2, "last")}
+    assert all("formula" in q["Reason"] for q in quarantined)
+
+
+def test_a_one_megabyte_cell_is_quarantined(lake: LocalLake) -> None:
+    data = (HEADER + f"1,{'x' * 1_000_000},Lee,a@x.com,,1,\n2,Bo,Li,b@x.com,,2,\n").encode()
+    result, rows, quarantined = convert(lake, data)
+    assert [r["SourceKey"] for r in rows] == ["2"]
+    assert quarantined[0]["Field"] == "first" and "longer than" in quarantined[0]["Reason"]
+
+
+def test_zero_byte_file_is_quarantined_whole(lake: LocalLake) -> None:
+    result, rows, quarantined = convert(lake, b"")
+    assert result.error and "empty" in result.error and not rows
+    assert quarantined[0]["SourceFile"] == "landing/f.csv" and quarantined[0]["Row"] is None
+
+
+def test_truncated_parquet_is_quarantined_whole(lake: LocalLake) -> None:
+    buffer = io.BytesIO()
+    pq.write_table(pa.table({"id": ["1", "2"], "first": ["a", "b"], "points": [1, 2]}), buffer)
+    source = table("members", format="parquet")
+    result, rows, quarantined = convert(lake, buffer.getvalue()[:-200], "m.parquet", source)
+    assert result.error and "Parquet" in result.error and not rows and len(quarantined) == 1
+
+
+def test_json_lines_that_are_not_objects_are_quarantined(lake: LocalLake) -> None:
+    lines = ['{"id": "1", "first": "Ann", "points": 3}', '[1, 2, 3]', '"just text"', '{"id": "2", "first": "Bo",',
+             '{"id": "3", "first": {"nested": true}, "points": "7"}']
+    result, rows, quarantined = convert(lake, "\n".join(lines).encode(), "m.jsonl", table("members"))
+    assert [r["SourceKey"] for r in rows] == ["1", "3"]
+    assert rows[1]["FirstName"] == '{"nested": true}' and rows[1]["points"] == 7
+    reasons = {q["Row"]: q["Reason"] for q in quarantined}
+    assert "list, not an object" in reasons[2] and "str, not an object" in reasons[3] and "not valid JSON" in reasons[4]
+
+
+def test_null_keys_and_wrong_types_are_quarantined_naming_the_field(lake: LocalLake) -> None:
+    data = (HEADER + ",Ann,Lee,a@x.com,,1,\n2,Bo,Li,b@x.com,1990-13-45,x2,maybe\n3,Cy,Wu,c@x.com,,3,\n").encode()
+    result, rows, quarantined = convert(lake, data)
+    assert [r["SourceKey"] for r in rows] == ["3"]
+    by_row = {q["Row"]: q for q in quarantined}
+    assert by_row[1]["Field"] == "id" and "primary key" in by_row[1]["Reason"]
+    assert by_row[2]["Field"] == "birth"
+    assert "not a date" in by_row[2]["Reason"] and "not an integer" in by_row[2]["Reason"]
+    assert "not a boolean" in by_row[2]["Reason"]
+    assert json.loads(by_row[2]["RawRow"])["points"] == "x2"
+
+
+def test_schema_drift_extra_and_reordered_columns_are_fine(lake: LocalLake) -> None:
+    data = "vip,points,birth,email,last,first,id,loyalty_tier\ntrue,5,1990-01-02,a@x.com,Lee,Ann,1,gold\n".encode()
+    result, rows, _ = convert(lake, data)
+    assert result.accepted == 1 and rows[0]["FirstName"] == "Ann" and "loyalty_tier" not in rows[0]
+
+
+def test_schema_drift_missing_mapped_column_is_a_clear_error_for_the_file(lake: LocalLake) -> None:
+    data = b"id,first,last,birth,points,vip\n1,Ann,Lee,,1,\n"
+    result, rows, quarantined = convert(lake, data)
+    assert result.error and "missing" in result.error and "email" in result.error and not rows
+    assert "MappingError" in quarantined[0]["Reason"]
+
+
+def test_headerless_csv_with_configured_column_names(lake: LocalLake) -> None:
+    from shared.config.model import CsvOptions
+
+    source = table(csv=CsvOptions(header=False, columns=["id", "first", "last", "email", "birth", "points", "vip"]))
+    result, rows, _ = convert(lake, b"1,Ann,Lee,a@x.com,,1,\n2,Bo,Li,b@x.com,,2,\n", source=source)
+    assert [r["SourceKey"] for r in rows] == ["1", "2"] and rows[1]["SourceLine"] == 2

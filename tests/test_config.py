@@ -1,0 +1,95 @@
+"""The unification config: validated with errors that name the file, the line, the key path and the expectation."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from c360_cli.demo.config import DEMO_CONFIG
+from c360_cli.main import app
+from shared.config import load_config, load_config_text
+from shared.config.load import config_json_schema
+from shared.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_demo_config_is_valid() -> None:
+    config = load_config_text(DEMO_CONFIG)
+    assert config.unification.match_order[0] == "erp_customers"
+    assert config.source("crm_contacts").attributes()["emailaddress1"] == "Email"
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    (("Person.FirstName", "Person.Firstname"), ["sources[0].columns.FirstName.type", "unknown semantic type"]),
+    (("format: csv\n    csv:", "format: xls\n    csv:"), ["sources[0].format", "'csv', 'parquet', 'jsonl' or 'cdm'"]),
+    (("primary_key: CustomerNo\n", "primary_key: CustomerNo\n    colour: blue\n"),
+     ["sources[0].colour", "Extra inputs are not permitted"]),
+    (("precision: high}", "precision: 130}"), ["precision", "less than or equal to 100"]),
+])
+def test_schema_errors_name_file_line_key_path_and_expectation(tmp_path: Path, change: tuple[str, str],
+                                                                expected: list[str]) -> None:
+    path = tmp_path / "c360.yaml"
+    path.write_text(DEMO_CONFIG.replace(*change, 1), encoding="utf-8")
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    message = str(error.value)
+    assert f"{path}:" in message
+    for fragment in expected:
+        assert fragment in message
+    line = int(message.split(f"{path}:")[1].split(":")[0])
+    changed = [n for n, text in enumerate(path.read_text().splitlines(), start=1)
+               if change[1].split("\n")[-1].strip() in text or change[1].split("\n")[0].strip() in text]
+    assert line in changed, (line, changed)
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    (("match_order: [erp_customers, crm_contacts, ecom_accounts, pos_members]",
+      "match_order: [erp_customers, crm_contacts, ecom_accounts]"), "source 'pos_members' is missing"),
+    (("{field: Email, normalize: [whitespace, lowercase]}", "{field: Emial, normalize: [whitespace, lowercase]}"),
+     "has no attribute 'Emial'"),
+    (("customer_source: erp_customers", "customer_source: erp_customer"), "'erp_customer' is not a source table"),
+    (("exclude: [LoyalOrChampions, HighValueAtRisk]", "exclude: [LoyalOrChampions, Nope]"),
+     "'Nope' is not a segment defined before"),
+    (("timestamp: OrderDate", "timestamp: OrderDay"), "column 'OrderDay' must be mapped"),
+])
+def test_cross_reference_errors_name_the_key_path(change: tuple[str, str], expected: str) -> None:
+    with pytest.raises(ConfigError, match=expected):
+        load_config_text(DEMO_CONFIG.replace(*change, 1), "c360.yaml")
+
+
+def test_yaml_syntax_errors_are_reported_with_the_file() -> None:
+    with pytest.raises(ConfigError, match="bad.yaml: not valid YAML"):
+        load_config_text("sources: [\n", "bad.yaml")
+
+
+def test_committed_json_schema_matches_the_models() -> None:
+    committed = json.loads((ROOT / "schemas" / "c360.schema.json").read_text(encoding="utf-8"))
+    assert committed == json.loads(json.dumps(config_json_schema(), sort_keys=True)), \
+        "schemas/c360.schema.json is stale: run `make schema`"
+
+
+def test_c360_validate_reports_valid_and_invalid_files(tmp_path: Path) -> None:
+    good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
+    good.write_text(DEMO_CONFIG, encoding="utf-8")
+    bad.write_text(DEMO_CONFIG.replace("format: parquet", "format: excel", 1), encoding="utf-8")
+    runner = CliRunner()
+    ok = runner.invoke(app, ["validate", str(good)])
+    assert ok.exit_code == 0 and "valid" in ok.output
+    failed = runner.invoke(app, ["validate", str(bad)])
+    assert failed.exit_code == 1 and "format" in failed.output and "bad.yaml" in failed.output
+
+
+def test_readme_documents_every_config_key() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Configuration"):readme.index("## Settings")]
+    schema = config_json_schema()
+    keys = set(schema["properties"])
+    for definition in schema["$defs"].values():
+        keys |= set(definition.get("properties", {}))
+    missing = sorted(k for k in keys if not re.search(rf"\b{re.escape(k)}\b", section))
+    assert not missing, f"README's configuration section does not mention: {missing}"
