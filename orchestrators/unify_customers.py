@@ -112,7 +112,7 @@ def unify_customers(context: df.DurableOrchestrationContext):  # type: ignore[no
         yield call(Activity.FINISH_RUN, FinishInput(run_id, "Failed", message, published=published))
         raise
     landed_meanwhile = summary.pending_files - plan.deferred_files
-    if landed_meanwhile > 0 or plan.recheck_at:
+    if request.mode != "match_only" and (landed_meanwhile > 0 or plan.recheck_at):  # a dry run leaves files pending
         if landed_meanwhile <= 0 and plan.recheck_at:  # wait for the open incremental hour to close
             yield context.create_timer(max(datetime.fromisoformat(plan.recheck_at), context.current_utc_datetime))
         context.continue_as_new(RunRequest(mode="incremental", trigger="follow-up", retry=request.retry,

@@ -1,7 +1,9 @@
 """DuckDB as an out-of-core engine over lake files (survivorship, snapshots, enrichment joins).
 
-A fresh in-memory database per use, extension downloads disabled, lake files addressed by local path
-or through the registered ``c360lake://`` filesystem; results are copied back into the lake atomically.
+A fresh in-memory database per use, extension downloads disabled. Local lakes are read in place; files
+of a remote lake are first copied to the connection's scratch folder (once each) and read as local
+files — DuckDB's random, multi-threaded reads then never go through a Python stream. Results are
+copied back into the lake atomically.
 """
 
 from __future__ import annotations
@@ -10,35 +12,64 @@ import contextlib
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 
 import duckdb
 
-from shared.adapters.duckdb_endpoint import LAKE_PROTOCOL, lake_fsspec
 from shared.ports import Lake
 from shared.sql.identifiers import quote_literal
 
 MEMORY_LIMIT = "1GB"  # per activity; DuckDB spills to disk beyond it
 
 
+class _Mirror:
+    """Local copies of remote lake files for one DuckDB session."""
+
+    def __init__(self, lake: Lake, folder: str) -> None:
+        self._lake = lake
+        self._folder = folder
+        self._copies: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def local(self, path: str) -> str:
+        with self._lock:
+            if path not in self._copies:
+                target = os.path.join(self._folder, f"copy-{len(self._copies)}.parquet")
+                with self._lake.open_read(path) as source, open(target, "wb") as sink:
+                    shutil.copyfileobj(source, sink, 8 << 20)
+                self._copies[path] = target
+            return self._copies[path]
+
+
+_mirror: ContextVar[_Mirror | None] = ContextVar("c360_duck_mirror", default=None)
+
+
 @contextlib.contextmanager
 def lake_duckdb(lake: Lake, threads: int = 2) -> Iterator[duckdb.DuckDBPyConnection]:
-    spill = tempfile.mkdtemp(prefix="c360-duck-")
+    scratch = tempfile.mkdtemp(prefix="c360-duck-")
     connection = duckdb.connect(config={
         "autoinstall_known_extensions": "false", "autoload_known_extensions": "false", "threads": str(threads),
-        "memory_limit": MEMORY_LIMIT, "temp_directory": spill, "preserve_insertion_order": "false"})
-    if lake.kind != "local":
-        connection.register_filesystem(lake_fsspec(lake))
+        "memory_limit": MEMORY_LIMIT, "temp_directory": os.path.join(scratch, "spill"),
+        "preserve_insertion_order": "false"})
+    token = _mirror.set(_Mirror(lake, scratch) if lake.kind != "local" else None)
     try:
         yield connection
     finally:
+        _mirror.reset(token)
         connection.close()
-        shutil.rmtree(spill, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def lake_file(lake: Lake, path: str) -> str:
-    """How DuckDB names a lake file."""
-    return lake.url(path) if lake.kind == "local" else f"{LAKE_PROTOCOL}://{path}"
+    """How DuckDB names a lake file inside ``lake_duckdb``: its local path, or its local copy."""
+    if lake.kind == "local":
+        return lake.url(path)
+    mirror = _mirror.get()
+    if mirror is None:
+        raise RuntimeError("remote lake files can only be read inside lake_duckdb()")
+    return mirror.local(path)
 
 
 def parquet_source(lake: Lake, paths: Iterable[str]) -> str:
@@ -53,7 +84,7 @@ def copy_to_lake(connection: duckdb.DuckDBPyConnection, query: str, lake: Lake, 
         local = os.path.join(folder, "out.parquet")
         connection.execute(f"COPY ({query}) TO {quote_literal(local, 'duckdb')} "
                            "(FORMAT PARQUET, COMPRESSION ZSTD, ROW_GROUP_SIZE 122880)")
-        rows = connection.execute(f"SELECT count(*) FROM read_parquet({quote_literal(local, 'duckdb')})").fetchone()
+        rows = connection.execute(f"SELECT count(*) FROM read_parquet({quote_literal(local, 'duckdb')})").fetchall()[0]
         with open(local, "rb") as source, lake.open_write(path) as target:
             shutil.copyfileobj(source, target, 8 << 20)
     return int(rows[0]) if rows else 0

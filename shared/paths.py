@@ -32,8 +32,12 @@ class RunPaths:
     def table(self, table: str) -> str:
         return f"{self.root}/tables/{table}.parquet"
 
-    def match_records(self) -> str:
-        return f"{self.root}/match/records.parquet"
+    def match_features(self) -> str:
+        """Every record (id, table, key, recency, filled count) with its normalized match features."""
+        return f"{self.root}/match/features.parquet"
+
+    def match_model(self) -> str:
+        return f"{self.root}/match/model.json"
 
     def match_partition(self, index: int) -> str:
         return f"{self.root}/match/partitions/part-{index:05d}.parquet"

@@ -17,6 +17,7 @@ from shared.ingest.landing import classify
 from shared.ingest.metadata import write_converted_metadata
 from shared.ingest.snapshot import ConvertedPart, build_snapshot
 from shared.lakeio import read_json, write_json
+from shared.match.fellegi_sunter import FsModel
 from shared.match.partition import score_partition
 from shared.match.plan import plan_partitions
 from shared.merge.unify import ALTERNATE_KEY, merge_profiles
@@ -89,8 +90,6 @@ def prepare_run(request: PrepareInput, runtime: Runtime) -> RunPlan:
             if landed is None:
                 continue
             ref = entry.to_ref()
-            if request.mode == "match_only":
-                continue
             if request.mode == "full_since" and request.since and ref.kind != "full" and (
                     ref.hour or "") < request.since:
                 continue
@@ -228,8 +227,10 @@ def match_partition(request: PartitionRef, runtime: Runtime) -> MatchResult:
     lake = runtime.lake
     config = run_config(runtime, request.run_id)
     output = RunPaths(request.run_id).match_pairs(request.index)
+    model_path = RunPaths(request.run_id).match_model()
+    model = FsModel.from_dict(read_json(lake, model_path)) if lake.exists(model_path) else None
     with step_record(lake, request.run_id, "match_partition", str(request.index)) as record:
-        pairs, stats = score_partition(config, read_parquet(lake, request.path))
+        pairs, stats = score_partition(config, read_parquet(lake, request.path), model)
         write_parquet(lake, output, pairs)
         record.update(rows=request.records, candidate_pairs=stats.candidate_pairs,
                       matched_pairs=stats.matched_pairs, skipped_blocks=stats.skipped_blocks,
@@ -324,7 +325,7 @@ def finish_run(request: FinishInput, runtime: Runtime) -> RunSummary:
     lake = runtime.lake
     record = read_json(lake, RunPaths(request.run_id).record, default={})
     files = [FileRef.from_dict(f) for f in record.get("files", [])]
-    if request.published:
+    if request.published:  # a match-only dry run publishes nothing, so its files stay pending
         ledger.commit(lake, files, request.run_id, now_utc())
     merged = read_json(lake, f"{RunPaths(request.run_id).root}/steps/merge_clusters.json", default={})
     write_run_record(lake, request.run_id, status=request.status, error=request.error,

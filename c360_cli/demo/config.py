@@ -222,6 +222,29 @@ unification:
             - when: differ
               conditions: [{field: BirthDate}]
   default_phone_country: "1"       # a US retailer: national numbers are +1 numbers
+  # Fellegi-Sunter scoring on top of the rules (rules stay must-links); m/u estimated without labels.
+  probabilistic:
+    enabled: true
+    threshold: 0.9
+    comparisons:
+      - {field: FirstName, kind: first_name, term_frequency: true}
+      - {field: LastName, kind: name, term_frequency: true}
+      - {field: BirthDate, kind: date}
+      - {field: Email, kind: email}
+      - {field: Phone, kind: phone}
+      - {field: PostalCode, kind: postal_code}
+      - {field: Street, kind: address}
+      - {field: City, kind: string}
+    blocking: [[Email], [Phone], [LastName, BirthDate], [FirstName, BirthDate], [PostalCode, LastName],
+               [PostalCode, FirstName], [PostalCode, Street], [FirstName, LastName, City]]
+    cannot_link:   # household members and twins share a surname, an address and a phone, not a person
+      - when: differ   # both as written and with nicknames resolved, so a typo in a nickname still matches
+        conditions: [{field: FirstName, normalize: [name, unicode_to_ascii, lowercase, symbols], precision: medium},
+                     {field: FirstName, normalize: [unicode_to_ascii, lowercase, symbols], precision: medium}]
+      - when: differ
+        conditions: [{field: BirthDate}]
+      - when: differ
+        conditions: [{field: LastName, normalize: [unicode_to_ascii, lowercase, symbols], precision: low}]
   custom:
     bypass: ["0000000000", "test@example.com", "noemail@example.com"]
 

@@ -8,6 +8,9 @@ around the lake's pyarrow filesystem.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,19 +36,78 @@ def connect(path: Path | str, lake: Lake | None = None, read_only: bool = False)
 
 
 def lake_fsspec(lake: Lake) -> Any:
-    """An fsspec filesystem (protocol ``c360lake://``) over the lake's pyarrow filesystem."""
-    from fsspec.implementations.arrow import ArrowFSWrapper
+    """An fsspec filesystem (protocol ``c360lake://``) over the lake port, for DuckDB.
 
-    class LakeFileSystem(ArrowFSWrapper):  # type: ignore[misc]
+    Each remote file is downloaded once per filesystem (one per connection) to a local temporary copy,
+    so DuckDB's random, concurrent reads hit a real file, never a remote stream's seek emulation.
+    """
+    from fsspec import AbstractFileSystem
+
+    class LakeFileSystem(AbstractFileSystem):  # type: ignore[misc]
         protocol = (LAKE_PROTOCOL,)
+        cachable = False
+
+        def __init__(self) -> None:
+            super().__init__()
+            self._folder = tempfile.TemporaryDirectory(prefix="c360-lakefs-")
+            self._copies: dict[str, str] = {}
+            self._lock = threading.Lock()
 
         @classmethod
         def _strip_protocol(cls, path: Any) -> Any:
             text = str(path)
             prefix = f"{LAKE_PROTOCOL}://"
-            return (text[len(prefix):] if text.startswith(prefix) else text).rstrip("/")
+            return (text[len(prefix):] if text.startswith(prefix) else text).strip("/")
 
-    return LakeFileSystem(lake.arrow_filesystem())
+        def ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[Any]:
+            path = self._strip_protocol(path)
+            if lake.exists(path):
+                entries = [self.info(path)]
+            else:
+                children: dict[str, dict[str, Any]] = {}
+                for item in lake.list(path):
+                    rest = item.path[len(path) + 1:] if path else item.path
+                    head = rest.split("/", 1)[0]
+                    name = f"{path}/{head}" if path else head
+                    if "/" in rest:
+                        children.setdefault(name, {"name": name, "size": 0, "type": "directory"})
+                    else:
+                        children[name] = {"name": name, "size": item.size, "type": "file"}
+                entries = list(children.values())
+            return entries if detail else [e["name"] for e in entries]
+
+        def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
+            path = self._strip_protocol(path)
+            if lake.exists(path):
+                return {"name": path, "size": lake.info(path).size, "type": "file"}
+            if any(True for _ in lake.list(path)):
+                return {"name": path, "size": 0, "type": "directory"}
+            raise FileNotFoundError(path)
+
+        def modified(self, path: str) -> Any:
+            return lake.info(self._strip_protocol(path)).last_modified
+
+        def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
+            if mode != "rb":
+                raise ValueError("the lake filesystem is read-only for DuckDB; results are copied in by c360")
+            return open(self._local(self._strip_protocol(path)), "rb")  # noqa: SIM115 - DuckDB closes it
+
+        def _local(self, path: str) -> str:
+            """A local copy of a lake file, downloaded once per connection (remote lakes only)."""
+            if lake.kind == "local":
+                return lake.url(path)
+            with self._lock:
+                if path not in self._copies:
+                    target = os.path.join(self._folder.name, f"{len(self._copies)}.bin")
+                    with lake.open_read(path) as source, open(target, "wb") as sink:
+                        shutil.copyfileobj(source, sink, 8 << 20)
+                    self._copies[path] = target
+                return self._copies[path]
+
+        def close(self) -> None:
+            self._folder.cleanup()
+
+    return LakeFileSystem()
 
 
 def location_url(lake: Lake, path: str) -> str:

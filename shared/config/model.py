@@ -169,7 +169,8 @@ class Condition(Strict):
 
 
 class RuleException(Strict):
-    """Suppress a rule's match when the conditions differ (twins) or when they all match."""
+    """Suppress a match when all its conditions differ (twins: first names) or all match (conditions ANDed);
+    a missing value on either side never triggers an exception."""
 
     when: Literal["differ", "match"] = "differ"
     conditions: list[Condition] = Field(min_length=1)
@@ -217,7 +218,8 @@ class Comparison(Strict):
     """A probabilistic comparison of one attribute, with graded agreement levels."""
 
     field: str
-    kind: Literal["name", "string", "email", "phone", "date", "postal_code", "exact"] = "string"
+    kind: Literal["first_name", "name", "string", "address", "email", "phone", "date", "postal_code", "identifier",
+                  "exact"] = "string"
     term_frequency: bool = Field(False, description="Adjust weights for how common the value is.")
 
 
@@ -227,8 +229,13 @@ class Probabilistic(Strict):
     enabled: bool = False
     comparisons: list[Comparison] = Field(default_factory=list)
     blocking: list[list[str]] = Field(default_factory=list, description="Blocking keys (attribute lists).")
-    threshold: float = Field(0.9, gt=0, lt=1, description="Match probability above which a pair links.")
-    em_max_pairs: int = Field(2_000_000, ge=1000)
+    threshold: float = Field(0.5, gt=0, lt=1, description="Match probability at or above which a pair links.")
+    em_max_pairs: int = Field(300_000, ge=1000, description="Candidate pairs per EM session (a sample).")
+    u_max_pairs: int = Field(500_000, ge=1000, description="Random pairs for estimating u.")
+    link_only: bool = Field(False, description="Compare records of different tables only (sources are deduplicated).")
+    one_to_one: bool = Field(False, description="With link_only: each record links to its single best match.")
+    cannot_link: list[RuleException] = Field(default_factory=list,
+                                             description="Pairs meeting an exception never link (e.g. twins).")
 
 
 class Unification(Strict):

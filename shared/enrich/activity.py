@@ -85,15 +85,21 @@ def _activity_select(config: UnificationConfig, activity: ActivityTable, snapsho
 def unify_activities(lake: Lake, config: UnificationConfig, run_id: str, snapshots: dict[str, str]) -> dict[str, int]:
     """Write ``unified/UnifiedActivity.parquet``; returns counts (rows, linked, unlinked)."""
     paths = RunPaths(run_id)
-    selects = [s for a in config.activities if (s := _activity_select(config, a, snapshots, lake))]
     with lake_duckdb(lake) as con:
+        selects = [s for a in config.activities if (s := _activity_select(config, a, snapshots, lake))]
         con.execute(f"CREATE TEMP VIEW crosswalk AS SELECT {q(Col.CUSTOMER_ID)}, {q(Col.DATA_SOURCE)}, "
                     f"{q(Col.TABLE)}, AlternateValue FROM {parquet_source(lake, [paths.unified(ALTERNATE_KEY)])}")
-        if not selects:
-            selects = [f"SELECT NULL::VARCHAR AS {q(Col.CUSTOMER_ID)} WHERE false"]
+        if not selects:  # no activity tables configured (or landed yet): an empty table of the full shape
+            selects = [f"SELECT NULL::VARCHAR AS {q(Col.CUSTOMER_ID)}, NULL::VARCHAR AS {q(Col.ACTIVITY_ID)}, "
+                       f"NULL::VARCHAR AS {q(Col.DATA_SOURCE)}, NULL::VARCHAR AS SourceTableName, "
+                       f"NULL::VARCHAR AS SourceActivityId, NULL::VARCHAR AS {q(Col.ACTIVITY_TYPE)}, "
+                       f"NULL::TIMESTAMPTZ AS {q(Col.ACTIVITY_TIME)}, NULL::VARCHAR AS {q(Col.ORDER_ID)}, "
+                       f"NULL::DOUBLE AS {q(Col.AMOUNT)}, NULL::BOOLEAN AS {q(Col.IS_RETURN)}, "
+                       + ", ".join(f"NULL::{'BIGINT' if a == 'Quantity' else 'VARCHAR'} AS {q(a)}"
+                                   for a in _OPTIONAL.values()) + " WHERE false"]
         query = " UNION ALL BY NAME ".join(f"({s})" for s in selects)
         con.execute(f"CREATE TEMP TABLE activity AS {query}")
-        rows, linked = con.execute(f"SELECT count(*), count({q(Col.CUSTOMER_ID)}) FROM activity").fetchone() or (0, 0)
+        rows, linked = con.execute(f"SELECT count(*), count({q(Col.CUSTOMER_ID)}) FROM activity").fetchall()[0] or (0, 0)
         copy_to_lake(con, f"SELECT * FROM activity WHERE {q(Col.CUSTOMER_ID)} IS NOT NULL "
                           f"ORDER BY {q(Col.CUSTOMER_ID)}, {q(Col.ACTIVITY_TIME)}",
                      lake, paths.unified(UNIFIED_ACTIVITY))

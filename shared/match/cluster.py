@@ -106,6 +106,50 @@ def guarded_groups(n: int, edges: pd.DataFrame, cannot: pd.DataFrame, limit: int
     return labels, suspect
 
 
+def mutual_best(links: pd.DataFrame) -> pd.DataFrame:
+    """One-to-one linkage: keep a link only if each side is the other's most probable match."""
+    if links.empty:
+        return links
+    best_left = links.sort_values(["left", "score", "right"], ascending=[True, False, True]).drop_duplicates("left")
+    best_right = links.sort_values(["right", "score", "left"], ascending=[True, False, True]).drop_duplicates("right")
+    return best_left.merge(best_right[["left", "right"]], on=["left", "right"])
+
+
+def cluster_probabilistic(records: pd.DataFrame, pairs: pd.DataFrame, rules: list[CompiledRule],
+                          table_names: list[str], include_all: dict[str, bool], always: pd.DataFrame,
+                          never: pd.DataFrame, limit: int, winner_rank: np.ndarray, one_to_one: bool) -> Clustering:
+    """Hybrid mode: rule matches are must-links, probabilistic links are added, cannot-links are honoured;
+    profiles are the guarded connected components across all tables (match order ranks survivorship only)."""
+    n = len(records)
+    if n == 0:
+        return cluster(records, pairs, rules, table_names, include_all, always, never, limit, winner_rank)
+    table_of = records["TableIndex"].to_numpy()
+    priority = {r.id: r.priority for r in rules}
+    cannot_pairs = pairs[pairs["cannot"]][["left", "right"]] if "cannot" in pairs else pairs.iloc[:0][["left", "right"]]
+    links = pairs[~pairs["cannot"]] if "cannot" in pairs else pairs
+    rule_links = links[links["rule"].isin(list(priority))]
+    probabilistic = links[~links["rule"].isin(list(priority))]
+    if one_to_one:
+        probabilistic = mutual_best(probabilistic.sort_values("score", ascending=False).drop_duplicates(
+            ["left", "right"]))
+    edges = pd.concat([
+        rule_links.assign(priority=rule_links["rule"].map(priority))[["left", "right", "priority", "score"]],
+        probabilistic.assign(priority=1000)[["left", "right", "priority", "score"]],
+        always.assign(priority=ALWAYS, score=1.0)[["left", "right", "priority", "score"]]], ignore_index=True)
+    component, suspect = guarded_groups(n, edges, pd.concat([never, cannot_pairs], ignore_index=True), limit)
+    group = pd.factorize(pd.Series(component).astype(str) + ":" + pd.Series(table_of).astype(str))[0].astype(np.int64)
+    order = np.lexsort((winner_rank, group))
+    first = np.r_[True, group[order][1:] != group[order][:-1]]
+    group_winner = pd.Series(order[first], index=group[order][first]).reindex(group).to_numpy()
+    profile = _drop_excluded(pd.factorize(component)[0].astype(np.int64), table_of, table_names, include_all)
+    cross = edges[table_of[edges["left"].to_numpy()] != table_of[edges["right"].to_numpy()]]
+    linked = cross[component[cross["left"].to_numpy()] == component[cross["right"].to_numpy()]]
+    frame = pd.DataFrame({"group": group[linked["right"].to_numpy()], "profile": profile[linked["left"].to_numpy()],
+                          "priority": linked["priority"].to_numpy(), "score": linked["score"].to_numpy(),
+                          "left": linked["left"].to_numpy(), "right": linked["right"].to_numpy()})
+    return Clustering(group, profile, group_winner, frame, suspect)
+
+
 def cluster(records: pd.DataFrame, pairs: pd.DataFrame, rules: list[CompiledRule], table_names: list[str],
             include_all: dict[str, bool], always: pd.DataFrame, never: pd.DataFrame, limit: int,
             winner_rank: np.ndarray) -> Clustering:
@@ -116,6 +160,7 @@ def cluster(records: pd.DataFrame, pairs: pd.DataFrame, rules: list[CompiledRule
     (lowest wins: the deduplication winner policy, ties to the largest key).
     """
     n = len(records)
+    pairs = pairs[~pairs["cannot"]] if "cannot" in pairs else pairs
     if n == 0:
         empty = np.zeros(0, np.int64)
         return Clustering(empty, empty, empty, pd.DataFrame(columns=["group", "profile", "priority", "score",

@@ -32,12 +32,16 @@ def _rows(name: str) -> list[list[str]]:
 
 @functools.cache
 def nickname_map() -> dict[str, str]:
-    """nickname or formal name → formal name (lowercase); the first formal name listing a nickname wins."""
-    mapping: dict[str, str] = {}
-    for formal, nicknames in _rows("nicknames.csv"):
-        mapping.setdefault(formal, formal)
-        for nick in nicknames.split(";"):
-            mapping.setdefault(nick.strip(), formal)
+    """nickname or formal name → formal name (lowercase).
+
+    Every formal name maps to itself first (so "Sandra" stays Sandra although it is also a nickname of
+    Alexandra); a nickname listed under several formal names maps to the first of them in the file.
+    """
+    rows = _rows("nicknames.csv")
+    mapping = {formal: formal for formal, _ in rows}
+    for formal, nicknames in rows:
+        for nick in filter(None, (n.strip() for n in nicknames.split(";"))):
+            mapping.setdefault(nick, formal)
     return mapping
 
 

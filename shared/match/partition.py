@@ -12,13 +12,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from shared.config.model import UnificationConfig
-from shared.match.rules import BOTH, LEFT, RIGHT, CompiledCondition, CompiledRule, compile_rules
+from shared.config.model import Probabilistic, UnificationConfig
+from shared.match.fellegi_sunter import FsModel, match_weight, probability
+from shared.match.plan import tf_column
+from shared.match.rules import BOTH, LEFT, RIGHT, CompiledCondition, CompiledRule, compile_condition, compile_rules
+from shared.match.train import FsBlock, blocking_rules, pair_levels
 from shared.match.scoring import block_pairs, cross_pairs, exact_equal, fuzzy_scores
 from shared.names import Col
 
 PAIRS_SCHEMA = pa.schema([("left", pa.int64()), ("right", pa.int64()), ("rule", pa.int16()),
-                          ("score", pa.float32())])
+                          ("score", pa.float32()), ("cannot", pa.bool_())])
 MAX_BLOCK = 2000
 
 
@@ -41,6 +44,15 @@ def _condition_holds(condition: CompiledCondition, lefts: pa.Table, rights: pa.T
         equal, _ = exact_equal(left, right)
         return equal, known
     return fuzzy_scores(left, right, base) >= condition.threshold - 1e-9, known
+
+
+def exception_fires(when: str, results: list[tuple[np.ndarray, np.ndarray]], size: int) -> np.ndarray:
+    """An exception's conditions are ANDed, like a rule's: ``match`` fires when every condition is known and
+    holds, ``differ`` when every condition is known and does not hold. A missing value never fires it."""
+    fires = np.ones(size, bool)
+    for holds, known in results:
+        fires &= known & (holds if when == "match" else ~holds)
+    return fires
 
 
 def score_rule(rule: CompiledRule, rows: pa.Table, base: str, max_block: int,
@@ -67,15 +79,7 @@ def score_rule(rule: CompiledRule, rows: pa.Table, base: str, max_block: int,
         score = np.minimum(score, values)
     for exception in rule.exceptions:
         results = [_condition_holds(c, lefts, rights, base) for c in exception.conditions]
-        if exception.when == "differ":  # fires when some condition is known and does not hold
-            fires = np.zeros(len(i), bool)
-            for holds, known in results:
-                fires |= known & ~holds
-        else:  # fires when every condition is known and holds
-            fires = np.ones(len(i), bool)
-            for holds, known in results:
-                fires &= known & holds
-        ok &= ~fires
+        ok &= ~exception_fires(exception.when, results, len(i))
     left_ids = np.asarray(lefts.column(Col.RECORD_ID))[ok]
     right_ids = np.asarray(rights.column(Col.RECORD_ID))[ok]
     if rule.dedupe:
@@ -83,10 +87,46 @@ def score_rule(rule: CompiledRule, rows: pa.Table, base: str, max_block: int,
     stats.matched_pairs += int(ok.sum())
     return pa.table({"left": left_ids, "right": right_ids,
                      "rule": np.full(int(ok.sum()), rule.id, np.int16),
-                     "score": score[ok].astype(np.float32)}, schema=PAIRS_SCHEMA)
+                     "score": score[ok].astype(np.float32), "cannot": np.zeros(int(ok.sum()), bool)},
+                    schema=PAIRS_SCHEMA)
 
 
-def score_partition(config: UnificationConfig, rows: pa.Table,
+def score_block(block: FsBlock, rows: pa.Table, model: FsModel, settings: Probabilistic, max_block: int,
+                stats: PartitionStats) -> pa.Table:
+    """Probabilistic links (and cannot-link pairs) of one blocking rule within a partition."""
+    keys = np.asarray(rows.column("key"))
+    i, j, skipped, skipped_records = block_pairs(keys, max_block)
+    stats.skipped_blocks += skipped
+    stats.skipped_block_records += skipped_records
+    if settings.link_only and len(i):
+        tables = np.asarray(rows.column("TableIndex"))
+        different = tables[i] != tables[j]
+        i, j = i[different], j[different]
+    stats.candidate_pairs += len(i)
+    if len(i) == 0:
+        return PAIRS_SCHEMA.empty_table()
+    lefts, rights = rows.take(pa.array(i)), rows.take(pa.array(j))
+    levels = pair_levels(model.comparisons, lefts, rights)
+    tf = np.full(levels.shape, np.nan)
+    for index, comparison in enumerate(model.comparisons):
+        if comparison.term_frequency and tf_column(comparison.feature) in rows.column_names:
+            tf[:, index] = np.asarray(pc.fill_null(lefts.column(tf_column(comparison.feature)), np.nan))
+    chance = probability(match_weight(levels, model, tf))
+    cannot = np.zeros(len(i), bool)
+    for exception in settings.cannot_link:
+        compiled = [compile_condition(c) for c in exception.conditions]
+        results = [_condition_holds(c, lefts, rights, "shorter") for c in compiled]
+        cannot |= exception_fires(exception.when, results, len(i))
+    keep = (chance >= settings.threshold) | cannot
+    left_ids = np.asarray(lefts.column(Col.RECORD_ID))[keep]
+    right_ids = np.asarray(rights.column(Col.RECORD_ID))[keep]
+    stats.matched_pairs += int((keep & ~cannot).sum())
+    return pa.table({"left": np.minimum(left_ids, right_ids), "right": np.maximum(left_ids, right_ids),
+                     "rule": np.full(int(keep.sum()), block.id, np.int16),
+                     "score": chance[keep].astype(np.float32), "cannot": cannot[keep]}, schema=PAIRS_SCHEMA)
+
+
+def score_partition(config: UnificationConfig, rows: pa.Table, model: FsModel | None = None,
                     max_block: int = MAX_BLOCK) -> tuple[pa.Table, PartitionStats]:
     stats = PartitionStats()
     base = config.unification.fuzzy_base_length
@@ -104,5 +144,12 @@ def score_partition(config: UnificationConfig, rows: pa.Table,
         elif not (np.asarray(subset.column("side")) == BOTH).any():
             continue
         outputs.append(score_rule(rule, subset, base, max_block, stats))
+    settings = config.unification.probabilistic
+    if settings.enabled and model is not None:
+        for block in blocking_rules(settings, len(compile_rules(config))):
+            selected = rule_column == block.id
+            if selected.any():
+                outputs.append(score_block(block, rows.filter(pa.array(selected)), model, settings,
+                                           max_block * 5, stats))
     pairs = pa.concat_tables(outputs) if outputs else PAIRS_SCHEMA.empty_table()
     return pairs, stats

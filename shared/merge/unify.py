@@ -18,7 +18,7 @@ import pyarrow as pa
 from shared.config.model import KeyPair, UnificationConfig
 from shared.duck import copy_to_lake, lake_duckdb, parquet_source
 from shared.lakeio import read_parquet, read_parquet_many, write_json, write_parquet
-from shared.match.cluster import Clustering, cluster
+from shared.match.cluster import Clustering, cluster, cluster_probabilistic
 from shared.match.partition import PAIRS_SCHEMA
 from shared.match.rules import compile_rules
 from shared.merge.customer_id import assign_ids, system_id
@@ -28,6 +28,7 @@ from shared.paths import RunPaths
 from shared.ports import Lake
 from shared.sql.identifiers import quote_literal
 
+RECORD_FIELDS = [Col.RECORD_ID, "TableIndex", Col.SOURCE_KEY, Col.RECORD_MODIFIED, "Filled"]
 ALTERNATE_KEY = "AlternateKey"
 CUSTOMER = "Customer"
 MATCH_PAIRS = "ConflationMatchPairs"
@@ -100,7 +101,7 @@ def merge_profiles(lake: Lake, config: UnificationConfig, run_id: str, pair_path
     paths = RunPaths(run_id)
     order = config.unification.match_order
     sources = [config.source(name) for name in order]
-    records = read_parquet(lake, paths.match_records()).to_pandas()
+    records = read_parquet(lake, paths.match_features(), RECORD_FIELDS).to_pandas()
     records = records.sort_values(Col.RECORD_ID).reset_index(drop=True)
     pairs = read_parquet_many(lake, pair_paths, schema=PAIRS_SCHEMA).to_pandas()
     ids = {(int(t), k): int(r) for t, k, r in zip(records["TableIndex"], records[Col.SOURCE_KEY],
@@ -108,10 +109,15 @@ def merge_profiles(lake: Lake, config: UnificationConfig, run_id: str, pair_path
     custom = config.unification.custom
     rank = _winner_rank(records, config)
     rules = compile_rules(config)
-    clustering = cluster(records, pairs, rules, order,
-                         {name: config.unification_of(name).include_all_records for name in order},
-                         _key_pairs(custom.always_match, config, ids), _key_pairs(custom.never_match, config, ids),
-                         config.unification.max_cluster_size, rank)
+    include_all = {name: config.unification_of(name).include_all_records for name in order}
+    always, never = _key_pairs(custom.always_match, config, ids), _key_pairs(custom.never_match, config, ids)
+    settings = config.unification.probabilistic
+    if settings.enabled:
+        clustering = cluster_probabilistic(records, pairs, rules, order, include_all, always, never,
+                                           config.unification.max_cluster_size, rank, settings.one_to_one)
+    else:
+        clustering = cluster(records, pairs, rules, order, include_all, always, never,
+                             config.unification.max_cluster_size, rank)
     primary = _primary_records(records, clustering, rank)
     data_source = np.asarray([s.data_source for s in sources], dtype=object)[records["TableIndex"].to_numpy()]
     table_name = np.asarray([s.table for s in sources], dtype=object)[records["TableIndex"].to_numpy()]
@@ -191,13 +197,16 @@ def _write_lineage(lake: Lake, config: UnificationConfig, paths: RunPaths, recor
         "IsDeduplicationWinner": clustering.group_winner == records[Col.RECORD_ID].to_numpy()})[kept]
     write_parquet(lake, paths.unified(ALTERNATE_KEY), pa.Table.from_pandas(alternate, preserve_index=False))
     key_of = records[Col.SOURCE_KEY].to_numpy(dtype=object)
-    rule_names = {r.id: r.name for r in rules}
-    dedupe_pairs = pairs[pairs["rule"].map(lambda r: next(x for x in rules if x.id == r).dedupe)] if len(
-        pairs) else pairs
+    facts = rule_facts(config, rules)
+    table_of = records["TableIndex"].to_numpy()
+    pairs = pairs[~pairs["cannot"]] if "cannot" in pairs else pairs
+    same_table = table_of[pairs["left"].to_numpy()] == table_of[pairs["right"].to_numpy()]
+    dedupe_pairs = pairs[same_table]
+    rule_names = {rid: fact[0] for rid, fact in facts.items()}
     for index, name in enumerate(config.unification.match_order):
         members = np.flatnonzero(records["TableIndex"].to_numpy() == index)
         groups = clustering.group[members]
-        best = _best_rule_per_record(dedupe_pairs, members, rule_names, rules)
+        best = _best_rule_per_record(dedupe_pairs, members, rule_names, {k: v[1] for k, v in facts.items()})
         frame = pd.DataFrame({
             Col.SOURCE_KEY: key_of[members],
             "Deduplication_GroupId": [system_id(f"group|{name}|{key_of[clustering.group_winner[m]]}") for m in members],
@@ -206,13 +215,22 @@ def _write_lineage(lake: Lake, config: UnificationConfig, paths: RunPaths, recor
         frame["GroupSize"] = pd.Series(groups).map(pd.Series(groups).value_counts()).to_numpy()
         write_parquet(lake, paths.unified(dedup_table_name(config, name)),
                       pa.Table.from_pandas(frame, preserve_index=False))
-    _write_match_pairs(lake, config, paths, records, clustering, pairs, rules, key_of)
+    _write_match_pairs(lake, config, paths, records, clustering, pairs[~same_table], rule_names, key_of)
+
+
+def rule_facts(config: UnificationConfig, rules: list) -> dict[int, tuple[str, int]]:
+    """Rule id → (name, priority) for CI rules and probabilistic blocking rules (which rank last)."""
+    from shared.match.train import blocking_rules
+
+    facts = {r.id: (r.name, r.priority) for r in rules}
+    if config.unification.probabilistic.enabled:
+        facts.update({b.id: (b.name, 1000) for b in blocking_rules(config.unification.probabilistic, len(rules))})
+    return facts
 
 
 def _best_rule_per_record(pairs: pd.DataFrame, members: np.ndarray, rule_names: dict[int, str],
-                          rules: list) -> pd.DataFrame:
+                          priority: dict[int, int]) -> pd.DataFrame:
     """For each record: the first rule (by priority) and best score of the deduplication pairs it is in."""
-    priority = {r.id: r.priority for r in rules}
     both = pd.concat([pairs.rename(columns={"left": "record"})[["record", "rule", "score"]],
                       pairs.rename(columns={"right": "record"})[["record", "rule", "score"]]])
     both = both[both["record"].isin(members)]
@@ -226,10 +244,9 @@ def _best_rule_per_record(pairs: pd.DataFrame, members: np.ndarray, rule_names: 
 
 
 def _write_match_pairs(lake: Lake, config: UnificationConfig, paths: RunPaths, records: pd.DataFrame,
-                       clustering: Clustering, pairs: pd.DataFrame, rules: list, key_of: np.ndarray) -> None:
+                       clustering: Clustering, cross: pd.DataFrame, rule_names: dict[int, str],
+                       key_of: np.ndarray) -> None:
     order = config.unification.match_order
-    by_id = {r.id: r for r in rules}
-    cross = pairs[~pairs["rule"].map(lambda r: by_id[int(r)].dedupe)] if len(pairs) else pairs
     table_of = records["TableIndex"].to_numpy()
     linked = set(zip(clustering.links["left"].astype(np.int64), clustering.links["right"].astype(np.int64),
                      strict=True)) if len(clustering.links) else set()
@@ -238,7 +255,7 @@ def _write_match_pairs(lake: Lake, config: UnificationConfig, paths: RunPaths, r
         "Key1": key_of[cross["left"].to_numpy()],
         "Table2": [order[t] for t in table_of[cross["right"].to_numpy()]],
         "Key2": key_of[cross["right"].to_numpy()],
-        "Rule": cross["rule"].map(lambda r: by_id[int(r)].name).to_numpy(dtype=object),
+        "Rule": cross["rule"].map(lambda r: rule_names[int(r)]).to_numpy(dtype=object),
         "Score": cross["score"].astype("float64").to_numpy(),
         "Linked": [(a, b) in linked for a, b in zip(cross["left"], cross["right"], strict=True)],
     })

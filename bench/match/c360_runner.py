@@ -1,0 +1,198 @@
+"""Run c360's matching on a benchmark set through the deployed code path (local host, match-only run).
+
+Usage (one process per measurement; prints one JSON line):
+    python bench/match/c360_runner.py DATASET DATA_DIR [--demo-people N]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+FEBRL_COLUMNS = """
+      given_name: Person.FirstName
+      surname: Person.LastName
+      street_number: {data_type: string, as: StreetNumber}
+      address_1: Location.Address
+      address_2: {data_type: string, as: Address2}
+      suburb: Location.City
+      postcode: Location.PostalCode
+      state: Location.State
+      date_of_birth: {data_type: string, as: DateOfBirth}
+      soc_sec_id: Identity.GovernmentID
+"""
+FEBRL_MODEL = """
+    comparisons:
+      - {field: FirstName, kind: name, term_frequency: true}
+      - {field: LastName, kind: name, term_frequency: true}
+      - {field: DateOfBirth, kind: date}
+      - {field: GovernmentId, kind: identifier}
+      - {field: StreetNumber, kind: exact, term_frequency: true}
+      - {field: PostalCode, kind: postal_code, term_frequency: true}
+      - {field: Street, kind: address}
+      - {field: City, kind: string, term_frequency: true}
+    blocking: [[GovernmentId], [FirstName, LastName], [DateOfBirth], [PostalCode], [Street, StreetNumber]]
+"""
+
+
+def febrl_config(names: list[str], link_only: bool) -> str:
+    sources = "".join(f"""
+  - name: {name}
+    data_source: FEBRL
+    table: {name}
+    landing: {name}
+    format: parquet
+    primary_key: rec_id
+    columns:{FEBRL_COLUMNS}""" for name in names)
+    extra = "\n    link_only: true\n    one_to_one: true" if link_only else ""
+    return f"""version: 1
+sources:{sources}
+unification:
+  match_order: [{', '.join(names)}]
+  probabilistic:
+    enabled: true
+    threshold: {THRESHOLD}{extra}{FEBRL_MODEL}"""
+
+
+THRESHOLD = os.environ.get("BENCH_THRESHOLD", "0.5")
+RLDATA_CONFIG = """version: 1
+sources:
+  - name: rldata
+    data_source: RL
+    table: People
+    landing: rldata
+    format: parquet
+    primary_key: rec_id
+    columns:
+      fname_c1: Person.FirstName
+      fname_c2: {data_type: string, as: FirstName2}
+      lname_c1: Person.LastName
+      lname_c2: {data_type: string, as: LastName2}
+      birth_date: {data_type: string, as: DateOfBirth}
+unification:
+  match_order: [rldata]
+  probabilistic:
+    enabled: true
+    threshold: THRESHOLD
+    comparisons:
+      - {field: FirstName, kind: name, term_frequency: true}
+      - {field: LastName, kind: name, term_frequency: true}
+      - {field: DateOfBirth, kind: date}
+      - {field: FirstName2, kind: name}
+      - {field: LastName2, kind: name}
+    blocking: [[FirstName], [LastName], [DateOfBirth]]
+"""
+
+
+def land(lake_root: Path, dataset: str, data: Path, demo_people: int | None) -> tuple[str, dict[str, str]]:
+    """Put the dataset in the lake's landing zone; returns (config text, record id → truth)."""
+    import pandas as pd
+
+    from c360_cli.demo.config import DEMO_CONFIG
+
+    truth: dict[str, str] = {}
+    if dataset.startswith("demo"):
+        from c360_cli.demo import DemoSpec, write_demo
+
+        folder = data / f"demo-{demo_people}"
+        if not (folder / "truth.csv").exists():
+            write_demo(folder, DemoSpec(customers=demo_people or 100_000, seed=11, activities=False))
+        import shutil
+
+        shutil.copytree(folder / "landing", lake_root / "landing")
+        frame = pd.read_csv(folder / "truth.csv", dtype=str)
+        truth = dict(zip(frame["Table"] + "|" + frame["SourceKey"], frame["PersonId"], strict=True))
+        return DEMO_PROBABILISTIC(DEMO_CONFIG), truth
+    names = {"febrl3": ["febrl3"], "febrl4": ["febrl4a", "febrl4b"], "rldata10000": ["rldata10000"]}[dataset]
+    for name in names:
+        frame = pd.read_parquet(data / f"{name}.parquet")
+        target = lake_root / "landing" / ("rldata" if dataset == "rldata10000" else name) / "FullData"
+        target.mkdir(parents=True, exist_ok=True)
+        frame.drop(columns=["truth"]).to_parquet(target / "data.parquet", index=False)
+        table = "rldata" if dataset == "rldata10000" else name
+        truth.update(zip(table + "|" + frame["rec_id"], frame["truth"], strict=True))
+    config = (RLDATA_CONFIG.replace("THRESHOLD", THRESHOLD) if dataset == "rldata10000"
+              else febrl_config(names, dataset == "febrl4"))
+    return config, truth
+
+
+def DEMO_PROBABILISTIC(config: str) -> str:  # noqa: N802 - a config transform, named like the constant it edits
+    """The demo config with the probabilistic model switched on (CI rules stay as must-links)."""
+    from c360_cli.demo.benchmark_config import probabilistic_demo_config
+
+    return probabilistic_demo_config(config)
+
+
+def main() -> None:
+    dataset, data = sys.argv[1], Path(sys.argv[2])
+    people = int(sys.argv[sys.argv.index("--demo-people") + 1]) if "--demo-people" in sys.argv else None
+    from c360_cli.local import follow, land_files, local_settings, running_host  # noqa: F401
+    from metrics import evaluate
+    from orchestrators.starters import instance_id
+    from shared.lakeio import read_parquet
+    from shared.runs import list_runs
+    from shared.runtime import build_runtime
+
+    with tempfile.TemporaryDirectory(prefix="c360-match-") as tmp:
+        lake_root = Path(tmp) / "lake"
+        config, truth = land(lake_root, dataset, data, people)
+        started = time.perf_counter()
+        settings = local_settings(lake_root, {"C360_QUIET_PERIOD_SECONDS": "0", "C360_SQL_KIND": "none",
+                                              "C360_MATCH_PARTITION_RECORDS": os.environ.get("PARTITION_ROWS",
+                                                                                             "400000")})
+        runtime = build_runtime(settings)
+        runtime.lake.write_bytes(settings.config_path, config.encode())
+        import urllib.request
+
+        from c360_cli.local import _fresh_app  # noqa: F401
+
+        from datetime import datetime, timezone
+
+        from shared import ledger
+        from shared.config import load_config_text
+        from shared.ingest.landing import classify
+
+        parsed = load_config_text(config)
+        for item in runtime.lake.list(settings.landing_prefix):  # what the Event Grid starter does per file
+            ledger.record_landed(runtime.lake, item, classify(item.path, settings.landing_prefix, parsed),
+                                 datetime.now(timezone.utc))
+        with running_host(settings, max_concurrent_activities=2) as host:
+            request = urllib.request.Request(f"{host.base_url}/api/runs", data=b'{"mode": "match_only"}', method="POST",
+                                             headers={"Content-Type": "application/json"})
+            urllib.request.urlopen(request).read()
+            result = follow(host, instance_id(runtime))
+        seconds = time.perf_counter() - started
+        if str(result.status) != "Completed":
+            raise SystemExit(f"run failed: {result.custom_status}")
+        run_id = list_runs(runtime.lake)[-1]
+        keys = read_parquet(runtime.lake, f"system/runs/{run_id}/unified/AlternateKey.parquet").to_pandas()
+        tables = {s: s for s in ("febrl3", "febrl4a", "febrl4b")}
+        tables.update({"People": "rldata" if dataset == "rldata10000" else "febrl3"})
+        if dataset.startswith("demo"):
+            names = {("ERP", "Customers"): "erp_customers", ("CRM", "Contacts"): "crm_contacts",
+                     ("Ecommerce", "Accounts"): "ecom_accounts", ("POS", "LoyaltyMembers"): "pos_members"}
+            record = [names[(d, t)] for d, t in zip(keys["DataSourceName"], keys["TableName"], strict=True)]
+        else:
+            record = [tables.get(t, t) for t in keys["TableName"]]
+        predicted = dict(zip(pd_concat(record, keys["AlternateValue"]), keys["CustomerId"], strict=True))
+        metrics = evaluate(truth, predicted)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"tool": "c360", "dataset": dataset, "seconds": seconds, "peak_mb": peak, **metrics}))
+
+
+def pd_concat(tables: list[str], keys: object) -> list[str]:
+    return [f"{t}|{k}" for t, k in zip(tables, keys, strict=True)]  # type: ignore[call-overload]
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    main()

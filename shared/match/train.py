@@ -1,0 +1,145 @@
+"""Train the probabilistic model from the prepared features, without labels, in bounded memory.
+
+* ``u``: levels of random record pairs drawn from a reservoir sample of records.
+* ``m``: one EM session per blocking rule, on candidate pairs of a sample of records joined to all
+  records sharing their key (DuckDB), not estimating the comparisons the rule blocks on.
+* prior: each session's match share × the pairs its rule generates on the whole data, over all
+  possible pairs; the largest (the rule that captures most matches) is used.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from shared.config.model import Probabilistic
+from shared.match.comparisons import ComparisonSpec, comparison_levels
+from shared.match.fellegi_sunter import FsModel, estimate_u, expectation_maximisation, starting_m
+from shared.match.rules import Feature
+from shared.merge.survivorship import q
+
+log = logging.getLogger(__name__)
+RECORD_SAMPLE = 40_000
+SEED = 42
+
+
+@dataclass(frozen=True)
+class FsBlock:
+    """A probabilistic blocking rule: records sharing all these features become candidate pairs."""
+
+    id: int
+    name: str
+    features: tuple[Feature, ...]
+
+
+def comparison_specs(settings: Probabilistic) -> list[ComparisonSpec]:
+    return [ComparisonSpec(c.field, c.kind, c.term_frequency) for c in settings.comparisons]
+
+
+def blocking_rules(settings: Probabilistic, first_id: int) -> list[FsBlock]:
+    """Blocking keys use the normalization of the field's comparison (exact-match normalization otherwise)."""
+    by_field = {c.field: c.feature for c in comparison_specs(settings)}
+    blocks = []
+    for i, fields in enumerate(settings.blocking):
+        features = tuple(by_field.get(f, ComparisonSpec(f, "exact").feature) for f in fields)
+        blocks.append(FsBlock(first_id + i, "probabilistic:" + "+".join(fields), features))
+    return blocks
+
+
+def pair_levels(comparisons: list[ComparisonSpec], left: pa.Table, right: pa.Table) -> np.ndarray:
+    """Levels matrix (pairs × comparisons) for aligned left/right rows."""
+    if left.num_rows == 0:
+        return np.zeros((0, len(comparisons)), np.int8)
+    columns = [comparison_levels(c.kind, left.column(c.feature.column).combine_chunks(),
+                                 right.column(c.feature.column).combine_chunks()) for c in comparisons]
+    return np.column_stack(columns)
+
+
+def _pairs_in_rule(con: duckdb.DuckDBPyConnection, block: FsBlock, link_only: bool) -> float:
+    key = ", ".join(q(f.column) for f in block.features)
+    present = " AND ".join(f"{q(f.column)} IS NOT NULL" for f in block.features)
+    if link_only:
+        sql = (f"SELECT sum(n * n - sq) / 2 FROM (SELECT count(*) AS n, sum(c * c) AS sq FROM (SELECT {key}, TableIndex, "
+               f"count(*)::DOUBLE AS c FROM features WHERE {present} GROUP BY ALL) GROUP BY {key})")
+    else:
+        sql = f"SELECT sum(n * (n - 1)) / 2 FROM (SELECT count(*)::DOUBLE AS n FROM features WHERE {present} GROUP BY {key})"
+    row = con.execute(sql).fetchall()[0]
+    return float(row[0] or 0.0) if row else 0.0
+
+
+def train_model(con: duckdb.DuckDBPyConnection, settings: Probabilistic, blocks: list[FsBlock],
+                records: int, table_sizes: list[int]) -> FsModel:
+    """``con`` has a ``features`` view of the prepared records (RecordId, TableIndex, feature columns)."""
+    comparisons = comparison_specs(settings)
+    columns = sorted({c.feature.column for c in comparisons})
+    select = ", ".join(["RecordId", "TableIndex", *(q(c) for c in columns)])
+    rng = np.random.default_rng(SEED)
+    sample = con.sql(f"SELECT {select} FROM features USING SAMPLE reservoir({RECORD_SAMPLE} ROWS) "
+                         f"REPEATABLE ({SEED})").to_arrow_table()
+    n = sample.num_rows
+    pairs = min(settings.u_max_pairs, max(n * (n - 1) // 2, 1))
+    left, right = rng.integers(0, max(n, 1), pairs), rng.integers(0, max(n, 1), pairs)
+    keep = left != right
+    if settings.link_only:
+        tables = np.asarray(sample.column("TableIndex"))
+        keep &= tables[left] != tables[right] if n else keep
+    left, right = left[keep], right[keep]
+    u = estimate_u(pair_levels(comparisons, sample.take(pa.array(left)), sample.take(pa.array(right))), comparisons)
+    m = starting_m(comparisons)
+    estimates: dict[int, list[list[float]]] = {i: [] for i in range(len(comparisons))}
+    sessions, priors = [], []
+    total_pairs = _all_pairs(records, table_sizes, settings.link_only)
+    for block in blocks:
+        blocked = _blocked_pairs(con, block, select, settings)
+        if blocked[0].num_rows < 100:
+            log.warning("EM session %s: only %d pairs, skipped", block.name, blocked[0].num_rows)
+            continue
+        levels = pair_levels(comparisons, *blocked)
+        fixed = {i for i, c in enumerate(comparisons) if c.feature in block.features}
+        session_m, share, iterations = expectation_maximisation(levels, comparisons, u, m, fixed)
+        for i in range(len(comparisons)):
+            if i not in fixed:
+                estimates[i].append(session_m[i])
+        rule_pairs = _pairs_in_rule(con, block, settings.link_only)
+        priors.append(share * rule_pairs / max(total_pairs, 1.0))
+        sessions.append({"blocking": block.name, "pairs": int(levels.shape[0]), "match_share": round(share, 6),
+                         "iterations": iterations, "pairs_in_rule": rule_pairs, "fixed": sorted(fixed)})
+    for i, found in estimates.items():
+        if found:
+            m[i] = np.mean(np.asarray(found), axis=0).tolist()
+    prior = float(np.clip(max(priors, default=1.0 / max(records, 2)), 1e-12, 0.5))
+    diagnostics = {"u_pairs": int(len(left)), "record_sample": n, "sessions": sessions, "total_pairs": total_pairs,
+                   "prior_match_weight": round(math.log2(prior / (1 - prior)), 3)}
+    return FsModel(comparisons, m, u, prior, diagnostics)
+
+
+def _all_pairs(records: int, table_sizes: list[int], link_only: bool) -> float:
+    if link_only:
+        return float((sum(table_sizes) ** 2 - sum(s * s for s in table_sizes)) / 2)
+    return records * (records - 1) / 2
+
+
+def _blocked_pairs(con: duckdb.DuckDBPyConnection, block: FsBlock, select: str,
+                   settings: Probabilistic) -> tuple[pa.Table, pa.Table]:
+    """Candidate pairs of one blocking rule: a record sample joined to every record sharing its key."""
+    on = " AND ".join(f"l.{q(f.column)} = r.{q(f.column)}" for f in block.features)
+    other = " AND l.TableIndex <> r.TableIndex" if settings.link_only else ""
+    columns = [_plain(c.strip()) for c in select.split(",")]
+    left_cols = ", ".join(f"l.{q(c)} AS {q('l_' + c)}" for c in columns)
+    right_cols = ", ".join(f"r.{q(c)} AS {q('r_' + c)}" for c in columns)
+    sql = (f"SELECT {left_cols}, {right_cols} FROM (SELECT * FROM features USING SAMPLE reservoir({RECORD_SAMPLE} ROWS) "
+           f"REPEATABLE ({SEED})) l JOIN features r ON {on} AND l.RecordId <> r.RecordId{other} "
+           f"USING SAMPLE reservoir({settings.em_max_pairs} ROWS) REPEATABLE ({SEED})")
+    joined = con.sql(sql).to_arrow_table()
+    left = pa.table({c: joined.column("l_" + c) for c in columns})
+    right = pa.table({c: joined.column("r_" + c) for c in columns})
+    return left, right
+
+
+def _plain(column: str) -> str:
+    return column.strip('"')
