@@ -199,6 +199,57 @@ def status(lake: LakeOption, run_id: Annotated[str | None, typer.Argument(help="
 
 
 @app.command()
+def explain(lake: LakeOption,
+            first: Annotated[str, typer.Argument(help="First record: SOURCE_TABLE:KEY, e.g. crm_contacts:1234")],
+            second: Annotated[str, typer.Argument(help="Second record: SOURCE_TABLE:KEY")],
+            run_id: Annotated[str | None, typer.Option("--run", help="Run to explain (default: published).")] = None
+            ) -> None:
+    """Explain why two source records are (or are not) one customer: rules, conditions, scores, weights."""
+    from c360_cli.local import local_settings
+    from shared.config import load_config_text
+    from shared.match.explain import explain_pair
+    from shared.paths import RunPaths
+    from shared.runs import current
+    from shared.runtime import build_lake
+
+    lake_port = build_lake(local_settings(lake))
+    run_id = run_id or (current(lake_port) or {}).get("run_id")
+    if not run_id:
+        _fail("no published run; pass --run RUN_ID")
+    config = load_config_text(lake_port.read_bytes(RunPaths(run_id).config).decode("utf-8"))
+    refs = []
+    for text in (first, second):
+        table, _, key = text.partition(":")
+        if not key or table not in config.unification.match_order:
+            _fail(f"{text!r}: expected SOURCE_TABLE:KEY with a table of {', '.join(config.unification.match_order)}")
+        refs.append((table, key))
+    try:
+        result = explain_pair(lake_port, config, run_id, refs[0], refs[1])
+    except KeyError as exc:
+        _fail(str(exc))
+    console.print(f"run {run_id}: {result.records[0]} → {result.customer_ids[0]}, "
+                  f"{result.records[1]} → {result.customer_ids[1]}")
+    for rule in result.rules:
+        table = Table(title=f"{rule.kind} rule {rule.rule!r}: {'MATCH' if rule.matched else 'no match'}")
+        for column in ("field", "left (normalized)", "right (normalized)", "score", "needs", "holds"):
+            table.add_column(column)
+        for c in rule.conditions:
+            table.add_row(c.field, str(c.left), str(c.right), "" if c.score is None else f"{c.score:.3f}",
+                          f"{c.threshold:.2f}", "missing" if c.holds is None else str(c.holds))
+        console.print(table)
+        for exception in rule.exceptions:
+            console.print(f"  exception fired: {exception}")
+    if result.comparisons:
+        table = Table(title=f"probabilistic: match probability {result.probability:.4f}")
+        for column in ("comparison", "left", "right", "level", "weight (bits)"):
+            table.add_column(column)
+        for c in result.comparisons:
+            table.add_row(c["comparison"], str(c["left"]), str(c["right"]), c["level"], f"{c['weight']:+.2f}")
+        console.print(table)
+    console.print(f"[bold]{result.verdict}[/bold]")
+
+
+@app.command()
 def sql(lake: LakeOption, query: Annotated[str, typer.Argument(help="A SQL query over the published views.")]) -> None:
     """Query the published views in the embedded DuckDB endpoint."""
     from c360_cli.local import local_settings

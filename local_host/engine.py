@@ -287,7 +287,7 @@ class OrchestrationEngine:
     def _call_orchestrator(self, name: str, context_json: str) -> tuple[dict[str, Any] | None, str | None]:
         try:
             return json.loads(self._functions.run_orchestrator(name, context_json)), None
-        except Exception as exc:  # the SDK raises with the state appended after a marker
+        except Exception as exc:  # noqa: BLE001 - the SDK raises with the state appended after a marker
             message = str(exc)
             if _OUT_OF_PROC_MARKER in message:
                 head, _, state_json = message.partition(_OUT_OF_PROC_MARKER)

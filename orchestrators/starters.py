@@ -49,7 +49,7 @@ async def start_if_idle(client: df.DurableOrchestrationClient, runtime: Runtime,
         return instance, False
     try:
         await client.start_new(ORCHESTRATOR, instance, request.to_dict())
-    except Exception as exc:  # another starter won the race (host refuses to replace a running instance)
+    except Exception as exc:  # noqa: BLE001 - another starter won the race (host refuses to replace a running instance)
         log.info("instance %s not started: %s", instance, exc)
         return instance, False
     return instance, True

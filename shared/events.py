@@ -90,7 +90,7 @@ def lake_path(url: str, settings: Settings) -> str | Verdict:
             return Verdict.reject("file is outside the lake folder")
         relative = _clean_blob_name(parts.path[len(root):] if parts.path.startswith(root) else decoded[len(root):])
         return relative if relative else Verdict.reject("path traversal or encoded characters in the file path")
-    scheme, host = _account_host(settings)
+    _scheme, host = _account_host(settings)
     if parts.netloc.lower() not in {host, host.replace(".blob.", ".dfs."), host.replace(".dfs.", ".blob.")}:
         return Verdict.reject(f"blob is on another account or host ({parts.netloc})")
     if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in LOOPBACK):

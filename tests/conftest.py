@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
@@ -68,7 +69,5 @@ def azurite_settings(tmp_path: Path) -> Iterator[Settings]:
 
     from shared.adapters.blob_lake import credential_for
 
-    try:
+    with contextlib.suppress(Exception):  # cleanup only
         BlobServiceClient(AZURITE_URL, credential=credential_for(settings)).delete_container(container)
-    except Exception:  # noqa: BLE001 - cleanup only
-        pass

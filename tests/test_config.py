@@ -63,7 +63,7 @@ def test_cross_reference_errors_name_the_key_path(change: tuple[str, str], expec
 
 
 def test_yaml_syntax_errors_are_reported_with_the_file() -> None:
-    with pytest.raises(ConfigError, match="bad.yaml: not valid YAML"):
+    with pytest.raises(ConfigError, match=r"bad\.yaml: not valid YAML"):
         load_config_text("sources: [\n", "bad.yaml")
 
 

@@ -12,6 +12,7 @@ import resource
 import sys
 import tempfile
 import time
+from datetime import UTC
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,7 +126,7 @@ def land(lake_root: Path, dataset: str, data: Path, demo_people: int | None) -> 
     return config, truth
 
 
-def DEMO_PROBABILISTIC(config: str) -> str:  # noqa: N802 - a config transform, named like the constant it edits
+def DEMO_PROBABILISTIC(config: str) -> str:
     """The demo config with the probabilistic model switched on (CI rules stay as must-links)."""
     from c360_cli.demo.benchmark_config import probabilistic_demo_config
 
@@ -135,8 +136,9 @@ def DEMO_PROBABILISTIC(config: str) -> str:  # noqa: N802 - a config transform, 
 def main() -> None:
     dataset, data = sys.argv[1], Path(sys.argv[2])
     people = int(sys.argv[sys.argv.index("--demo-people") + 1]) if "--demo-people" in sys.argv else None
-    from c360_cli.local import follow, land_files, local_settings, running_host  # noqa: F401
     from metrics import evaluate
+
+    from c360_cli.local import follow, land_files, local_settings, running_host  # noqa: F401
     from orchestrators.starters import instance_id
     from shared.lakeio import read_parquet
     from shared.runs import list_runs
@@ -152,11 +154,9 @@ def main() -> None:
         runtime = build_runtime(settings)
         runtime.lake.write_bytes(settings.config_path, config.encode())
         import urllib.request
+        from datetime import datetime
 
         from c360_cli.local import _fresh_app  # noqa: F401
-
-        from datetime import datetime, timezone
-
         from shared import ledger
         from shared.config import load_config_text
         from shared.ingest.landing import classify
@@ -164,7 +164,7 @@ def main() -> None:
         parsed = load_config_text(config)
         for item in runtime.lake.list(settings.landing_prefix):  # what the Event Grid starter does per file
             ledger.record_landed(runtime.lake, item, classify(item.path, settings.landing_prefix, parsed),
-                                 datetime.now(timezone.utc))
+                                 datetime.now(UTC))
         with running_host(settings, max_concurrent_activities=2) as host:
             request = urllib.request.Request(f"{host.base_url}/api/runs", data=b'{"mode": "match_only"}', method="POST",
                                              headers={"Content-Type": "application/json"})
@@ -174,6 +174,10 @@ def main() -> None:
         if str(result.status) != "Completed":
             raise SystemExit(f"run failed: {result.custom_status}")
         run_id = list_runs(runtime.lake)[-1]
+        if os.environ.get("BENCH_STEPS"):  # per-step wall time, to stderr
+            for step in sorted(runtime.lake.list(f"system/runs/{run_id}/steps/"), key=lambda i: i.path):
+                record = json.loads(runtime.lake.read_bytes(step.path))
+                print(step.path.rsplit("/", 1)[-1], record.get("seconds"), file=sys.stderr)
         keys = read_parquet(runtime.lake, f"system/runs/{run_id}/unified/AlternateKey.parquet").to_pandas()
         tables = {s: s for s in ("febrl3", "febrl4a", "febrl4b")}
         tables.update({"People": "rldata" if dataset == "rldata10000" else "febrl3"})

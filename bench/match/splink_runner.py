@@ -68,9 +68,8 @@ def demo_frame(folder: Path) -> pd.DataFrame:
 
 def main() -> None:
     import splink.comparison_library as cl
-    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
-
     from metrics import evaluate
+    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
     dataset, data = sys.argv[1], Path(sys.argv[2])
     people = int(sys.argv[sys.argv.index("--demo-people") + 1]) if "--demo-people" in sys.argv else None

@@ -48,7 +48,7 @@ def make_activities(people: People, records: dict[str, pd.DataFrame], rng: np.ra
     when = end - ((span_days - start_days[person] - offset) * 86400).astype("timedelta64[s]")
     channel_weights = weights[person] / weights[person].sum(axis=1, keepdims=True)
     channel = (rng.random(len(person))[:, None] > np.cumsum(channel_weights, axis=1)).sum(axis=1)
-    channel_names = np.asarray(list(CHANNELS))[channel]
+    np.asarray(list(CHANNELS))[channel]
 
     brand_pop = np.asarray([b[2] for b in vocab.BRANDS], dtype=float)
     preference = rng.dirichlet(np.full(len(vocab.BRANDS), 0.35), n) * 0.7 + 0.3 * brand_pop / brand_pop.sum()

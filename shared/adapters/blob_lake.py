@@ -118,10 +118,8 @@ class BlobLake:
             yield LakeItem(blob.name, blob.size, _etag(blob.etag), blob.last_modified)
 
     def delete(self, path: str) -> None:
-        try:
+        with contextlib.suppress(ResourceNotFoundError):
             self._blob(path).delete_blob()
-        except ResourceNotFoundError:
-            pass
 
     def delete_prefix(self, prefix: str) -> int:
         items = list(self.list(prefix))

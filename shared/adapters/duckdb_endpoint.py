@@ -90,7 +90,7 @@ def lake_fsspec(lake: Lake) -> Any:
         def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
             if mode != "rb":
                 raise ValueError("the lake filesystem is read-only for DuckDB; results are copied in by c360")
-            return open(self._local(self._strip_protocol(path)), "rb")  # noqa: SIM115 - DuckDB closes it
+            return open(self._local(self._strip_protocol(path)), "rb")
 
         def _local(self, path: str) -> str:
             """A local copy of a lake file, downloaded once per connection (remote lakes only)."""

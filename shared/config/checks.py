@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING
 
 from shared.names import Col
@@ -26,7 +27,7 @@ def reference_errors(config: UnificationConfig) -> list[str]:
     for dup in _duplicates([f"{t.data_source}.{t.table}" for t in tables]):
         problems.append(f"data source + table {dup!r} is declared twice")
     landings = sorted(t.landing for t in tables)
-    for a, b in zip(landings, landings[1:], strict=False):
+    for a, b in itertools.pairwise(landings):
         if a == b or b.startswith(a + "/"):
             problems.append(f"landing folders overlap: {a!r} and {b!r}")
     attributes = {t.name: {*t.attributes().values(), Col.SOURCE_KEY} for t in tables}

@@ -191,7 +191,7 @@ def high_value_flags(value: pd.Series, method: str, top_percent: float) -> pd.Se
     """80/20 (customers making up 80% of the predicted value) or the top N% by value."""
     ranked = value.sort_values(ascending=False)
     if method == "top_percent":
-        cutoff = max(1, int(round(len(ranked) * top_percent / 100)))
+        cutoff = max(1, round(len(ranked) * top_percent / 100))
         flags = pd.Series(np.arange(len(ranked)) < cutoff, index=ranked.index)
     else:
         share = ranked.cumsum() / max(ranked.sum(), 1e-12)

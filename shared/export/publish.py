@@ -78,7 +78,7 @@ def publish_run(settings: Settings, lake: Lake, endpoint: SqlEndpoint | None, ru
                 _restore(settings, lake, endpoint, previous)
             raise PublishError(f"views not switched to run {run_id}; run {previous and previous['run_id']} "
                                f"stays published: {exc}") from exc
-    history = ([previous["run_id"]] + previous.get("history", []))[:50] if previous else []
+    history = ([previous["run_id"], *previous.get("history", [])])[:50] if previous else []
     write_json(lake, L.CURRENT, {"run_id": run_id, "published_at": now_utc().isoformat(),
                                  "entities": {s.name: s.location for s in specs}, "history": history,
                                  "snapshots": snapshots if snapshots is not None else (previous or {}).get("snapshots", {})})

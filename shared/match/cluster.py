@@ -46,10 +46,15 @@ def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 
 class _UnionFind:
-    def __init__(self, members: np.ndarray) -> None:
+    """Union-find over one component's members, refusing unions that would join banned pairs or exceed a size."""
+
+    def __init__(self, members: np.ndarray, banned: list[tuple[int, int]]) -> None:
         self.parent = {int(m): int(m) for m in members}
         self.size = {int(m): 1 for m in members}
-        self.banned: dict[int, set[int]] = {int(m): set() for m in members}
+        self.banned: dict[int, set[int]] = {}
+        for a, b in banned:
+            self.banned.setdefault(a, set()).add(b)
+            self.banned.setdefault(b, set()).add(a)
 
     def find(self, x: int) -> int:
         while self.parent[x] != x:
@@ -61,48 +66,70 @@ class _UnionFind:
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return True
-        if self.size[ra] + self.size[rb] > limit or rb in {self.find(x) for x in self.banned[ra]}:
+        if self.size[ra] + self.size[rb] > limit:
+            return False
+        banned_a, banned_b = self.banned.get(ra, set()), self.banned.get(rb, set())
+        if any(self.find(x) == rb for x in banned_a) or any(self.find(x) == ra for x in banned_b):
             return False
         if self.size[ra] < self.size[rb]:
             ra, rb = rb, ra
+            banned_a, banned_b = banned_b, banned_a
         self.parent[rb] = ra
         self.size[ra] += self.size[rb]
-        self.banned[ra] |= self.banned[rb]
+        if banned_b:
+            self.banned[ra] = banned_a | banned_b
         return True
+
+
+def _by_component(labels: np.ndarray, left: np.ndarray, wanted: np.ndarray) -> dict[int, np.ndarray]:
+    """Row positions grouped by the component of ``left``, for the wanted components only."""
+    component = labels[left]
+    rows = np.flatnonzero(np.isin(component, wanted))
+    order = rows[np.argsort(component[rows], kind="stable")]
+    keys = component[order]
+    bounds = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1], True])
+    return {int(keys[bounds[i]]): order[bounds[i]:bounds[i + 1]] for i in range(len(bounds) - 1)}
 
 
 def guarded_groups(n: int, edges: pd.DataFrame, cannot: pd.DataFrame, limit: int) -> tuple[np.ndarray, list[dict[str, int]]]:
     """Connected components, rebuilt strongest-edge-first where they are too large or hold a cannot-link.
 
-    ``edges`` has columns left, right, priority, score; ``cannot`` has left, right.
+    ``edges`` has columns left, right, priority, score; ``cannot`` has left, right. Only the affected
+    components are rebuilt, each from its own edges, so the cost follows the size of the problem.
     """
     labels = _components(n, edges["left"].to_numpy(), edges["right"].to_numpy())
-    sizes = np.bincount(labels, minlength=labels.max() + 1 if n else 0)
-    bad = set(np.flatnonzero(sizes > limit).tolist())
-    if len(cannot):
-        same = labels[cannot["left"].to_numpy()] == labels[cannot["right"].to_numpy()]
-        bad |= set(labels[cannot["left"].to_numpy()[same]].tolist())
+    if n == 0:
+        return labels, []
+    sizes = np.bincount(labels)
+    c_left, c_right = cannot["left"].to_numpy(np.int64), cannot["right"].to_numpy(np.int64)
+    inside = labels[c_left] == labels[c_right]
+    bad = np.union1d(np.flatnonzero(sizes > limit), labels[c_left[inside]])
+    if len(bad) == 0:
+        return labels, []
+    ordered = edges.sort_values(["priority", "score", "left", "right"], ascending=[True, False, True, True])
+    e_left, e_right = ordered["left"].to_numpy(np.int64), ordered["right"].to_numpy(np.int64)
+    edge_rows = _by_component(labels, e_left, bad)
+    cannot_rows = _by_component(labels, c_left[inside], bad)
+    c_left_in, c_right_in = c_left[inside], c_right[inside]
+    members_of = _by_component(labels, np.arange(n), bad)
     suspect = []
-    next_label = labels.max() + 1 if n else 0
-    for component in sorted(bad):
-        members = np.flatnonzero(labels == component)
-        inside = edges[np.isin(edges["left"].to_numpy(), members)].sort_values(
-            ["priority", "score", "left", "right"], ascending=[True, False, True, True])
-        finder = _UnionFind(members)
-        member_set = set(members.tolist())
-        for a, b in cannot[["left", "right"]].itertuples(index=False):
-            if a in member_set and b in member_set:
-                finder.banned[int(a)].add(int(b))
-                finder.banned[int(b)].add(int(a))
+    next_label = int(labels.max()) + 1
+    for component in bad.tolist():
+        members = members_of[component]
+        banned = list(zip(c_left_in[cannot_rows.get(component, [])].tolist(),
+                          c_right_in[cannot_rows.get(component, [])].tolist(), strict=True))
+        finder = _UnionFind(members, banned)
+        rows = np.sort(edge_rows.get(component, np.zeros(0, np.int64)))  # keep the strength order
         refused = 0
-        for a, b in inside[["left", "right"]].itertuples(index=False):
-            refused += not finder.union(int(a), int(b), limit)
+        for a, b in zip(e_left[rows].tolist(), e_right[rows].tolist(), strict=True):
+            refused += not finder.union(a, b, limit)
         roots = np.asarray([finder.find(int(m)) for m in members])
         _, relabel = np.unique(roots, return_inverse=True)
         labels[members] = next_label + relabel
         next_label += int(relabel.max()) + 1
-        suspect.append({"records": len(members), "groups_after_guard": int(relabel.max()) + 1,
-                        "refused_edges": refused})
+        if len(members) > limit or refused:
+            suspect.append({"records": len(members), "groups_after_guard": int(relabel.max()) + 1,
+                            "refused_edges": refused, "cannot_links": len(banned)})
     return labels, suspect
 
 

@@ -98,7 +98,7 @@ def expectation_maximisation(levels: np.ndarray, comparisons: list[ComparisonSpe
     patterns, counts = level_patterns(levels)
     share = 0.1
     done = 0
-    for done in range(1, iterations + 1):
+    for done in range(1, iterations + 1):  # noqa: B007 - returned: the iterations it took
         ratio = _log_likelihood_ratio(patterns, m, u_arrays, fixed)
         logit = np.log(share / (1 - share)) + ratio
         posterior = 1.0 / (1.0 + np.exp(-np.clip(logit, -60, 60)))

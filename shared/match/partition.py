@@ -16,8 +16,8 @@ from shared.config.model import Probabilistic, UnificationConfig
 from shared.match.fellegi_sunter import FsModel, match_weight, probability
 from shared.match.plan import tf_column
 from shared.match.rules import BOTH, LEFT, RIGHT, CompiledCondition, CompiledRule, compile_condition, compile_rules
-from shared.match.train import FsBlock, blocking_rules, pair_levels
 from shared.match.scoring import block_pairs, cross_pairs, exact_equal, fuzzy_scores
+from shared.match.train import FsBlock, blocking_rules, pair_levels
 from shared.names import Col
 
 PAIRS_SCHEMA = pa.schema([("left", pa.int64()), ("right", pa.int64()), ("rule", pa.int16()),

@@ -113,7 +113,7 @@ def train_model(con: duckdb.DuckDBPyConnection, settings: Probabilistic, blocks:
         if found:
             m[i] = np.mean(np.asarray(found), axis=0).tolist()
     prior = float(np.clip(max(priors, default=1.0 / max(records, 2)), 1e-12, 0.5))
-    diagnostics = {"u_pairs": int(len(left)), "record_sample": n, "sessions": sessions, "total_pairs": total_pairs,
+    diagnostics = {"u_pairs": len(left), "record_sample": n, "sessions": sessions, "total_pairs": total_pairs,
                    "prior_match_weight": round(math.log2(prior / (1 - prior)), 3)}
     return FsModel(comparisons, m, u, prior, diagnostics)
 

@@ -17,11 +17,11 @@ import pyarrow as pa
 
 from shared.config.model import KeyPair, UnificationConfig
 from shared.duck import copy_to_lake, lake_duckdb, parquet_source
-from shared.lakeio import read_parquet, read_parquet_many, write_json, write_parquet
+from shared.lakeio import read_parquet, read_parquet_many, write_json
 from shared.match.cluster import Clustering, cluster, cluster_probabilistic
 from shared.match.partition import PAIRS_SCHEMA
 from shared.match.rules import compile_rules
-from shared.merge.customer_id import assign_ids, system_id
+from shared.merge.customer_id import assign_ids, uuid5_sql
 from shared.merge.survivorship import household_sql, q, source_keys_sql, survivorship_sql
 from shared.names import Col
 from shared.paths import RunPaths
@@ -64,7 +64,8 @@ def _key_pairs(pairs: list[KeyPair], config: UnificationConfig, ids: dict[tuple[
 def _winner_rank(records: pd.DataFrame, config: UnificationConfig) -> np.ndarray:
     """Order of records inside their group (0 wins): the table's winner policy, ties to the largest key."""
     order = config.unification.match_order
-    policy = records["TableIndex"].map(lambda i: config.unification_of(order[i]).deduplication.winner.policy)
+    policies = np.asarray([config.unification_of(name).deduplication.winner.policy for name in order], dtype=object)
+    policy = policies[records["TableIndex"].to_numpy()]
     modified = pd.to_datetime(records[Col.RECORD_MODIFIED], utc=True)
     recency = ((modified - pd.Timestamp(0, tz="UTC")).dt.total_seconds()).fillna(-np.inf).to_numpy()
     primary = np.select([policy == "most_recent", policy == "least_recent"], [-recency, recency],
@@ -125,11 +126,12 @@ def merge_profiles(lake: Lake, config: UnificationConfig, run_id: str, pair_path
     kept = clustering.profile >= 0
     current = pd.DataFrame({"profile": clustering.profile[kept], "record_key": record_key[kept],
                             "is_primary": primary[kept]})
-    assignment = assign_ids(current, _previous_crosswalk(lake, previous_crosswalk))
     is_winner = clustering.group_winner == records[Col.RECORD_ID].to_numpy()
     mapping = pa.table({"TableIndex": records["TableIndex"].to_numpy(np.int16),
                         Col.SOURCE_KEY: records[Col.SOURCE_KEY].to_numpy(dtype=object),
                         "profile": clustering.profile, "is_winner": is_winner, "is_primary_row": primary})
+    custom = custom_id_keys(lake, config, tables, mapping) if config.merge.custom_id_fields else None
+    assignment = assign_ids(current, _previous_crosswalk(lake, previous_crosswalk), custom)
     customers = _write_customers(lake, config, paths, tables, mapping, assignment)
     _write_lineage(lake, config, paths, records, clustering, assignment, pairs, rules, primary, data_source,
                    table_name)
@@ -144,6 +146,33 @@ def merge_profiles(lake: Lake, config: UnificationConfig, run_id: str, pair_path
     return outcome
 
 
+def custom_id_keys(lake: Lake, config: UnificationConfig, tables: dict[str, str], mapping: pa.Table) -> pd.Series:
+    """Per profile, the natural key of a custom CustomerId: for each configured field (up to five) the first
+    non-null ``TableName`` + value in match order, joined by ``|``; None when every field is empty."""
+    order = config.unification.match_order
+    names = {i: config.source(n).table for i, n in enumerate(order)}
+    table_name = "CASE s.TableIndex " + " ".join(f"WHEN {i} THEN {quote_literal(t, 'duckdb')}" for i, t in
+                                               names.items()) + " END"
+    with lake_duckdb(lake) as con:
+        con.register("mapping", mapping)
+        selects = [f"SELECT {i}::SMALLINT AS TableIndex, * FROM {parquet_source(lake, [tables[name]])}"
+                   for i, name in enumerate(order) if name in tables]
+        con.execute("CREATE TEMP VIEW snapshots AS " + " UNION ALL BY NAME ".join(selects))
+        columns = {row[0] for row in con.execute("DESCRIBE snapshots").fetchall()}
+        parts = [f"arg_min({table_name} || CAST(s.{q(f)} AS VARCHAR), s.TableIndex) "
+                 f"FILTER (WHERE s.{q(f)} IS NOT NULL)" for f in config.merge.custom_id_fields if f in columns]
+        if not parts:
+            return pd.Series(dtype=object)
+        key = " || '|' || ".join(f"coalesce({p}, '')" for p in parts)
+        any_value = " OR ".join(f"s.{q(f)} IS NOT NULL" for f in config.merge.custom_id_fields if f in columns)
+        frame = con.execute(
+            f"SELECT m.profile, CASE WHEN bool_or({any_value}) THEN {key} END AS natural_key FROM snapshots s "
+            f"JOIN mapping m ON s.TableIndex = m.TableIndex AND s.{q(Col.SOURCE_KEY)} = m.{q(Col.SOURCE_KEY)} "
+            "WHERE m.is_winner AND m.profile >= 0 GROUP BY m.profile").df()
+    keys = frame.set_index("profile")["natural_key"]
+    return keys.where(keys.notna(), None)
+
+
 def _size_histogram(profile: np.ndarray) -> dict[str, int]:
     sizes = np.bincount(np.unique(profile, return_inverse=True)[1]) if len(profile) else np.zeros(0, int)
     values, counts = np.unique(sizes, return_counts=True)
@@ -153,9 +182,11 @@ def _size_histogram(profile: np.ndarray) -> dict[str, int]:
 def _write_customers(lake: Lake, config: UnificationConfig, paths: RunPaths, tables: dict[str, str],
                      mapping: pa.Table, assignment: object) -> int:
     order = config.unification.match_order
-    ids = pa.table({"profile": np.asarray(assignment.customer_id.index, dtype=np.int64),  # type: ignore[attr-defined]
-                    Col.CUSTOMER_ID: assignment.customer_id.to_numpy(dtype=object),  # type: ignore[attr-defined]
-                    Col.PREVIOUS_CUSTOMER_ID: assignment.previous.to_numpy(dtype=object)})  # type: ignore[attr-defined]
+    previous = assignment.previous  # type: ignore[attr-defined]
+    ids = pa.table({"profile": pa.array(np.asarray(assignment.customer_id.index, dtype=np.int64)),  # type: ignore[attr-defined]
+                    Col.CUSTOMER_ID: pa.array(assignment.customer_id.tolist(), pa.string()),  # type: ignore[attr-defined]
+                    Col.PREVIOUS_CUSTOMER_ID: pa.array([v if isinstance(v, str) else None for v in previous.tolist()],
+                                                       pa.string())})
     with lake_duckdb(lake) as con:
         con.register("mapping", mapping)
         con.register("ids", ids)
@@ -186,36 +217,67 @@ def _write_lineage(lake: Lake, config: UnificationConfig, paths: RunPaths, recor
                    clustering: Clustering, assignment: object, pairs: pd.DataFrame, rules: list,
                    primary: np.ndarray, data_source: np.ndarray, table_name: np.ndarray) -> None:
     customer_of = assignment.customer_id  # type: ignore[attr-defined]
-    kept = clustering.profile >= 0
-    identifier = data_source + "|" + table_name + "|" + records[Col.SOURCE_KEY].to_numpy(dtype=object)
-    alternate = pd.DataFrame({
-        Col.CUSTOMER_ID: pd.Series(clustering.profile).map(customer_of).to_numpy(dtype=object),
-        Col.DATA_SOURCE: data_source, Col.TABLE: table_name, "AlternateValue": records[Col.SOURCE_KEY].to_numpy(),
-        "Identifier": identifier,
-        "AlternateKeyId": [str(uuid.uuid5(uuid.NAMESPACE_URL, i)) for i in identifier],
-        "IsPrimary": primary,
-        "IsDeduplicationWinner": clustering.group_winner == records[Col.RECORD_ID].to_numpy()})[kept]
-    write_parquet(lake, paths.unified(ALTERNATE_KEY), pa.Table.from_pandas(alternate, preserve_index=False))
-    key_of = records[Col.SOURCE_KEY].to_numpy(dtype=object)
+    record_ids = records[Col.RECORD_ID].to_numpy()
+    lineage = pa.table({
+        "record": record_ids, "TableIndex": records["TableIndex"].to_numpy(np.int16),
+        "profile": clustering.profile, "group_winner": clustering.group_winner, "IsPrimary": primary,
+        Col.DATA_SOURCE: pa.array(data_source, pa.string()), Col.TABLE: pa.array(table_name, pa.string()),
+        "AlternateValue": pa.array(records[Col.SOURCE_KEY].to_numpy(dtype=object), pa.string())})
+    ids = pa.table({"profile": pa.array(np.asarray(customer_of.index, dtype=np.int64)),
+                    Col.CUSTOMER_ID: pa.array(customer_of.tolist(), pa.string())})
     facts = rule_facts(config, rules)
     table_of = records["TableIndex"].to_numpy()
     pairs = pairs[~pairs["cannot"]] if "cannot" in pairs else pairs
     same_table = table_of[pairs["left"].to_numpy()] == table_of[pairs["right"].to_numpy()]
-    dedupe_pairs = pairs[same_table]
-    rule_names = {rid: fact[0] for rid, fact in facts.items()}
-    for index, name in enumerate(config.unification.match_order):
-        members = np.flatnonzero(records["TableIndex"].to_numpy() == index)
-        groups = clustering.group[members]
-        best = _best_rule_per_record(dedupe_pairs, members, rule_names, {k: v[1] for k, v in facts.items()})
-        frame = pd.DataFrame({
-            Col.SOURCE_KEY: key_of[members],
-            "Deduplication_GroupId": [system_id(f"group|{name}|{key_of[clustering.group_winner[m]]}") for m in members],
-            "Deduplication_WinnerId": key_of[clustering.group_winner[members]],
-            "Rule": best["Rule"].to_numpy(dtype=object), "Score": best["Score"].to_numpy()})
-        frame["GroupSize"] = pd.Series(groups).map(pd.Series(groups).value_counts()).to_numpy()
-        write_parquet(lake, paths.unified(dedup_table_name(config, name)),
-                      pa.Table.from_pandas(frame, preserve_index=False))
-    _write_match_pairs(lake, config, paths, records, clustering, pairs[~same_table], rule_names, key_of)
+    rule_table = pa.table({"rule": pa.array(list(facts), pa.int32()),
+                           "RuleName": pa.array([f[0] for f in facts.values()], pa.string()),
+                           "priority": pa.array([f[1] for f in facts.values()], pa.int32())})
+    pair_table = pa.table({"left": pairs["left"].to_numpy(np.int64), "right": pairs["right"].to_numpy(np.int64),
+                           "rule": pairs["rule"].to_numpy(np.int32), "score": pairs["score"].to_numpy(np.float64),
+                           "same_table": same_table})
+    links = pa.table({"left": clustering.links["left"].to_numpy(np.int64) if len(clustering.links) else
+                      np.zeros(0, np.int64),
+                      "right": clustering.links["right"].to_numpy(np.int64) if len(clustering.links) else
+                      np.zeros(0, np.int64)})
+    order = config.unification.match_order
+    table_names = pa.table({"TableIndex": pa.array(range(len(order)), pa.int16()),
+                            "Source": pa.array(order, pa.string())})
+    with lake_duckdb(lake) as con:
+        for name, table in (("lineage", lineage), ("ids", ids), ("rules", rule_table), ("pairs", pair_table),
+                            ("links", links), ("sources", table_names)):
+            con.register(name, table)
+        identifier = f"{q(Col.DATA_SOURCE)} || '|' || {q(Col.TABLE)} || '|' || AlternateValue"
+        copy_to_lake(con, f"""
+            SELECT i.{q(Col.CUSTOMER_ID)}, l.{q(Col.DATA_SOURCE)}, l.{q(Col.TABLE)}, l.AlternateValue,
+                   {identifier} AS Identifier, {uuid5_sql(identifier, uuid.NAMESPACE_URL)} AS AlternateKeyId,
+                   l.IsPrimary, l.group_winner = l.record AS IsDeduplicationWinner
+            FROM lineage l JOIN ids i USING (profile) ORDER BY l.record""", lake, paths.unified(ALTERNATE_KEY))
+        # per record: the first rule (by priority) and best score of the deduplication pairs it is in
+        con.execute("""
+            CREATE TEMP TABLE best AS
+            SELECT record, arg_min(RuleName, (priority, -score)) AS Rule, arg_min(score, (priority, -score)) AS Score FROM (
+                SELECT "left" AS record, rule, score FROM pairs WHERE same_table
+                UNION ALL SELECT "right", rule, score FROM pairs WHERE same_table) JOIN rules USING (rule)
+            GROUP BY record""")
+        for index, name in enumerate(order):
+            group_key = f"'group|{name}|' || w.AlternateValue"
+            copy_to_lake(con, f"""
+                SELECT l.AlternateValue AS {q(Col.SOURCE_KEY)},
+                       {uuid5_sql(group_key)} AS Deduplication_GroupId,
+                       w.AlternateValue AS Deduplication_WinnerId, b.Rule, b.Score,
+                       count(*) OVER (PARTITION BY l.group_winner) AS GroupSize
+                FROM lineage l LEFT JOIN lineage w ON w.record = l.group_winner LEFT JOIN best b ON b.record = l.record
+                WHERE l.TableIndex = {index} ORDER BY l.record""",
+                         lake, paths.unified(dedup_table_name(config, name)))
+        copy_to_lake(con, """
+            SELECT s1.Source AS Table1, a.AlternateValue AS Key1, s2.Source AS Table2, b.AlternateValue AS Key2,
+                   r.RuleName AS Rule, p.score AS Score, k."left" IS NOT NULL AS Linked
+            FROM pairs p JOIN lineage a ON a.record = p."left" JOIN lineage b ON b.record = p."right"
+            JOIN sources s1 ON s1.TableIndex = a.TableIndex JOIN sources s2 ON s2.TableIndex = b.TableIndex
+            JOIN rules r USING (rule)
+            LEFT JOIN links k ON k."left" = p."left" AND k."right" = p."right"
+            WHERE NOT p.same_table ORDER BY p."left", p."right"
+            """, lake, paths.unified(MATCH_PAIRS))
 
 
 def rule_facts(config: UnificationConfig, rules: list) -> dict[int, tuple[str, int]]:
@@ -226,40 +288,6 @@ def rule_facts(config: UnificationConfig, rules: list) -> dict[int, tuple[str, i
     if config.unification.probabilistic.enabled:
         facts.update({b.id: (b.name, 1000) for b in blocking_rules(config.unification.probabilistic, len(rules))})
     return facts
-
-
-def _best_rule_per_record(pairs: pd.DataFrame, members: np.ndarray, rule_names: dict[int, str],
-                          priority: dict[int, int]) -> pd.DataFrame:
-    """For each record: the first rule (by priority) and best score of the deduplication pairs it is in."""
-    both = pd.concat([pairs.rename(columns={"left": "record"})[["record", "rule", "score"]],
-                      pairs.rename(columns={"right": "record"})[["record", "rule", "score"]]])
-    both = both[both["record"].isin(members)]
-    both = both.assign(priority=both["rule"].map(priority)).sort_values(["record", "priority", "score"],
-                                                                          ascending=[True, True, False])
-    best = both.drop_duplicates("record").set_index("record")
-    out = pd.DataFrame(index=members)
-    out["Rule"] = best["rule"].map(rule_names).reindex(members)
-    out["Score"] = best["score"].reindex(members).astype("float64")
-    return out
-
-
-def _write_match_pairs(lake: Lake, config: UnificationConfig, paths: RunPaths, records: pd.DataFrame,
-                       clustering: Clustering, cross: pd.DataFrame, rule_names: dict[int, str],
-                       key_of: np.ndarray) -> None:
-    order = config.unification.match_order
-    table_of = records["TableIndex"].to_numpy()
-    linked = set(zip(clustering.links["left"].astype(np.int64), clustering.links["right"].astype(np.int64),
-                     strict=True)) if len(clustering.links) else set()
-    frame = pd.DataFrame({
-        "Table1": [order[t] for t in table_of[cross["left"].to_numpy()]],
-        "Key1": key_of[cross["left"].to_numpy()],
-        "Table2": [order[t] for t in table_of[cross["right"].to_numpy()]],
-        "Key2": key_of[cross["right"].to_numpy()],
-        "Rule": cross["rule"].map(lambda r: rule_names[int(r)]).to_numpy(dtype=object),
-        "Score": cross["score"].astype("float64").to_numpy(),
-        "Linked": [(a, b) in linked for a, b in zip(cross["left"], cross["right"], strict=True)],
-    })
-    write_parquet(lake, paths.unified(MATCH_PAIRS), pa.Table.from_pandas(frame, preserve_index=False))
 
 
 __all__ = ["ALTERNATE_KEY", "CUSTOMER", "MATCH_PAIRS", "MergeOutcome", "merge_profiles", "quote_literal"]

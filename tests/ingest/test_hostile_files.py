@@ -95,7 +95,7 @@ def test_quoted_newlines_stay_inside_their_field(lake: LocalLake) -> None:
 
 def test_ragged_rows_are_quarantined_with_their_row_number(lake: LocalLake) -> None:
     data = (HEADER + "1,Ann,Lee,a@x.com,,1,\n2,Bo\n3,Cy,Wu,c@x.com,,3,,extra\n4,Di,Ng,d@x.com,,4,\n").encode()
-    result, rows, quarantined = convert(lake, data)
+    _result, rows, quarantined = convert(lake, data)
     assert [r["SourceKey"] for r in rows] == ["1", "4"]
     assert [r["SourceLine"] for r in rows] == [1, 4]
     assert {q["Row"] for q in quarantined} == {2, 3}
@@ -105,7 +105,7 @@ def test_ragged_rows_are_quarantined_with_their_row_number(lake: LocalLake) -> N
 
 def test_formula_like_cells_are_quarantined(lake: LocalLake) -> None:
     data = (HEADER + "1,=cmd|' /C calc'!A0,Lee,a@x.com,,1,\n2,Ann,@SUM(A1:A9),b@x.com,,2,\n3,Bo,Li,+1@x.com,,3,\n").encode()
-    result, rows, quarantined = convert(lake, data)
+    _result, rows, quarantined = convert(lake, data)
     assert [r["SourceKey"] for r in rows] == ["3"]
     assert {(q["Row"], q["Field"]) for q in quarantined} == {(1, "first"), (2, "last")}
     assert all("formula" in q["Reason"] for q in quarantined)
@@ -113,7 +113,7 @@ def test_formula_like_cells_are_quarantined(lake: LocalLake) -> None:
 
 def test_a_one_megabyte_cell_is_quarantined(lake: LocalLake) -> None:
     data = (HEADER + f"1,{'x' * 1_000_000},Lee,a@x.com,,1,\n2,Bo,Li,b@x.com,,2,\n").encode()
-    result, rows, quarantined = convert(lake, data)
+    _result, rows, quarantined = convert(lake, data)
     assert [r["SourceKey"] for r in rows] == ["2"]
     assert quarantined[0]["Field"] == "first" and "longer than" in quarantined[0]["Reason"]
 
@@ -135,7 +135,7 @@ def test_truncated_parquet_is_quarantined_whole(lake: LocalLake) -> None:
 def test_json_lines_that_are_not_objects_are_quarantined(lake: LocalLake) -> None:
     lines = ['{"id": "1", "first": "Ann", "points": 3}', '[1, 2, 3]', '"just text"', '{"id": "2", "first": "Bo",',
              '{"id": "3", "first": {"nested": true}, "points": "7"}']
-    result, rows, quarantined = convert(lake, "\n".join(lines).encode(), "m.jsonl", table("members"))
+    _result, rows, quarantined = convert(lake, "\n".join(lines).encode(), "m.jsonl", table("members"))
     assert [r["SourceKey"] for r in rows] == ["1", "3"]
     assert rows[1]["FirstName"] == '{"nested": true}' and rows[1]["points"] == 7
     reasons = {q["Row"]: q["Reason"] for q in quarantined}
@@ -144,7 +144,7 @@ def test_json_lines_that_are_not_objects_are_quarantined(lake: LocalLake) -> Non
 
 def test_null_keys_and_wrong_types_are_quarantined_naming_the_field(lake: LocalLake) -> None:
     data = (HEADER + ",Ann,Lee,a@x.com,,1,\n2,Bo,Li,b@x.com,1990-13-45,x2,maybe\n3,Cy,Wu,c@x.com,,3,\n").encode()
-    result, rows, quarantined = convert(lake, data)
+    _result, rows, quarantined = convert(lake, data)
     assert [r["SourceKey"] for r in rows] == ["3"]
     by_row = {q["Row"]: q for q in quarantined}
     assert by_row[1]["Field"] == "id" and "primary key" in by_row[1]["Reason"]
@@ -155,7 +155,7 @@ def test_null_keys_and_wrong_types_are_quarantined_naming_the_field(lake: LocalL
 
 
 def test_schema_drift_extra_and_reordered_columns_are_fine(lake: LocalLake) -> None:
-    data = "vip,points,birth,email,last,first,id,loyalty_tier\ntrue,5,1990-01-02,a@x.com,Lee,Ann,1,gold\n".encode()
+    data = b"vip,points,birth,email,last,first,id,loyalty_tier\ntrue,5,1990-01-02,a@x.com,Lee,Ann,1,gold\n"
     result, rows, _ = convert(lake, data)
     assert result.accepted == 1 and rows[0]["FirstName"] == "Ann" and "loyalty_tier" not in rows[0]
 
@@ -171,5 +171,5 @@ def test_headerless_csv_with_configured_column_names(lake: LocalLake) -> None:
     from shared.config.model import CsvOptions
 
     source = table(csv=CsvOptions(header=False, columns=["id", "first", "last", "email", "birth", "points", "vip"]))
-    result, rows, _ = convert(lake, b"1,Ann,Lee,a@x.com,,1,\n2,Bo,Li,b@x.com,,2,\n", source=source)
+    _result, rows, _ = convert(lake, b"1,Ann,Lee,a@x.com,,1,\n2,Bo,Li,b@x.com,,2,\n", source=source)
     assert [r["SourceKey"] for r in rows] == ["1", "2"] and rows[1]["SourceLine"] == 2

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -104,5 +104,5 @@ def test_an_hour_is_processed_only_after_it_has_closed() -> None:
     landed = classify("landing/crm/contacts/IncrementalData/2026/11/28/07/Upserts/u.csv", "landing",
                       load_config_text(CONFIG))
     assert landed is not None
-    assert not landed.hour_closed(datetime(2026, 11, 28, 7, 59, tzinfo=timezone.utc))
-    assert landed.hour_closed(datetime(2026, 11, 28, 8, 15, tzinfo=timezone.utc))
+    assert not landed.hour_closed(datetime(2026, 11, 28, 7, 59, tzinfo=UTC))
+    assert landed.hour_closed(datetime(2026, 11, 28, 8, 15, tzinfo=UTC))

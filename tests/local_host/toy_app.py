@@ -39,7 +39,7 @@ def build_app() -> df.DFApp:
         yield context.create_timer(context.current_utc_datetime + timedelta(milliseconds=20))
         try:
             yield context.call_activity_with_retry("flaky", options, {"key": "never", "fail": 99})
-        except Exception as exc:  # the orchestrator sees the last failure after the attempts
+        except Exception as exc:  # noqa: BLE001 - the orchestrator sees the last failure after the attempts
             out.append("caught: " + str(exc).splitlines()[0].strip())
         return out
 

@@ -1,0 +1,88 @@
+"""Matching benchmark: c360 against Splink on the same data, in the same run; prints ratios c360/Splink.
+
+    python bench/match/benchmark.py [--sets febrl3 febrl4 rldata10000 demo-100000 demo-1000000]
+
+Each tool runs in its own process (Splink in bench/.venv-splink); wall time is measured by the runner from
+reading the inputs to final clusters, peak memory is the process's maximum RSS. F1 is over record pairs of
+the final clusters (transitive closure included); cluster F1 counts exactly recovered clusters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[1]
+ROOT = BENCH.parent
+PYTHONS = {"c360": ROOT / ".venv" / "bin" / "python", "splink": BENCH / ".venv-splink" / "bin" / "python"}
+RUNNERS = {"c360": BENCH / "match" / "c360_runner.py", "splink": BENCH / "match" / "splink_runner.py"}
+DATA = BENCH / "data"
+TARGETS = {"febrl3": 0.997, "febrl4": 0.997, "rldata10000": 0.95, "demo-1000000": 0.995}
+
+
+def ensure_data(sets: list[str]) -> None:
+    if any(s in ("febrl3", "febrl4", "rldata10000") for s in sets) and not (DATA / "febrl3.parquet").exists():
+        subprocess.run([str(PYTHONS["splink"]), str(BENCH / "match" / "prepare_data.py"), str(DATA)], check=True)
+    for name in sets:
+        if name.startswith("demo-") and not (DATA / name / "truth.csv").exists():
+            people = int(name.split("-")[1])
+            code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from pathlib import Path; "
+                    "from c360_cli.demo import DemoSpec, write_demo; "
+                    f"write_demo(Path({str(DATA / name)!r}), DemoSpec(customers={people}, seed=11, activities=False))")
+            started = time.perf_counter()
+            subprocess.run([str(PYTHONS["c360"]), "-c", code], check=True)
+            print(f"generated {name} in {time.perf_counter() - started:.0f} s")
+
+
+def run(tool: str, dataset: str) -> dict[str, object]:
+    args = [str(PYTHONS[tool]), str(RUNNERS[tool])]
+    if dataset.startswith("demo-"):
+        args += ["demo", str(DATA), "--demo-people", dataset.split("-")[1]]
+    else:
+        args += [dataset, str(DATA)]
+    out = subprocess.run(args, capture_output=True, text=True, cwd=BENCH, check=False,
+                         env={"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+    if out.returncode != 0:
+        return {"tool": tool, "dataset": dataset, "error": (out.stderr.strip().splitlines() or ["?"])[-1]}
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["dataset"] = dataset
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sets", nargs="+", default=["febrl3", "febrl4", "rldata10000", "demo-100000"])
+    args = parser.parse_args()
+    ensure_data(args.sets)
+    results = []
+    header = (f"{'set':14s} {'tool':7s} {'precision':>9s} {'recall':>7s} {'F1':>7s} {'cluster F1':>10s} "
+              f"{'seconds':>8s} {'peak MB':>8s}")
+    print(header)
+    for dataset in args.sets:
+        pair = {}
+        for tool in ("c360", "splink"):
+            result = run(tool, dataset)
+            results.append(result)
+            pair[tool] = result
+            if "error" in result:
+                print(f"{dataset:14s} {tool:7s} failed: {result['error']}")
+                continue
+            print(f"{dataset:14s} {tool:7s} {result['precision']:9.4f} {result['recall']:7.4f} {result['f1']:7.4f} "
+                  f"{result['cluster_f1']:10.4f} {result['seconds']:8.1f} {result['peak_mb']:8.0f}", flush=True)
+        c, s = pair.get("c360", {}), pair.get("splink", {})
+        if "f1" in c and "f1" in s:
+            target = TARGETS.get(dataset)
+            verdict = "" if target is None else f"; target F1 >= {target}: {'met' if c['f1'] >= target else 'NOT met'}"
+            print(f"{dataset:14s} ratio c360/Splink: F1 {c['f1'] / max(s['f1'], 1e-9):.3f}, "
+                  f"time {c['seconds'] / s['seconds']:.2f}, memory {c['peak_mb'] / s['peak_mb']:.2f}"
+                  f"; Splink's best F1 over thresholds (with labels) {s.get('best_f1_with_labels', float('nan')):.4f}"
+                  f"{verdict}", flush=True)
+    (BENCH / "results").mkdir(exist_ok=True)
+    (BENCH / "results" / "match.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

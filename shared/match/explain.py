@@ -1,0 +1,161 @@
+"""Explain why two source records did or did not end up in one customer.
+
+For each rule that applies to the pair: every condition with both normalized values, its score and
+threshold, the exceptions, and the verdict; in probabilistic mode, every comparison's level and match
+weight, the total, the probability and the cannot-links; finally the two CustomerIds of the run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from shared.config.model import UnificationConfig
+from shared.lakeio import read_json, read_parquet
+from shared.match.comparisons import NULL_LEVEL, comparison_levels
+from shared.match.fellegi_sunter import FsModel, probability
+from shared.match.partition import exception_fires
+from shared.match.rules import CompiledCondition, compile_condition, compile_rules
+from shared.match.scoring import fuzzy_scores
+from shared.merge.unify import ALTERNATE_KEY
+from shared.names import Col
+from shared.paths import RunPaths
+from shared.ports import Lake
+
+
+@dataclass
+class ConditionCheck:
+    field: str
+    left: Any
+    right: Any
+    score: float | None
+    threshold: float
+    holds: bool | None  # None: a value is missing
+
+
+@dataclass
+class RuleCheck:
+    rule: str
+    kind: str  # deduplication | match
+    conditions: list[ConditionCheck]
+    exceptions: list[str]
+    matched: bool
+
+
+@dataclass
+class Explanation:
+    records: tuple[str, str]
+    customer_ids: tuple[str | None, str | None]
+    rules: list[RuleCheck] = field(default_factory=list)
+    comparisons: list[dict[str, Any]] = field(default_factory=list)
+    probability: float | None = None
+    cannot_link: list[str] = field(default_factory=list)
+    verdict: str = ""
+
+
+def _check(condition: CompiledCondition, a: dict[str, Any], b: dict[str, Any], base: str) -> ConditionCheck:
+    left, right = a.get(condition.left.column), b.get(condition.right.column)
+    if left is None or right is None:
+        return ConditionCheck(condition.left.field, left, right, None, condition.threshold, None)
+    if condition.exact:
+        return ConditionCheck(condition.left.field, left, right, 1.0 if left == right else 0.0, 1.0, left == right)
+    score = float(fuzzy_scores([left], [right], base)[0])
+    return ConditionCheck(condition.left.field, left, right, round(score, 4), condition.threshold,
+                          score >= condition.threshold - 1e-9)
+
+
+def _record(features: pa.Table, table_index: int, key: str) -> dict[str, Any]:
+    mask = pc.and_(pc.equal(features.column("TableIndex"), table_index), pc.equal(features.column(Col.SOURCE_KEY), key))
+    rows = features.filter(mask).to_pylist()
+    if not rows:
+        raise KeyError(f"no record with key {key!r} in that table")
+    return rows[0]
+
+
+def explain_pair(lake: Lake, config: UnificationConfig, run_id: str, first: tuple[str, str],
+                 second: tuple[str, str]) -> Explanation:
+    """``first``/``second`` are (source table name, primary key)."""
+    order = config.unification.match_order
+    paths = RunPaths(run_id)
+    features = read_parquet(lake, paths.match_features())
+    ta, tb = order.index(first[0]), order.index(second[0])
+    if tb < ta:
+        first, second, ta, tb = second, first, tb, ta
+    a, b = _record(features, ta, first[1]), _record(features, tb, second[1])
+    keys = read_parquet(lake, paths.unified(ALTERNATE_KEY)).to_pandas()
+    ids = []
+    for name, key in (first, second):
+        source = config.source(name)
+        row = keys[(keys[Col.DATA_SOURCE] == source.data_source) & (keys[Col.TABLE] == source.table)
+                   & (keys["AlternateValue"] == key)]
+        ids.append(None if row.empty else str(row[Col.CUSTOMER_ID].iloc[0]))
+    result = Explanation((f"{first[0]}:{first[1]}", f"{second[0]}:{second[1]}"), (ids[0], ids[1]))
+    base = config.unification.fuzzy_base_length
+    for rule in compile_rules(config):
+        applies = (rule.dedupe and ta == tb and rule.table == first[0]) or (
+            not rule.dedupe and rule.table == second[0] and first[0] in rule.against)
+        if not applies:
+            continue
+        checks = [_check(c, a, b, base) for c in rule.conditions]
+        fired = []
+        for exception in rule.exceptions:
+            outcome = [_check(c, a, b, base) for c in exception.conditions]
+            results = [(np.asarray([c.holds is True]), np.asarray([c.holds is not None])) for c in outcome]
+            if exception_fires(exception.when, results, 1)[0]:
+                fired.append(f"{exception.when}: " + ", ".join(f"{c.field} {c.left!r} vs {c.right!r}" for c in outcome))
+        matched = all(c.holds for c in checks) and not fired
+        result.rules.append(RuleCheck(rule.name, "deduplication" if rule.dedupe else "match", checks, fired, matched))
+    settings = config.unification.probabilistic
+    if settings.enabled and lake.exists(paths.match_model()):
+        model = FsModel.from_dict(read_json(lake, paths.match_model()))
+        weights = model.weights()
+        total = float(np.log2(model.prior / (1 - model.prior)))
+        for i, comparison in enumerate(model.comparisons):
+            column = comparison.feature.column
+            level = int(comparison_levels(comparison.kind, pa.array([a.get(column)], pa.string()),
+                                          pa.array([b.get(column)], pa.string()))[0])
+            weight = 0.0 if level == NULL_LEVEL else float(weights[i][level])
+            total += weight
+            result.comparisons.append({"comparison": comparison.name, "left": a.get(column), "right": b.get(column),
+                                       "level": "missing" if level == NULL_LEVEL else comparison.levels[level],
+                                       "weight": round(weight, 2)})
+        result.probability = float(probability(np.asarray([total]))[0])
+        for exception in settings.cannot_link:
+            outcome = [_check(compile_condition(c), a, b, base) for c in exception.conditions]
+            results = [(np.asarray([c.holds is True]), np.asarray([c.holds is not None])) for c in outcome]
+            if exception_fires(exception.when, results, 1)[0]:
+                result.cannot_link.append(", ".join(f"{c.field} {c.left!r} vs {c.right!r}" for c in outcome))
+    result.verdict = _verdict(result, config, ta != tb)
+    return result
+
+
+def _verdict(result: Explanation, config: UnificationConfig, across_tables: bool) -> str:
+    same = result.customer_ids[0] is not None and result.customer_ids[0] == result.customer_ids[1]
+    matched = [r.rule for r in result.rules if r.matched]
+    threshold = config.unification.probabilistic.threshold
+    linked_probabilistically = result.probability is not None and result.probability >= threshold \
+        and not result.cannot_link
+    if same:
+        why = (f"rule {matched[0]!r} matched them" if matched else
+               "the probabilistic model linked them" if linked_probabilistically else
+               "they were joined transitively through other records")
+        return f"one customer: {why}"
+    if result.cannot_link:
+        return "two customers: a cannot-link keeps them apart (" + "; ".join(result.cannot_link) + ")"
+    if matched or linked_probabilistically:
+        reason = ("the later table's record joined another profile first (match order: a record joins one profile)"
+                  if across_tables and not config.unification.probabilistic.enabled
+                  else "a never-match pair or the cluster-size guard separated them")
+        return f"two customers although they match: {reason}"
+    misses = [f"{r.rule}: " + ", ".join(f"{c.field} {'missing' if c.holds is None else 'differs'}"
+                                       for c in r.conditions if not c.holds) for r in result.rules
+              if not r.matched and not r.exceptions]
+    excepted = [f"{r.rule}: exception ({'; '.join(r.exceptions)})" for r in result.rules if r.exceptions]
+    parts = misses + excepted
+    if result.probability is not None:
+        parts.append(f"match probability {result.probability:.3f} < {threshold}")
+    return "two customers: " + ("; ".join(parts) if parts else "no rule applies to these tables")

@@ -1,0 +1,38 @@
+"""``c360 explain`` shows rules, conditions, normalized values, scores and the verdict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from shared.config import load_config_text
+from shared.match.explain import explain_pair
+from tests.match.harness import unify
+from tests.match.test_probabilistic import PROBABILISTIC, people
+from tests.match.test_rules import config, row
+
+
+def test_explain_names_the_rule_that_matched_and_the_one_that_did_not(tmp_path: Path) -> None:
+    text = config()
+    crm = [row("1", "Ann", "Lee", "ann@x.com", birth="1990-01-01"), row("2", "Bo", "Ray", "bo@x.com")]
+    pos = [row("7", "Ann", "Lee", "ANN@x.com", birth="1991-01-01")]
+    result = unify(tmp_path, text, {"crm": crm, "pos": pos})
+    explained = explain_pair(result.lake, load_config_text(text), result.run_id, ("pos", "7"), ("crm", "1"))
+    assert explained.records == ("crm:1", "pos:7")  # ordered by match order
+    email, name = explained.rules
+    assert email.matched and email.conditions[0].left == "ann@x.com" == email.conditions[0].right
+    assert not name.matched and [c.field for c in name.conditions if not c.holds] == ["BirthDate"]
+    assert explained.verdict == "one customer: rule 'email' matched them"
+    apart = explain_pair(result.lake, load_config_text(text), result.run_id, ("crm", "2"), ("pos", "7"))
+    assert apart.verdict.startswith("two customers: email: Email differs")
+
+
+def test_explain_shows_probabilistic_weights_and_cannot_links(tmp_path: Path) -> None:
+    crm, pos = people(300)
+    crm.append(row("twinA", "Emma", "Zywicki", "", "5559990000", "2001-02-03"))
+    pos.append(row("twinB", "Olivia", "Zywicki", "", "5559990000", "2001-02-03"))
+    result = unify(tmp_path, PROBABILISTIC, {"crm": crm, "pos": pos})
+    explained = explain_pair(result.lake, load_config_text(PROBABILISTIC), result.run_id, ("crm", "twinA"),
+                             ("pos", "twinB"))
+    levels = {c["comparison"]: c["level"] for c in explained.comparisons}
+    assert levels["LastName:name"] == "exact" and levels["Email:email"] == "missing"
+    assert explained.cannot_link and "two customers: a cannot-link" in explained.verdict

@@ -1,0 +1,90 @@
+"""Merge policies (importance, most/least recent, groups, rename, exclude) and a stable CustomerId."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.match.harness import unify
+from tests.match.test_rules import config, row
+
+MERGE = """merge:
+  fields:
+    FirstName: {policy: importance, order: [pos, crm]}
+    Email: {policy: most_recent}
+    Phone: {policy: least_recent, rename: FirstPhone}
+  groups:
+    - {name: identity, fields: [LastName, BirthDate], policy: most_recent}
+  exclude: [ModifiedOn]
+  households: false
+"""
+
+
+def test_merge_policies_pick_each_field(tmp_path: Path) -> None:
+    crm = [row("1", "Annabel", "Lee", "old@x.com", "111", "", modified="2024-01-01")]
+    pos = [row("7", "Ann", "Leigh", "new@x.com", "222", "1990-01-01", modified="2025-06-01")]
+    crm[0]["email"] = "shared@x.com"
+    pos[0]["email"] = "SHARED@x.com"
+    text = config("\n        - name: email\n          conditions: [{field: Email, normalize: [lowercase]}]") + MERGE
+    result = unify(tmp_path, text, {"crm": crm, "pos": pos})
+    profile = result.profile("Contacts", "1")
+    assert profile["FirstName"] == "Ann"  # importance: pos ranked first
+    assert profile["Email"] == "SHARED@x.com"  # most recent row
+    assert profile["FirstPhone"] == "111"  # least recent, renamed
+    assert (profile["LastName"], str(profile["BirthDate"])) == ("Leigh", "1990-01-01")  # group kept together
+    assert "ModifiedOn" not in profile and "Phone" not in profile
+    assert profile["CRM_Contacts_id"] == "1" and profile["POS_Members_id"] == "7"
+
+
+def test_importance_falls_through_nulls_and_group_skips_an_empty_row(tmp_path: Path) -> None:
+    crm = [row("1", "", "Lee", "a@x.com", "", "1990-01-01", modified="2026-01-01")]
+    pos = [row("7", "Ann", "", "a@x.com", "", "", modified="2026-02-01")]
+    text = config("\n        - name: email\n          conditions: [{field: Email}]") + MERGE
+    profile = unify(tmp_path, text, {"crm": crm, "pos": pos}).profile("Members", "7")
+    assert profile["FirstName"] == "Ann"
+    assert (profile["LastName"], str(profile["BirthDate"])) == ("Lee", "1990-01-01")
+
+
+def test_customer_id_is_stable_across_runs_with_a_merge_and_a_split(tmp_path: Path) -> None:
+    text = config("\n        - name: email\n          conditions: [{field: Email, normalize: [lowercase]}]")
+    lake = tmp_path / "lake"
+    ann, bob = row("1", "Ann", "Lee", "ann@x.com"), row("2", "Bob", "Ray", "bob@x.com")
+    first = unify(lake, text, {"crm": [ann, bob], "pos": [row("7", "Ann", "Lee", "ANN@x.com")]}, "r1")
+    ann_id, bob_id = first.customer_of("Contacts", "1"), first.customer_of("Contacts", "2")
+    assert ann_id != bob_id and first.together(("Contacts", "1"), ("Members", "7"))
+    # run 2: an unchanged input keeps every id
+    again = unify(lake, text, {"crm": [ann, bob], "pos": [row("7", "Ann", "Lee", "ANN@x.com")]}, "r2", first)
+    assert again.customer_of("Contacts", "1") == ann_id and again.customer_of("Contacts", "2") == bob_id
+    # run 3: Bob's CRM row gets Ann's email: the two profiles merge; one id survives, the other is listed
+    merged = unify(lake, text, {"crm": [ann, {**bob, "email": "ann@x.com"}], "pos": [row("7", "Ann", "Lee", "ANN@x.com")]},
+                   "r3", again)
+    survivor = merged.customer_of("Contacts", "1")
+    assert merged.together(("Contacts", "1"), ("Contacts", "2"))
+    assert survivor == ann_id  # Ann's profile held more records
+    assert merged.profile("Contacts", "1")["PreviousCustomerId"] == bob_id
+    primary = merged.keys[merged.keys["IsPrimary"]]["AlternateValue"].item()
+    assert primary == "2"  # the CRM rows tie on filled columns: the larger key wins the deduplication group
+    # run 4: they split again; the part holding the previous primary record keeps the id
+    split = unify(lake, text, {"crm": [ann, bob], "pos": [row("7", "Ann", "Lee", "ANN@x.com")]}, "r4", merged)
+    assert split.customer_of("Contacts", "2") == ann_id
+    other = split.profile("Contacts", "1")
+    assert other["CustomerId"] not in (ann_id, bob_id) and other["PreviousCustomerId"] == ann_id
+    assert split.together(("Contacts", "1"), ("Members", "7"))
+
+
+def test_a_rebuild_from_scratch_reproduces_the_ids(tmp_path: Path) -> None:
+    text = config()
+    tables = {"crm": [row("1", "Ann", "Lee", "ann@x.com")], "pos": [row("7", "Zed", "Q", "z@x.com")]}
+    a = unify(tmp_path / "a", text, tables)
+    b = unify(tmp_path / "b", text, tables)
+    assert sorted(a.customers["CustomerId"]) == sorted(b.customers["CustomerId"])
+
+
+def test_custom_customer_id_from_configured_fields(tmp_path: Path) -> None:
+    text = config() + "merge:\n  custom_id_fields: [Email, Phone]\n"
+    tables = {"crm": [row("1", "Ann", "Lee", "ann@x.com"), row("2", "Bob", "Ray")],
+              "pos": [row("7", "Ann", "Lee", "ann@x.com", "555")]}
+    result = unify(tmp_path, text, tables)
+    from shared.merge.customer_id import system_id
+
+    assert result.customer_of("Contacts", "1") == system_id("custom|Contactsann@x.com|Members555")
+    assert result.customer_of("Contacts", "2") != system_id("custom|")  # no values: a system id

@@ -1,0 +1,98 @@
+"""The eleven Customer Insights normalizations, with the documented examples."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from shared.match.normalize import build_alias_map, normalize_values
+from shared.match.scoring import fuzzy_scores
+
+
+def normalized(value: str | None, *steps: str, **kwargs: object) -> str | None:
+    return normalize_values(pa.array([value], pa.string()), steps, **kwargs).to_pylist()[0]  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("+01 425.555.1212", "+14255551212"),   # leading zeros of the country code are ignored
+    ("1 (425) 555-1212", "+14255551212"),   # 11 digits without + carry their country code
+    ("(425) 555-1212", "4255551212"),       # no country code: does not match the two above
+    ("425-555-1212 x 123", "4255551212"),   # extensions with a lettered prefix are ignored
+    ("425.555.1212 ext. 9", "4255551212"),
+    ("+44 20 7946 0958", "+442079460958"),
+    ("020 7946 0958", "02079460958"),       # a national trunk prefix is kept as written
+    ("", None),
+])
+def test_phone_normalisation_keeps_country_code_significant(raw: str, expected: str | None) -> None:
+    assert normalized(raw, "phone") == expected
+
+
+def test_phone_with_a_default_country_reads_national_numbers_as_international() -> None:
+    assert normalized("(425) 555-1212", "phone", phone_country="1") == "+14255551212"
+    assert normalized("020 7946 0958", "phone", phone_country="44") == "+442079460958"
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("Debby", "deborah"), ("Bob", "robert"), ("Liz", "elizabeth"), ("Sandra", "sandra"), ("prof", "prof"),
+    ("Professor", "prof"), ("Dr. Robert", "dr robert"), ("Jenny", "jennifer"),
+])
+def test_name_normalisation_resolves_nicknames_and_titles(raw: str, expected: str) -> None:
+    assert normalized(raw, "name") == expected
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("123 Northwest Main Street", "123 nw main st"), ("123 NW Main St.", "123 nw main st"),
+    ("9 South Oak Avenue Apartment 4", "9 s oak ave apt 4"), ("PO Box 7", "po box 7"),
+])
+def test_address_normalisation_abbreviates(raw: str, expected: str) -> None:
+    assert normalized(raw, "address") == expected
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("Contoso Ltd.", "contoso"), ("The Microsoft Corporation", "microsoft"), ("Fabrikam, Inc", "fabrikam"),
+    ("Co", "co"),  # a name made only of noise words is kept
+])
+def test_organization_normalisation_drops_noise_words(raw: str, expected: str) -> None:
+    assert normalized(raw, "organization") == expected
+
+
+@pytest.mark.parametrize("raw", ["à", "á", "â", "À", "Á", "Â", "Ã", "Ä", "Ⓐ", "Ａ"])
+def test_unicode_to_ascii(raw: str) -> None:
+    assert normalized(raw, "unicode_to_ascii", "lowercase") == "a"
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("❽", "8"), ("Ⅷ", "8"), ("room ⑫", "room 12"), ("abc", "abc")])
+def test_numerals(raw: str, expected: str) -> None:
+    assert normalized(raw, "numerals") == expected
+
+
+def test_lower_case_whitespace_and_symbols() -> None:
+    assert normalized("THIS Is aN EXamplE", "lowercase") == "this is an example"
+    assert normalized(" a b\tc\n d ", "whitespace") == "abcd"
+    assert normalized("!?\"#$%&'( )+,.-_/:;<=>@^_~{}`[]x", "symbols") == "x"
+    assert normalized("O'Brien-Smith", "symbols", "lowercase") == "obriensmith"
+
+
+def test_alias_mapping_counts_listed_values_as_equal() -> None:
+    aliases = build_alias_map([["Scott", "Scooter"], ["MSFT", "Microsoft"]], ["lowercase"])
+    values = [normalized(v, "alias", "lowercase", aliases=aliases) for v in ("Scooter", "msft", "Microsoft", "Bob")]
+    assert values == ["scott", "msft", "msft", "bob"]
+
+
+def test_custom_bypass_treats_values_as_missing() -> None:
+    bypass = frozenset({"555-1212", "test@contoso.com"})
+    assert normalized("555-1212", "bypass", bypass=bypass) is None
+    assert normalized(" TEST@contoso.com ", "bypass", "lowercase", bypass=bypass) is None
+    assert normalized("bob@contoso.com", "bypass", bypass=bypass) == "bob@contoso.com"
+
+
+def test_the_documented_fuzzy_example_scores_ninety_percent() -> None:
+    score = fuzzy_scores(["robert2020@hotmail.com"], ["robrt2020@hotmail.cm"])[0]
+    assert score == pytest.approx(0.9)
+    assert fuzzy_scores(["robert2020@hotmail.com"], ["robrt2020@hotmail.cm"], "longer")[0] == pytest.approx(20 / 22)
+
+
+@pytest.mark.parametrize(("a", "b", "expected"), [("abc", "abc", 1.0), ("abc", None, 0.0), ("", "", 1.0),
+                                                  ("bob", "bobbyjoe", 0.0)])
+def test_fuzzy_score_edges(a: str, b: str | None, expected: float) -> None:
+    assert fuzzy_scores([a], [b])[0] == pytest.approx(expected)

@@ -1,0 +1,99 @@
+"""The probabilistic mode: EM recovers m without labels; twins and households stay apart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from shared.match.comparisons import ComparisonSpec
+from shared.match.fellegi_sunter import estimate_u, expectation_maximisation, starting_m
+from tests.match.harness import unify
+from tests.match.test_rules import row
+
+PROBABILISTIC = """
+version: 1
+sources:
+  - name: crm
+    data_source: CRM
+    table: Contacts
+    landing: crm
+    primary_key: id
+    columns: &columns
+      first: Person.FirstName
+      last: Person.LastName
+      email: Identity.Service.Email
+      phone: Identity.Service.Phone
+      birth: Person.BirthDate
+  - name: pos
+    data_source: POS
+    table: Members
+    landing: pos
+    primary_key: id
+    columns: *columns
+unification:
+  match_order: [crm, pos]
+  probabilistic:
+    enabled: true
+    comparisons:
+      - {field: FirstName, kind: first_name}
+      - {field: LastName, kind: name}
+      - {field: BirthDate, kind: date}
+      - {field: Email, kind: email}
+      - {field: Phone, kind: phone}
+    blocking: [[LastName], [Email], [Phone]]
+    cannot_link:
+      - when: differ
+        conditions: [{field: FirstName, normalize: [name, lowercase], precision: medium}]
+"""
+
+
+def test_em_recovers_agreement_rates_of_matches_without_labels() -> None:
+    rng = np.random.default_rng(3)
+    comparisons = [ComparisonSpec("a", "exact"), ComparisonSpec("b", "exact"), ComparisonSpec("c", "exact")]
+    true_m = [0.95, 0.85, 0.7]
+    u_rate = [0.02, 0.05, 0.1]
+    matches, non_matches = 3000, 27000
+    levels = np.vstack([
+        np.column_stack([(rng.random(matches) > m).astype(np.int8) for m in true_m]),
+        np.column_stack([(rng.random(non_matches) > u).astype(np.int8) for u in u_rate])])
+    u = estimate_u(levels[matches:], comparisons)
+    m, share, _ = expectation_maximisation(levels, comparisons, u, starting_m(comparisons), set(), iterations=200)
+    assert abs(share - 0.1) < 0.01
+    for estimate, truth in zip(m, true_m, strict=True):
+        assert abs(estimate[0] - truth) < 0.02
+
+
+def people(n: int) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """Distinct background people in both tables, so u and m have something to learn from."""
+    rng = np.random.default_rng(5)
+    firsts = ["Ann", "Bob", "Cyd", "Dan", "Eve", "Fay", "Gus", "Hal", "Ivy", "Jon", "Kim", "Lou"]
+    crm, pos = [], []
+    for i in range(n):
+        first, last = firsts[i % len(firsts)], f"Name{rng.integers(0, 400)}"
+        birth = f"19{rng.integers(40, 99)}-0{rng.integers(1, 9)}-1{rng.integers(0, 9)}"
+        crm.append(row(f"c{i}", first, last, f"p{i}@x.com", f"555{i:07d}", birth))
+        email = f"p{i}@x.com" if i % 3 else ""
+        pos.append(row(f"m{i}", first if i % 5 else first.upper(), last, email, f"555{i:07d}" if i % 2 else "",
+                       birth if i % 4 else ""))
+    return crm, pos
+
+
+def test_probabilistic_links_true_matches_and_keeps_twins_and_households_apart(tmp_path: Path) -> None:
+    crm, pos = people(600)
+    # twins: same surname, birth date, phone and address data; different first names
+    crm.append(row("twinA", "Emma", "Zywicki", "", "5559990000", "2001-02-03"))
+    pos.append(row("twinB", "Olivia", "Zywicki", "", "5559990000", "2001-02-03"))
+    # a household: same surname and phone, different first name and birth date
+    crm.append(row("dad", "Robert", "Quist", "", "5558880000", "1960-01-01"))
+    pos.append(row("kid", "Lucy", "Quist", "", "5558880000", "1995-07-07"))
+    # a true match with a typo in the surname and a nickname
+    crm.append(row("rob", "Robert", "Kowalski", "rob.k@x.com", "5557770000", "1970-03-03"))
+    pos.append(row("bob", "Bob", "Kowalsky", "rob.k@x.com", "", "1970-03-03"))
+    result = unify(tmp_path, PROBABILISTIC, {"crm": crm, "pos": pos})
+    assert not result.together(("Contacts", "twinA"), ("Members", "twinB"))
+    assert not result.together(("Contacts", "dad"), ("Members", "kid"))
+    assert result.together(("Contacts", "rob"), ("Members", "bob"))
+    linked = sum(result.together(("Contacts", f"c{i}"), ("Members", f"m{i}")) for i in range(600))
+    assert linked >= 590
+    assert len(result.customers) <= 600 + 6 + 10
