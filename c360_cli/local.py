@@ -26,6 +26,7 @@ from shared.settings import PREFIX, Settings
 
 REPO = Path(__file__).resolve().parents[1]
 EVENT_FUNCTION = "on_source_file_landed"
+NEVER_STARTED_SECONDS = 60
 
 
 def local_settings(lake: Path | None, overrides: dict[str, str] | None = None) -> Settings:
@@ -127,6 +128,8 @@ def follow(host: LocalFunctionHost, instance: str, on_status: Callable[[Any], No
     started, last = time.monotonic(), None
     while time.monotonic() - started < timeout:
         state = host.taskhub.get(instance)
+        if state is None and time.monotonic() - started > NEVER_STARTED_SECONDS:
+            raise TimeoutError(f"instance {instance} was never started (no accepted BlobCreated event or run request)")
         if state is not None:
             if state.custom_status != last:
                 last = state.custom_status

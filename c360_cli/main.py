@@ -263,6 +263,87 @@ def sql(lake: LakeOption, query: Annotated[str, typer.Argument(help="A SQL query
         console.print("\t".join("" if v is None else str(v) for v in row), markup=False)
 
 
+@app.command()
+def watch(lake: LakeOption,
+          quiet: Annotated[int, typer.Option(help="Quiet period (s) before a run starts.")] = 5) -> None:
+    """Watch the lake's landing folder: each file dropped there raises BlobCreated, runs start on their own."""
+    import threading
+
+    from c360_cli.local import local_settings
+    from c360_cli.watch import watch as run_watch
+
+    stop = threading.Event()
+    try:
+        run_watch(local_settings(lake, {"C360_QUIET_PERIOD_SECONDS": str(quiet)}), stop,
+                  lambda line: console.print(line, markup=False))
+    except KeyboardInterrupt:
+        stop.set()
+
+
+@app.command()
+def report(lake: LakeOption, run_id: Annotated[str | None, typer.Argument(help="A run (default: the latest).")] = None,
+           open_it: Annotated[bool, typer.Option("--open/--no-open", help="Open it in the browser.")] = True,
+           rebuild: Annotated[bool, typer.Option(help="Compute the report again from the lake.")] = False) -> None:
+    """Open a run's HTML report (written by every run; rebuilt if missing or asked to)."""
+    import webbrowser
+
+    from c360_cli.local import local_settings
+    from shared.paths import RunPaths
+    from shared.report import write_report
+    from shared.runs import list_runs
+    from shared.runtime import build_runtime
+    from shared.steps import run_config
+
+    runtime = build_runtime(local_settings(lake))
+    runs = list_runs(runtime.lake)
+    if not runs:
+        _fail(f"no runs in {lake}")
+    chosen = run_id or runs[-1]
+    if chosen not in runs:
+        _fail(f"no run {chosen!r}; recent: {', '.join(runs[-5:])}")
+    paths = RunPaths(chosen)
+    if rebuild or not runtime.lake.exists(paths.report):
+        write_report(runtime.lake, run_config(runtime, chosen), chosen)
+    target = Path(runtime.lake.url(paths.report))
+    console.print(f"report of run {chosen}: {target}")
+    if open_it:
+        webbrowser.open(target.resolve().as_uri())
+
+
+@app.command("synapse-sql")
+def synapse_sql(part: Annotated[str, typer.Argument(help="master | database")],
+                identity: Annotated[str, typer.Option(help="Name of the function's managed identity.")] = "",
+                database: Annotated[str, typer.Option(help="Database of the views.")] = "c360") -> None:
+    """Print the one-time T-SQL the post-deploy script runs (sqlcmd script, GO between batches)."""
+    from shared.sql.render import SynapseSetup, render_tsql_database, render_tsql_identity_user, script
+
+    if part == "master":
+        setup = SynapseSetup(database, "c360", "c360_lake", "c360_identity", "", "c360_readers")
+        sys.stdout.write(script(render_tsql_database(setup)))
+    elif part == "database":
+        if not identity:
+            _fail("--identity is required for the database part")
+        sys.stdout.write(script(render_tsql_identity_user(identity)))
+    else:
+        _fail(f"part must be master or database, got {part!r}")
+
+
+@app.command()
+def rollback(lake: LakeOption, run_id: Annotated[str, typer.Argument(help="A kept, published run to restore.")]) -> None:
+    """Point the views back at an earlier published run (the last few are kept: C360_RUNS_TO_KEEP)."""
+    from c360_cli.local import local_settings
+    from shared.errors import PublishError
+    from shared.export.retention import rollback as restore
+    from shared.runtime import build_runtime
+
+    runtime = build_runtime(local_settings(lake))
+    try:
+        views = restore(runtime.settings, runtime.lake, runtime.sql, run_id)
+    except PublishError as exc:
+        _fail(str(exc))
+    console.print(f"run {run_id} is published again: {', '.join(views)}")
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     sys.exit(app())

@@ -105,7 +105,8 @@ def unify_customers(context: df.DurableOrchestrationContext):  # type: ignore[no
             summary = RunSummary.from_dict((yield call(Activity.FINISH_RUN, FinishInput(
                 run_id, "Completed", published=published))))
             context.set_custom_status(_status(run_id, "completed", customers=merged.customers,
-                                              records=merged.records, views=list(views.views) if published else []))
+                                              records=merged.records, views=list(views.views) if published else [],
+                                              report=summary.report))
     except Exception as error:  # record the failure; the last published run stays in place
         message = str(error).strip().splitlines()[0][:500] if str(error).strip() else type(error).__name__
         context.set_custom_status(_status(run_id, "failed", error=message))

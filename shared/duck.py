@@ -13,13 +13,13 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextvars import ContextVar
 
 import duckdb
 
 from shared.ports import Lake
-from shared.sql.identifiers import quote_literal
+from shared.sql.identifiers import quote_identifier, quote_literal
 
 MEMORY_LIMIT = "1GB"  # per activity; DuckDB spills to disk beyond it
 
@@ -75,7 +75,7 @@ def lake_file(lake: Lake, path: str) -> str:
 def parquet_source(lake: Lake, paths: Iterable[str]) -> str:
     """``read_parquet([...], union_by_name = true)`` over lake files (SQL text, literals quoted)."""
     files = ", ".join(quote_literal(lake_file(lake, p), "duckdb") for p in paths)
-    return f"read_parquet([{files}], union_by_name = true)"
+    return f"read_parquet([{files}], union_by_name = true, hive_partitioning = false)"
 
 
 def copy_to_lake(connection: duckdb.DuckDBPyConnection, query: str, lake: Lake, path: str) -> int:
@@ -88,3 +88,35 @@ def copy_to_lake(connection: duckdb.DuckDBPyConnection, query: str, lake: Lake, 
         with open(local, "rb") as source, lake.open_write(path) as target:
             shutil.copyfileobj(source, target, 8 << 20)
     return int(rows[0]) if rows else 0
+
+
+def copy_folder_to_lake(connection: duckdb.DuckDBPyConnection, query: str, lake: Lake, folder: str,
+                        partition_by: Sequence[str] = (), file_size_mb: int = 256) -> tuple[int, list[str]]:
+    """Write a query's result as a folder of Parquet files (hive-partitioned by ``partition_by``, the
+    partition columns kept in the files too, files split at ``file_size_mb``); returns (rows, lake paths)."""
+    options = ["FORMAT PARQUET", "COMPRESSION ZSTD", "ROW_GROUP_SIZE 122880", "FILENAME_PATTERN 'part-{i}'",
+               f"FILE_SIZE_BYTES '{int(file_size_mb)}MB'"]
+    if partition_by:
+        columns = ", ".join(quote_identifier(c, "duckdb") for c in partition_by)
+        options += [f"PARTITION_BY ({columns})", "WRITE_PARTITION_COLUMNS true"]
+    with tempfile.TemporaryDirectory(prefix="c360-copy-") as scratch:
+        local = os.path.join(scratch, "out")
+        connection.execute(f"COPY ({query}) TO {quote_literal(local, 'duckdb')} ({', '.join(options)})")
+        if not any(names for _, _, names in os.walk(local)):  # no rows: one empty file keeps the schema
+            os.makedirs(local, exist_ok=True)
+            connection.execute(f"COPY ({query}) TO {quote_literal(os.path.join(local, 'part-0.parquet'), 'duckdb')} "
+                               "(FORMAT PARQUET, COMPRESSION ZSTD)")
+        written: list[str] = []
+        rows = 0
+        for root, _, names in sorted(os.walk(local)):
+            for name in sorted(names):
+                source = os.path.join(root, name)
+                relative = os.path.relpath(source, local).replace(os.sep, "/")
+                count = connection.execute(f"SELECT count(*) FROM read_parquet({quote_literal(source, 'duckdb')}, "
+                                           "hive_partitioning = false)").fetchall()[0][0]
+                rows += int(count)
+                target = f"{folder.rstrip('/')}/{relative}"
+                with open(source, "rb") as handle, lake.open_write(target) as sink:
+                    shutil.copyfileobj(handle, sink, 8 << 20)
+                written.append(target)
+    return rows, written

@@ -51,6 +51,11 @@ def iter_parquet_batches(lake: Lake, path: str, columns: Sequence[str] | None = 
                                                        columns=list(columns) if columns is not None else None)
 
 
+def read_parquet_schema(lake: Lake, path: str) -> pa.Schema:
+    with lake.open_read(path) as handle:
+        return pq.ParquetFile(handle).schema_arrow
+
+
 def parquet_row_count(lake: Lake, path: str) -> int:
     with lake.open_read(path) as handle:
         return int(pq.ParquetFile(handle).metadata.num_rows)

@@ -249,3 +249,4 @@ class RunSummary(Payload):
     customers: int = 0
     records: int = 0
     pending_files: int = 0
+    report: str | None = None

@@ -286,12 +286,17 @@ def enrich_profiles(request: EnrichInput, runtime: Runtime) -> EnrichResult:
 
 def export_dimension(request: ExportInput, runtime: Runtime) -> ExportResult:
     from shared.enrich.run import exported_tables
-    from shared.export.dimension import export_tables
+    from shared.export.dimension import HISTORY, export_tables
 
     lake = runtime.lake
     config = run_config(runtime, request.run_id)
     with step_record(lake, request.run_id, "export_dimension") as record:
-        tables = export_tables(lake, config, request.run_id, exported_tables(request.enrichments))
+        published = current(lake)
+        history = (published or {}).get("entities", {}).get(HISTORY)
+        previous = [i.path for i in lake.list(history) if i.path.endswith(".parquet")] if history else []
+        started = read_json(lake, RunPaths(request.run_id).record, default={}).get("started") or now_utc().isoformat()
+        tables = export_tables(lake, config, request.run_id, exported_tables(request.enrichments), started,
+                               previous)
         record.update(tables=tables)
         return ExportResult(request.run_id, RunPaths(request.run_id).export_root, tables)
 
@@ -320,6 +325,31 @@ def _table_snapshots(runtime: Runtime, run_id: str) -> dict[str, dict[str, objec
     return snapshots
 
 
+def _prune(runtime: Runtime) -> None:
+    """Retention after a successful publish; a failure here is logged, never fails the run."""
+    from shared.export.retention import prune_runs
+
+    try:
+        pruned = prune_runs(runtime.lake, runtime.settings.runs_to_keep)
+        if pruned.runs:
+            log.info("pruned %d files of runs %s", pruned.files, ", ".join(pruned.runs))
+    except Exception:
+        log.exception("pruning old runs failed")
+
+
+def _report(runtime: Runtime, run_id: str) -> str | None:
+    """Write the run report (its key numbers also go into the run record); never fails the run."""
+    from shared.report import write_report
+
+    try:
+        key_numbers = write_report(runtime.lake, run_config(runtime, run_id), run_id)
+    except Exception:
+        log.exception("the report of run %s could not be written", run_id)
+        return None
+    write_run_record(runtime.lake, run_id, key_numbers=key_numbers)
+    return RunPaths(run_id).report
+
+
 def finish_run(request: FinishInput, runtime: Runtime) -> RunSummary:
     """Close the run: commit its files to the ledger if it published, record the status."""
     lake = runtime.lake
@@ -327,8 +357,10 @@ def finish_run(request: FinishInput, runtime: Runtime) -> RunSummary:
     files = [FileRef.from_dict(f) for f in record.get("files", [])]
     if request.published:  # a match-only dry run publishes nothing, so its files stay pending
         ledger.commit(lake, files, request.run_id, now_utc())
+        _prune(runtime)
     merged = read_json(lake, f"{RunPaths(request.run_id).root}/steps/merge_clusters.json", default={})
     write_run_record(lake, request.run_id, status=request.status, error=request.error,
                      finished=now_utc().isoformat(), published=request.published)
+    report = _report(runtime, request.run_id)
     return RunSummary(request.run_id, request.status, merged.get("customers", 0), merged.get("records", 0),
-                      len(ledger.pending(lake)))
+                      len(ledger.pending(lake)), report)

@@ -12,7 +12,7 @@ import pandas as pd
 from c360_cli.local import blob_created_event, follow, land_files, post_events, running_host
 from local_host import LocalFunctionHost
 from orchestrators.starters import instance_id
-from shared.lakeio import read_parquet
+from shared.lakeio import read_parquet_many
 from shared.runs import current
 from shared.runtime import Runtime, build_runtime
 from shared.settings import Settings
@@ -29,7 +29,9 @@ class PipelineRun:
     def table(self, entity: str) -> pd.DataFrame:
         pointer = current(self.runtime.lake)
         assert pointer is not None, "nothing published"
-        return read_parquet(self.runtime.lake, f"{pointer['entities'][entity]}/part-00000.parquet").to_pandas()
+        folder = pointer["entities"][entity]
+        files = [i.path for i in self.runtime.lake.list(folder) if i.path.endswith(".parquet")]
+        return read_parquet_many(self.runtime.lake, files).to_pandas()
 
 
 def install_config(runtime: Runtime, config_text: str) -> None:

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import itertools
+import json
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import sqlglot
 
 from c360_cli.local import runtime_folder
+from shared.export.publish import view_specs
+from shared.paths import RunPaths
+from shared.runs import current
 from shared.settings import Settings
-from tests.pipeline import history_text, run_pipeline
+from shared.sql.render import SynapseSetup, render_tsql_setup, render_tsql_view, script
+from tests.pipeline import PipelineRun, history_text, run_pipeline
 
 pytestmark = pytest.mark.slow
 
@@ -41,9 +50,19 @@ def predicted_clusters(run: object) -> pd.DataFrame:
     return keys.rename(columns={"AlternateValue": "SourceKey"})[["Table", "SourceKey", "CustomerId"]]
 
 
-def test_demo_run_on_local_lake_publishes_a_queryable_dimension(small_demo: Path, local_settings: Settings) -> None:
-    run = run_pipeline(local_settings, small_demo)
+@pytest.fixture(scope="module")
+def demo_run(small_demo: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[PipelineRun, Settings]:
+    """One run of the demo on a local lake, shared by the tests that only read its results."""
+    settings = Settings.from_mapping({"C360_LAKE_KIND": "local",
+                                      "C360_LAKE_ROOT": str(tmp_path_factory.mktemp("e2e") / "lake"),
+                                      "C360_QUIET_PERIOD_SECONDS": "1", "C360_ACTIVITY_RETRY_INTERVAL_MS": "100"})
+    run = run_pipeline(settings, small_demo)
     assert run.status == "Completed", run.custom_status
+    return run, settings
+
+
+def test_demo_run_on_local_lake_publishes_a_queryable_dimension(small_demo: Path, demo_run) -> None:
+    run, _ = demo_run
     truth = pd.read_csv(small_demo / "truth.csv", dtype=str)
     people = truth["PersonId"].nunique()
     rows = run.runtime.sql.query("SELECT count(*), count(DISTINCT CustomerId) FROM c360.Customer")  # type: ignore[union-attr]
@@ -55,16 +74,44 @@ def test_demo_run_on_local_lake_publishes_a_queryable_dimension(small_demo: Path
     assert pairwise_f1(truth, predicted_clusters(run)) > 0.975  # bench: 0.987 here, 0.988 at 10k people
 
 
-def test_orchestration_history_carries_no_customer_values(small_demo: Path, local_settings: Settings) -> None:
-    run = run_pipeline(local_settings, small_demo)
-    assert run.status == "Completed"
-    text = history_text(run, runtime_folder(local_settings) / "taskhub")
+def test_orchestration_history_carries_no_customer_values(small_demo: Path, demo_run) -> None:
+    run, settings = demo_run
+    text = history_text(run, runtime_folder(settings) / "taskhub")
     crm = pd.read_csv(next((small_demo / "landing" / "crm" / "contacts").rglob("*.csv")), dtype=str)
     values = set(crm["emailaddress1"].dropna()) | set(crm["telephone1"].dropna())
     values |= set((crm["firstname"] + " " + crm["lastname"]).dropna())
     leaked = sorted(v for v in values if v in text)
     assert not leaked, leaked[:5]
     assert "convert_source_file" in text  # the history was really read
+
+
+def test_every_buyer_has_value_churn_brand_and_segment_matching_their_orders(demo_run) -> None:
+    run, _ = demo_run
+    customers = run.table("Customer").set_index("CustomerId")
+    activity = run.table("UnifiedActivity")
+    orders = activity[activity["ActivityType"] == "SalesOrder"]
+    purchases = orders[~orders["IsReturn"]]
+    buyers = purchases["CustomerId"].unique()
+    assert len(buyers) > 500
+    enriched = customers.loc[buyers]
+    for column in ("LifetimeValue", "ChurnScore", "IsChurn", "RfmSegment", "TotalSpend", "DaysSinceLastPurchase"):
+        assert enriched[column].notna().all(), column
+    assert enriched["ChurnScore"].between(0, 1).all() and (enriched["LifetimeValue"] >= 0).all()
+    assert (enriched["IsChurn"] == (enriched["ChurnScore"] >= 0.5)).all()
+    # the measures, recomputed here from the published activity table
+    spend = orders.groupby("CustomerId")["Amount"].sum().round(2)
+    count = purchases.groupby("CustomerId").size()
+    pd.testing.assert_series_equal(enriched["TotalSpend"].sort_index(), spend.loc[buyers].sort_index(),
+                                   check_names=False, atol=0.011)
+    assert (enriched["TransactionCount"].sort_index() == count.loc[buyers].sort_index()).all()
+    # the top brand is one the customer bought
+    lines = activity[(activity["ActivityType"] == "SalesOrderLine") & activity["Brand"].notna() & ~activity["IsReturn"]]
+    bought = lines.groupby("CustomerId")["Brand"].agg(set)
+    assert customers.loc[bought.index, "TopBrand"].notna().all()
+    assert all(customers.at[c, "TopBrand"] in brands for c, brands in bought.items())
+    # a customer without orders has no predictions
+    idle = customers.index.difference(activity["CustomerId"].unique())
+    assert len(idle) and customers.loc[idle, "LifetimeValue"].isna().all()
 
 
 @pytest.mark.azurite
@@ -78,3 +125,75 @@ def test_blob_lake_on_azurite_produces_the_same_dimension(small_demo: Path, loca
     b = remote.table("Customer")[columns].sort_values("CustomerId").reset_index(drop=True)
     pd.testing.assert_frame_equal(a, b)
     assert remote.runtime.sql.query("SELECT count(*) FROM c360.Customer")[0][0] == len(b)  # type: ignore[union-attr]
+
+
+def test_the_run_report_agrees_with_the_views_and_renders_in_chromium(demo_run, tmp_path: Path) -> None:
+    run, _ = demo_run
+    lake, sql = run.runtime.lake, run.runtime.sql
+    pointer = current(lake)
+    paths = RunPaths(pointer["run_id"])
+    figures = json.loads(lake.read_bytes(paths.report_json))
+    key = figures["key_numbers"]
+    assert key["customers"] == sql.query("SELECT count(*) FROM c360.Customer")[0][0]
+    assert key["records"] == sql.query("SELECT count(*) FROM c360.AlternateKey")[0][0]
+    assert key["predicted_churn"] == sql.query("SELECT count(*) FROM c360.Customer WHERE IsChurn")[0][0]
+    assert key["total_lifetime_value"] == pytest.approx(
+        sql.query("SELECT sum(LifetimeValue) FROM c360.Customer")[0][0], abs=0.01)
+    rules = {r: (p, k) for r, p, k in sql.query(
+        "SELECT Rule, count(*), count(*) FILTER (WHERE Linked) FROM c360.ConflationMatchPairs GROUP BY Rule")}
+    assert {m["rule"]: (m["pairs"], m["linked"]) for m in figures["unification"]["matches_per_rule"]} == rules
+    segments = dict(sql.query("SELECT Segment, count(*) FROM c360.SegmentMembership WHERE SegmentProvider = 'c360' "
+                              "GROUP BY Segment"))
+    assert figures["enrichment"]["segments"] == segments and segments
+    brands = dict(sql.query("SELECT TopBrand, count(*) FROM c360.Customer WHERE TopBrand IS NOT NULL GROUP BY 1"))
+    assert all(brands[b["brand"]] == b["customers"] for b in figures["enrichment"]["top_brands"])
+    sizes = dict(sql.query("SELECT CAST(n AS VARCHAR), count(*) FROM (SELECT count(*) AS n FROM c360.AlternateKey "
+                           "GROUP BY CustomerId) GROUP BY n"))
+    assert figures["unification"]["cluster_sizes"] == sizes
+    assert figures["sources"]["crm_contacts"]["landed"] > 0 and figures["timings"]["steps"]["match_partition"]
+    record = run.runtime.lake.read_bytes(paths.record)
+    assert json.loads(record)["key_numbers"] == key  # the key numbers are in the run status too
+    # the page renders in headless Chromium without console errors, and nothing is fetched
+    html = tmp_path / "report.html"
+    html.write_bytes(lake.read_bytes(paths.report))
+    text = html.read_text(encoding="utf-8")
+    assert "<script" not in text and "http://" not in text and "https://" not in text
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.fail("chromium is not installed (apt-get install chromium; make test does)")
+    png = tmp_path / "report.png"
+    result = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                             "--enable-logging=stderr", "--v=0", f"--screenshot={png}", "--window-size=1200,4000",
+                             html.as_uri()], capture_output=True, text=True, timeout=120, check=False)
+    assert png.exists() and png.stat().st_size > 50_000, result.stderr[-2000:]
+    console = [line for line in result.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    assert not console, console
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+GOLDEN = Path(__file__).resolve().parent / "golden" / "demo_views.sql"
+
+
+def test_tsql_for_the_demo_dimension_matches_the_golden_file(demo_run) -> None:
+    """Set UPDATE_GOLDEN=1 to rewrite the file after an intended change (and review the diff)."""
+    run, _ = demo_run
+    lake = run.runtime.lake
+    pointer = current(lake)
+    entities = sorted(pointer["entities"])
+    specs = view_specs(lake, pointer["run_id"], entities, "c360")
+    setup = SynapseSetup("c360", "c360", "c360_lake", "c360_identity",
+                         "https://c360lake.dfs.core.windows.net/lake", "c360_readers")
+    text = script([*render_tsql_setup(setup, "<generated at publish>"), *(render_tsql_view(s, "c360_lake")
+                                                                           for s in specs)])
+    text = text.replace(pointer["run_id"], "<run>")
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        GOLDEN.parent.mkdir(exist_ok=True)
+        GOLDEN.write_text(text, encoding="utf-8")
+    assert text == GOLDEN.read_text(encoding="utf-8")
+    for spec in specs:  # every SELECT parses as T-SQL, and the DuckDB twin returns the same rows
+        view = render_tsql_view(spec, "c360_lake")
+        select = sqlglot.parse_one(view[view.index("SELECT"):view.index("FROM OPENROWSET")] + "FROM r", read="tsql")
+        assert [c.alias_or_name for c in select.selects] == [c.name for c in (*spec.columns, *spec.partitions)]
+        twin = run.runtime.sql.query(f'SELECT count(*) FROM c360."{spec.name}"')[0][0]  # type: ignore[union-attr]
+        assert twin == len(run.table(spec.name)), spec.name
+    assert "varchar(36)" in text and "COLLATE" not in text  # ids sized from the data; the database sets UTF-8

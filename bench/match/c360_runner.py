@@ -6,6 +6,7 @@ Usage (one process per measurement; prints one JSON line):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -144,7 +145,8 @@ def main() -> None:
     from shared.runs import list_runs
     from shared.runtime import build_runtime
 
-    with tempfile.TemporaryDirectory(prefix="c360-match-") as tmp:
+    keep = os.environ.get("BENCH_KEEP")  # a folder to keep the lake in, for profiling the steps afterwards
+    with (contextlib.nullcontext(keep) if keep else tempfile.TemporaryDirectory(prefix="c360-match-")) as tmp:
         lake_root = Path(tmp) / "lake"
         config, truth = land(lake_root, dataset, data, people)
         started = time.perf_counter()

@@ -138,11 +138,12 @@ unification:
             exceptions:   # household members share a home phone (and sometimes a first name)
               - when: differ
                 conditions: [{field: LastName, normalize: [unicode_to_ascii, lowercase, symbols], precision: low}]
-          - name: name_and_birth_date
+          - name: name_and_birth_date   # in one city: nationwide, name + birth date coincide at scale
             conditions:
               - {field: BirthDate}
               - {field: LastName, normalize: [unicode_to_ascii, lowercase, symbols, whitespace]}
               - {field: FirstName, normalize: [name, unicode_to_ascii, lowercase, symbols], precision: high}
+              - {field: City, normalize: [unicode_to_ascii, lowercase, whitespace]}
           - name: birth_date_and_postal_code
             conditions:
               - {field: BirthDate}
@@ -154,7 +155,7 @@ unification:
               - {field: PostalCode, normalize: [whitespace]}
               - {field: LastName, normalize: [unicode_to_ascii, lowercase, symbols, whitespace]}
               - {field: FirstName, normalize: [name, unicode_to_ascii, lowercase, symbols], precision: high}
-              - {field: Street, normalize: [address, lowercase, symbols], precision: medium}
+              - {field: Street, normalize: [address, lowercase, symbols], precision: high}
     crm_contacts:
       deduplication: {winner: {policy: most_recent}, rules: *person_rules}
       rules: *person_rules
@@ -177,11 +178,6 @@ unification:
             exceptions:   # household members share a home phone (and sometimes a first name)
               - when: differ
                 conditions: [{field: LastName, normalize: [unicode_to_ascii, lowercase, symbols], precision: low}]
-          - name: name_and_birth_date
-            conditions:
-              - {field: BirthDate}
-              - {field: LastName, normalize: [unicode_to_ascii, lowercase, symbols, whitespace]}
-              - {field: FirstName, normalize: [name, unicode_to_ascii, lowercase, symbols], precision: high}
           - name: birth_date_and_postal_code
             conditions:
               - {field: BirthDate}
@@ -201,11 +197,6 @@ unification:
           exceptions:
             - when: differ
               conditions: [{field: LastName, normalize: [unicode_to_ascii, lowercase, symbols], precision: low}]
-        - name: name_and_birth_date
-          conditions:
-            - {field: BirthDate}
-            - {field: LastName, normalize: [unicode_to_ascii, lowercase, symbols, whitespace]}
-            - {field: FirstName, normalize: [name, unicode_to_ascii, lowercase, symbols], precision: high}
         - name: birth_date_and_postal_code
           conditions:
             - {field: BirthDate}
@@ -221,6 +212,8 @@ unification:
           exceptions:
             - when: differ
               conditions: [{field: BirthDate}]
+            - when: differ   # same name in one postal code, but neither email nor phone agrees: leave it to scoring
+              conditions: [{field: Email, normalize: [whitespace, lowercase]}, {field: Phone, normalize: [phone]}]
   default_phone_country: "1"       # a US retailer: national numbers are +1 numbers
   # Fellegi-Sunter scoring on top of the rules (rules stay must-links); m/u estimated without labels.
   probabilistic:

@@ -81,6 +81,25 @@ def _emails(rng: np.random.Generator, first: np.ndarray, last: np.ndarray, birth
     return locals_ + suffix + "@" + domains
 
 
+def _unique_addresses(email: np.ndarray, alt_email: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A mail provider never hands one address to two people: a taken address gets the next free number
+    (``jsmith@…`` → ``jsmith2@…``), as sign-up forms suggest. Without this, 3.5% of a million people
+    would share an address with a stranger and no matcher could tell them apart."""
+    both = pd.Series(np.concatenate([email, alt_email]), dtype=object)
+    taken = set()
+    out = both.to_numpy(dtype=object).copy()
+    duplicated = both.duplicated().to_numpy()
+    taken.update(both[~duplicated].tolist())
+    for index in np.flatnonzero(duplicated):
+        local, domain = out[index].split("@", 1)
+        number = 2
+        while f"{local}{number}@{domain}" in taken:
+            number += 1
+        out[index] = f"{local}{number}@{domain}"
+        taken.add(out[index])
+    return out[: len(email)], out[len(email):]
+
+
 def make_people(n: int, rng: np.random.Generator, as_of: date) -> People:
     """``n`` people: 28% living in a household with another person, 0.6% twins, 12% who moved."""
     gender = np.where(rng.random(n) < 0.5, "F", "M")
@@ -113,6 +132,7 @@ def make_people(n: int, rng: np.random.Generator, as_of: date) -> People:
     birth_year = birth.astype("datetime64[Y]").astype(int) + 1970
     email = _emails(rng, first, last, birth_year)
     alt_email = _emails(rng, first, last, birth_year + 1)
+    email, alt_email = _unique_addresses(email, alt_email)
     moved = rng.random(n) < 0.12
     old_address = _addresses(rng, n)
     frame = pd.DataFrame({

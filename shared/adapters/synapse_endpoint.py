@@ -38,28 +38,30 @@ def is_transient(error: Exception) -> bool:
     return state in TRANSIENT_SQLSTATES or any(f"({n})" in message for n in TRANSIENT_NUMBERS)
 
 
-def synapse_connection_string(server: str, database: str, client_id: str = "", timeout: int = 30) -> str:
-    """Managed-identity authentication: no password ever appears in settings or code."""
+def synapse_connection_string(server: str, database: str, client_id: str = "") -> str:
+    """Managed-identity authentication: no password ever appears in settings or code. (The login timeout
+    is not a connection-string keyword for ODBC — ``Connection Timeout`` is silently ignored — so the
+    executor sets it on the connection instead.)"""
     uid = f"UID={client_id};" if client_id else ""
     return ("DRIVER={ODBC Driver 18 for SQL Server};"
             f"SERVER=tcp:{server},1433;DATABASE={database};{uid}"
-            "Authentication=ActiveDirectoryMsi;Encrypt=yes;TrustServerCertificate=no;"
-            f"Connection Timeout={timeout};")
+            "Authentication=ActiveDirectoryMsi;Encrypt=yes;TrustServerCertificate=no;")
 
 
 class OdbcExecutor:
     """Runs batches over one pyodbc connection string with retries on transient errors."""
 
     def __init__(self, connection_string: str, policy: RetryPolicy = RetryPolicy(),
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, login_timeout: int = 30) -> None:
         self._connection_string = connection_string
         self._policy = policy
         self._sleep = sleep
+        self._login_timeout = login_timeout
 
     def _connect(self) -> Any:
         import pyodbc
 
-        return pyodbc.connect(self._connection_string, autocommit=True)
+        return pyodbc.connect(self._connection_string, autocommit=True, timeout=self._login_timeout)
 
     def _with_retries(self, what: str, work: Callable[[Any], Any]) -> Any:
         import pyodbc

@@ -295,8 +295,8 @@ class LifetimeValue(Strict):
 
 class Churn(Strict):
     enabled: bool = True
-    prediction_window_days: int = Field(90, ge=7)
-    churn_definition_days: int = Field(90, ge=7)
+    prediction_window_days: int = Field(90, ge=7, description="Predict churn by the end of the next N days.")
+    churn_definition_days: int = Field(90, ge=7, description="Days without a purchase that make a customer churned.")
     threshold: float = Field(0.5, gt=0, lt=1)
 
 
@@ -334,6 +334,16 @@ class Enrichment(Strict):
     segments: list[Segment] = Field(default_factory=list)
 
 
+class Export(Strict):
+    history: bool = Field(True, description="Keep CustomerHistory, a type-2 history of the dimension across runs.")
+    history_columns: list[str] = Field(
+        default_factory=lambda: ["RfmSegment", "Segments", "TopBrand", "IsHighValue", "IsChurn"],
+        description="Enrichment columns tracked in the history besides every profile column (scores that "
+                    "move every day, like ChurnScore, are not).")
+    file_size_mb: int = Field(256, ge=8, le=4096, description="Target Parquet file size; bigger tables split.")
+    ci_csv: bool = Field(False, description="Also write a Customer Insights-style CSV export (model.json + CSV).")
+
+
 class UnificationConfig(Strict):
     """The whole ``c360.yaml``."""
 
@@ -343,6 +353,7 @@ class UnificationConfig(Strict):
     unification: Unification
     merge: Merge = Merge()
     enrichment: Enrichment = Enrichment()
+    export: Export = Export()
 
     # -- lookups ------------------------------------------------------------------------------------
 

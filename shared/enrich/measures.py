@@ -3,8 +3,8 @@
 Built in (from SalesOrder activities): total spend (returns subtract), transaction count (purchases),
 average order value, first and last purchase, tenure and days since last purchase at the reference
 date, and return rate (returns / all orders). Configured measures aggregate any activity attribute
-with Sum, Average, Count, Count unique, Max, Min, First, Last, ArgMax, ArgMin, with equality filters,
-an activity type and a time window ending at the reference date.
+with Sum, Average, Count, Count unique, Max, Min, First, Last (ties in time: by source key), ArgMax,
+ArgMin, with equality filters, an activity type and a time window ending at the reference date.
 """
 
 from __future__ import annotations
@@ -42,7 +42,9 @@ def measure_expression(measure: Measure, as_of: str) -> str:
     elif measure.aggregation == "count_unique":
         aggregate = f"count(DISTINCT {field})"
     elif measure.aggregation in ("first", "last"):
-        aggregate = f"{'arg_min' if measure.aggregation == 'first' else 'arg_max'}({field}, {time})"
+        # activities at the same time (the lines of one order) are ordered by their source key
+        aggregate = (f"{'arg_min' if measure.aggregation == 'first' else 'arg_max'}({field}, "
+                     f"({time}, SourceActivityId))")
     else:
         aggregate = f"{'arg_max' if measure.aggregation == 'argmax' else 'arg_min'}({q(measure.of or '')}, {field})"
     return f"{aggregate} FILTER (WHERE {where})"

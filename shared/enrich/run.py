@@ -18,7 +18,7 @@ from threadpoolctl import threadpool_limits
 from shared.config.model import UnificationConfig
 from shared.enrich.activity import UNIFIED_ACTIVITY
 from shared.enrich.affinity import brand_affinity, top_brands
-from shared.enrich.churn import score_churn, train_churn
+from shared.enrich.churn import FEATURES, score_churn, train_churn
 from shared.enrich.clv import (
     baseline_lifetime_value,
     fit_bgnbd,
@@ -105,12 +105,15 @@ def _churn(lake: Lake, config: UnificationConfig, paths: RunPaths, activity: str
     if orders[Col.CUSTOMER_ID].nunique() < 50 or not settings.enabled:
         return Outcome(0, None, {"skipped": 1.0})
     summary, model = train_churn(orders, Col.CUSTOMER_ID, Col.ACTIVITY_TIME, Col.AMOUNT, Col.IS_RETURN, as_of,
-                                 settings.prediction_window_days, settings.threshold)
+                                 settings.prediction_window_days, settings.churn_definition_days,
+                                 settings.threshold)
     scores = score_churn(model, orders, Col.CUSTOMER_ID, Col.ACTIVITY_TIME, Col.AMOUNT, Col.IS_RETURN, as_of,
                          settings.threshold)
     frame = scores.reset_index().rename(columns={"index": Col.CUSTOMER_ID})
     write_json(lake, paths.enrichment_model(Enrichment.CHURN.value), {
         "model": "logistic regression on RFM and trend features", "as_of": as_of.isoformat(),
+        "evaluation": f"out of fold, stratified {summary.folds}-fold over customers at the cutoff",
+        "features": FEATURES,
         "settings": settings.model_dump(), **asdict(summary)})
     return Outcome(_write(lake, output, frame), output, {"auc": summary.auc, "grade": float(ord(summary.grade))})
 

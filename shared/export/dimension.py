@@ -6,21 +6,32 @@ Nothing here is visible to consumers until ``publish`` moves the views (and ``_c
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
 from collections.abc import Sequence
 
 import pyarrow.parquet as pq
 
 from shared.cdm import Entity, Partition, attributes_from_schema, write_cdm_folder
 from shared.config.model import UnificationConfig
-from shared.duck import copy_to_lake, lake_duckdb, parquet_source
+from shared.duck import copy_folder_to_lake, lake_duckdb, parquet_source
+from shared.enrich.activity import UNIFIED_ACTIVITY
+from shared.lakeio import read_parquet_schema
+from shared.merge.customer_id import uuid5_sql
 from shared.merge.survivorship import q
 from shared.merge.unify import ALTERNATE_KEY, CUSTOMER, MATCH_PAIRS, dedup_table_name
 from shared.names import Col
 from shared.paths import RunPaths
 from shared.ports import Lake
+from shared.sql.identifiers import quote_literal
 
 log = logging.getLogger(__name__)
-PART = "part-00000.parquet"
+HISTORY = "CustomerHistory"
+ACTIVITY_YEAR = "ActivityYear"
+# entity → hive partition columns (kept in the files too); views expose them through filepath()
+PARTITIONS: dict[str, tuple[str, ...]] = {HISTORY: ("IsCurrent",), UNIFIED_ACTIVITY: (ACTIVITY_YEAR,)}
+HISTORY_NAMESPACE = "c360-history"
 
 
 def semantic_of(config: UnificationConfig) -> dict[str, str]:
@@ -34,10 +45,17 @@ def semantic_of(config: UnificationConfig) -> dict[str, str]:
 
 
 def export_tables(lake: Lake, config: UnificationConfig, run_id: str,
-                  enrichment_tables: Sequence[tuple[str, str, bool]]) -> dict[str, int]:
-    """Write every exported entity; ``enrichment_tables`` = (entity, lake path, joins the dimension)."""
+                  enrichment_tables: Sequence[tuple[str, str, bool]], valid_from: str,
+                  previous_history: Sequence[str] = ()) -> dict[str, int]:
+    """Write every exported entity; ``enrichment_tables`` = (entity, lake path, joins the dimension).
+
+    ``valid_from``: the run's time (ISO), stamped on new history versions; ``previous_history``: the
+    files of the published run's ``CustomerHistory`` (empty on the first run).
+    """
     paths = RunPaths(run_id)
     rows: dict[str, int] = {}
+    files: dict[str, list[str]] = {}
+    size = config.export.file_size_mb
     joined = [(name, path) for name, path, joins in enrichment_tables if joins]
     with lake_duckdb(lake) as con:
         query = f"SELECT * FROM {parquet_source(lake, [paths.unified(CUSTOMER)])}"
@@ -45,28 +63,100 @@ def export_tables(lake: Lake, config: UnificationConfig, run_id: str,
             alias = f"e{index}"
             query = (f"SELECT base.*, {alias}.* EXCLUDE ({q(Col.CUSTOMER_ID)}) FROM ({query}) base "
                      f"LEFT JOIN {parquet_source(lake, [path])} {alias} USING ({q(Col.CUSTOMER_ID)})")
-        rows[CUSTOMER] = copy_to_lake(con, f"{query} ORDER BY {q(Col.CUSTOMER_ID)}", lake,
-                                      f"{paths.export_table(CUSTOMER)}/{PART}")
+        con.execute(f"CREATE TEMP TABLE dimension AS {query}")
+        rows[CUSTOMER], files[CUSTOMER] = copy_folder_to_lake(
+            con, f"SELECT * FROM dimension ORDER BY {q(Col.CUSTOMER_ID)}", lake, paths.export_table(CUSTOMER),
+            file_size_mb=size)
+        if config.export.history:
+            profile = [c for c in read_parquet_schema(lake, paths.unified(CUSTOMER)).names
+                       if c not in (Col.CUSTOMER_ID, Col.PREVIOUS_CUSTOMER_ID)]
+            rows[HISTORY], files[HISTORY] = copy_folder_to_lake(
+                con, history_sql(con, lake, profile + list(config.export.history_columns), valid_from,
+                                 previous_history), lake, paths.export_table(HISTORY), PARTITIONS[HISTORY], size)
         companions = [(ALTERNATE_KEY, paths.unified(ALTERNATE_KEY)), (MATCH_PAIRS, paths.unified(MATCH_PAIRS))]
         companions += [(dedup_table_name(config, t), paths.unified(dedup_table_name(config, t)))
                        for t in config.unification.match_order]
         companions += [(name, path) for name, path, joins in enrichment_tables if not joins]
         for name, path in companions:
-            if lake.exists(path):
-                rows[name] = copy_to_lake(con, f"SELECT * FROM {parquet_source(lake, [path])}", lake,
-                                          f"{paths.export_table(name)}/{PART}")
-    _write_metadata(lake, config, run_id, list(rows))
+            if not lake.exists(path):
+                continue
+            select = f"SELECT * FROM {parquet_source(lake, [path])}"
+            if name == UNIFIED_ACTIVITY:
+                select = (f"SELECT *, coalesce(year({q(Col.ACTIVITY_TIME)}), 0)::INTEGER AS {ACTIVITY_YEAR} "
+                          f"FROM {parquet_source(lake, [path])}")
+            rows[name], files[name] = copy_folder_to_lake(con, select, lake, paths.export_table(name),
+                                                          PARTITIONS.get(name, ()), size)
+        if config.export.ci_csv:
+            _write_ci_csv(con, lake, config, paths, [n for n in rows if n != HISTORY])
+    _write_metadata(lake, config, run_id, files)
     return rows
 
 
-def _write_metadata(lake: Lake, config: UnificationConfig, run_id: str, entities: list[str]) -> None:
+def history_sql(con: object, lake: Lake, tracked: Sequence[str], valid_from: str,
+                previous_history: Sequence[str]) -> str:
+    """Type-2 history: unchanged customers keep their row; changed or vanished ones are closed at
+    ``valid_from`` and changed or new ones get a new current version. ``RowHash`` (MD5 of the tracked
+    columns) decides what changed, so a rerun on unchanged data adds no rows."""
+    columns = [c for c in tracked if c in _columns(con, "dimension")]
+    at = f"{quote_literal(valid_from, 'duckdb')}::TIMESTAMPTZ"
+    row_hash = f"md5(CAST(row({', '.join(q(c) for c in columns)}) AS VARCHAR))" if columns else "md5('')"
+    version_key = f"{q(Col.CUSTOMER_ID)} || '|' || {quote_literal(valid_from, 'duckdb')}"
+    con.execute(  # type: ignore[attr-defined]
+        f"CREATE TEMP TABLE current_rows AS SELECT {q(Col.CUSTOMER_ID)}, {', '.join(q(c) for c in columns)}"
+        f"{',' if columns else ''} {row_hash} AS RowHash FROM dimension")
+    new_versions = (f"SELECT {uuid5_sql(version_key)} AS CustomerVersionId, c.*, {at} AS ValidFrom, "
+                    f"NULL::TIMESTAMPTZ AS ValidTo, true AS IsCurrent FROM current_rows c")
+    if not previous_history:
+        return new_versions + f" ORDER BY {q(Col.CUSTOMER_ID)}"
+    con.execute(f"CREATE TEMP TABLE previous_rows AS SELECT * FROM {parquet_source(lake, previous_history)}")  # type: ignore[attr-defined]
+    same = f"p.{q(Col.CUSTOMER_ID)} = c.{q(Col.CUSTOMER_ID)} AND p.RowHash = c.RowHash"
+    return f"""
+        SELECT * FROM previous_rows WHERE NOT IsCurrent
+        UNION ALL BY NAME
+        SELECT p.* FROM previous_rows p WHERE p.IsCurrent AND EXISTS (SELECT 1 FROM current_rows c WHERE {same})
+        UNION ALL BY NAME
+        SELECT p.* REPLACE ({at} AS ValidTo, false AS IsCurrent) FROM previous_rows p
+        WHERE p.IsCurrent AND NOT EXISTS (SELECT 1 FROM current_rows c WHERE {same})
+        UNION ALL BY NAME
+        SELECT * FROM ({new_versions}) c
+        WHERE NOT EXISTS (SELECT 1 FROM previous_rows p WHERE p.IsCurrent AND {same})
+        ORDER BY {q(Col.CUSTOMER_ID)}, ValidFrom"""
+
+
+def _columns(con: object, table: str) -> set[str]:
+    return {row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()}  # type: ignore[attr-defined]
+
+
+def _write_ci_csv(con: object, lake: Lake, config: UnificationConfig, paths: RunPaths, entities: list[str]) -> None:
+    """Customer Insights' export layout: ``ci/<Entity>/<Entity>.csv`` (header, comma, quoted, UTF-8) and a
+    ``model.json`` describing them, beside the Parquet export."""
+    described = []
+    semantics = semantic_of(config)
+    for name in entities:
+        folder = paths.export_table(name)
+        sources = [i.path for i in lake.list(folder) if i.path.endswith(".parquet")]
+        target = f"{paths.export_root}/ci/{name}/{name}.csv"
+        with tempfile.TemporaryDirectory(prefix="c360-csv-") as scratch:
+            local = os.path.join(scratch, "out.csv")
+            con.execute(f"COPY (SELECT * FROM {parquet_source(lake, sources)}) TO "  # type: ignore[attr-defined]
+                        f"{quote_literal(local, 'duckdb')} (FORMAT CSV, HEADER true, DELIMITER ',', QUOTE '\"', "
+                        "FORCE_QUOTE *)")
+            schema = con.sql(f"SELECT * FROM {parquet_source(lake, sources)} LIMIT 0").to_arrow_table().schema  # type: ignore[attr-defined]
+            with open(local, "rb") as handle, lake.open_write(target) as sink:
+                shutil.copyfileobj(handle, sink, 8 << 20)
+        described.append(Entity(name, attributes_from_schema(schema, semantics), (Partition(target, "csv"),), name))
+    write_cdm_folder(lake, f"{paths.export_root}/ci", described, "c360", "Customer Insights-style CSV export")
+
+
+def _write_metadata(lake: Lake, config: UnificationConfig, run_id: str, files: dict[str, list[str]]) -> None:
     paths = RunPaths(run_id)
     semantics = semantic_of(config)
     described = []
-    for name in entities:
-        part = f"{paths.export_table(name)}/{PART}"
-        with lake.open_read(part) as handle:
+    for name, parts in files.items():
+        if not parts:
+            continue
+        with lake.open_read(parts[0]) as handle:
             schema = pq.ParquetFile(handle).schema_arrow
-        described.append(Entity(name, attributes_from_schema(schema, semantics), (Partition(part),),
+        described.append(Entity(name, attributes_from_schema(schema, semantics), tuple(Partition(p) for p in parts),
                                 "Enhanced customer dimension" if name == CUSTOMER else name))
     write_cdm_folder(lake, paths.export_root, described, "c360", f"c360 export of run {run_id}")

@@ -37,7 +37,7 @@ LEVELS: dict[str, tuple[str, ...]] = {
     "name": ("exact", "jaro_winkler_0.92", "jaro_winkler_0.80", "else"),
     "string": ("exact", "jaro_winkler_0.90", "jaro_winkler_0.70", "else"),
     "address": ("exact", "jaro_winkler_0.90", "jaro_winkler_0.70", "else"),
-    "email": ("exact", "same_user", "jaro_winkler_0.88", "else"),
+    "email": ("exact", "same_user", "one_edit", "else"),
     "phone": ("exact", "same_last_7", "one_edit", "else"),
     "date": ("exact", "one_edit", "day_month_swapped", "same_year", "else"),
     "postal_code": ("exact", "one_edit", "same_prefix", "else"),
@@ -94,9 +94,11 @@ def comparison_levels(kind: str, a: pa.Array, b: pa.Array) -> np.ndarray:
         jw = _distance(a, b, JaroWinkler.similarity)
         levels = _select([exact, jw >= high, jw >= low], n)
     elif kind == "email":
-        same_user = _true(pc.equal(pc.replace_substring_regex(a, "@.*$", ""), pc.replace_substring_regex(b, "@.*$", "")))
-        jw = _distance(a, b, JaroWinkler.similarity)
-        levels = _select([exact, same_user, jw >= 0.88], n)
+        # a typo is one edit; similar-looking addresses of different people (both built from the name) are
+        # not evidence beyond the name comparisons, so no Jaro-Winkler level here
+        user_a, user_b = pc.replace_substring_regex(a, "@.*$", ""), pc.replace_substring_regex(b, "@.*$", "")
+        same_user = _true(pc.equal(user_a, user_b))
+        levels = _select([exact, same_user, _distance(a, b, OSA.distance) <= 1], n)
     elif kind == "phone":
         long_enough = _true(pc.greater_equal(pc.utf8_length(a), 7))
         last = long_enough & _true(pc.equal(pc.utf8_slice_codeunits(a, -7), pc.utf8_slice_codeunits(b, -7)))

@@ -91,9 +91,22 @@ def score_rule(rule: CompiledRule, rows: pa.Table, base: str, max_block: int,
                     schema=PAIRS_SCHEMA)
 
 
+def _covered_by(earlier: list[FsBlock], lefts: pa.Table, rights: pa.Table) -> np.ndarray:
+    """Pairs that an earlier blocking rule also produces (they agree on all of its features): scored there."""
+    covered = np.zeros(lefts.num_rows, bool)
+    for block in earlier:
+        agree = np.ones(lefts.num_rows, bool)
+        for feature in block.features:
+            left, right = lefts.column(feature.column), rights.column(feature.column)
+            agree &= exact_equal(left.combine_chunks(), right.combine_chunks())[0]
+        covered |= agree
+    return covered
+
+
 def score_block(block: FsBlock, rows: pa.Table, model: FsModel, settings: Probabilistic, max_block: int,
-                stats: PartitionStats) -> pa.Table:
-    """Probabilistic links (and cannot-link pairs) of one blocking rule within a partition."""
+                stats: PartitionStats, earlier: list[FsBlock] | None = None) -> pa.Table:
+    """Probabilistic links (and cannot-link pairs) of one blocking rule within a partition. A pair that an
+    earlier blocking rule also produces is left to that rule, so every candidate pair is scored once."""
     keys = np.asarray(rows.column("key"))
     i, j, skipped, skipped_records = block_pairs(keys, max_block)
     stats.skipped_blocks += skipped
@@ -102,6 +115,9 @@ def score_block(block: FsBlock, rows: pa.Table, model: FsModel, settings: Probab
         tables = np.asarray(rows.column("TableIndex"))
         different = tables[i] != tables[j]
         i, j = i[different], j[different]
+    if len(i) and earlier:
+        fresh = ~_covered_by(earlier, rows.take(pa.array(i)), rows.take(pa.array(j)))
+        i, j = i[fresh], j[fresh]
     stats.candidate_pairs += len(i)
     if len(i) == 0:
         return PAIRS_SCHEMA.empty_table()
@@ -146,10 +162,11 @@ def score_partition(config: UnificationConfig, rows: pa.Table, model: FsModel | 
         outputs.append(score_rule(rule, subset, base, max_block, stats))
     settings = config.unification.probabilistic
     if settings.enabled and model is not None:
-        for block in blocking_rules(settings, len(compile_rules(config))):
+        blocks = blocking_rules(settings, len(compile_rules(config)))
+        for position, block in enumerate(blocks):
             selected = rule_column == block.id
             if selected.any():
                 outputs.append(score_block(block, rows.filter(pa.array(selected)), model, settings,
-                                           max_block * 5, stats))
+                                           max_block * 5, stats, blocks[:position]))
     pairs = pa.concat_tables(outputs) if outputs else PAIRS_SCHEMA.empty_table()
     return pairs, stats

@@ -13,19 +13,22 @@ Streams each source table in batches, so memory stays bounded however large the 
 
 from __future__ import annotations
 
+import glob
 import math
-from collections.abc import Iterator
-from contextlib import ExitStack
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 
+import duckdb
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from shared.config.model import UnificationConfig
 from shared.duck import lake_duckdb, parquet_source
-from shared.lakeio import iter_parquet_batches, parquet_row_count, parquet_sink, write_json
+from shared.lakeio import iter_parquet_batches, parquet_row_count, parquet_sink, write_json, write_parquet
 from shared.match.normalize import build_alias_map, normalize_values
 from shared.match.rules import (
     BOTH,
@@ -42,6 +45,7 @@ from shared.merge.survivorship import q
 from shared.names import Col
 from shared.paths import RunPaths
 from shared.ports import Lake
+from shared.sql.identifiers import quote_literal
 
 PREFIX_CHARS = 3
 SYSTEM_COLUMNS = {Col.SOURCE_KEY, Col.SOURCE_FILE, Col.SOURCE_LINE, Col.RECORD_MODIFIED}
@@ -119,62 +123,45 @@ def compute_features(batch: pa.Table, features: set[Feature], config: Unificatio
     return out
 
 
-def key_hashes(values: list[pa.Array]) -> tuple[np.ndarray, np.ndarray]:
-    """64-bit hashes of the joined key parts, and which rows have every part present."""
-    present = np.ones(len(values[0]), bool)
-    for v in values:
-        present &= np.asarray(pc.is_valid(v))
-    joined = values[0] if len(values) == 1 else pc.binary_join_element_wise(*values, "\x1f")
-    text = pd.Series(joined.to_numpy(zero_copy_only=False), dtype=object).fillna("")
-    return pd.util.hash_array(text.to_numpy(), categorize=True).astype(np.uint64), present
+def _sides(rule: CompiledRule, order: list[str]) -> list[tuple[int, list[int]]]:
+    """(side, table indexes on that side) for one CI rule."""
+    index = {name: i for i, name in enumerate(order)}
+    if rule.dedupe:
+        return [(BOTH, [index[rule.table]])]
+    return [(LEFT, sorted(index[t] for t in rule.against if t in index)), (RIGHT, [index[rule.table]])]
 
 
-def _rows(rule_id: int, side: int, parts: list[pa.Array], batch: pa.Table, needed: set[str],
-          schema: pa.Schema) -> pa.Table | None:
-    keys, present = key_hashes(parts)
-    count = int(present.sum())
-    if not count:
-        return None
-    mask = pa.array(present)
-    columns: dict[str, pa.Array] = {
-        "rule": pa.array(np.full(count, rule_id, np.int16)), "side": pa.array(np.full(count, side, np.int8)),
-        "key": pa.array(keys[present]), Col.RECORD_ID: pc.filter(batch.column(Col.RECORD_ID), mask),
-        "TableIndex": pc.filter(batch.column("TableIndex"), mask)}
-    for field in list(schema)[5:]:
-        if field.name in needed and field.name in batch.column_names:
-            columns[field.name] = pc.filter(batch.column(field.name), mask)
-        else:
-            columns[field.name] = pa.nulls(count, field.type)
-    return pa.table(columns, schema=schema)
+def block_rows_sql(setup: MatchSetup, order: list[str], source: str, parts: int) -> str:
+    """Every block row as one SQL query: for each rule (and side) a record takes part in, its rule, side,
+    64-bit key hash, ids and the features scoring needs (others null), with ``part = key % parts``.
+    All rows sharing a key land in the same partition, so partitions are scored independently."""
+    schema = block_schema(setup)
+    feature_columns = [f.name for f in list(schema)[5:]]
+    everything = set(feature_columns)
 
+    def select(rule_id: int, side: int, tables: list[int], key_columns: list[str], prefix: bool,
+               needed: set[str]) -> str:
+        parts_sql = [f"substr({q(key_columns[0])}, 1, {PREFIX_CHARS})"] if prefix else [q(c) for c in key_columns]
+        present = " AND ".join(f"{p} IS NOT NULL" for p in parts_sql)
+        values = ", ".join(q(c) if c in needed else f"NULL::{'DOUBLE' if c.startswith('tf_') else 'VARCHAR'} AS {q(c)}"
+                           for c in feature_columns)
+        return (f"SELECT {rule_id}::SMALLINT AS rule, {side}::TINYINT AS side, hash({', '.join(parts_sql)}) AS key, "
+                f"{q(Col.RECORD_ID)}, TableIndex, {values} FROM {source} "
+                f"WHERE TableIndex IN ({', '.join(str(t) for t in tables)}) AND {present}")
 
-def block_rows(setup: MatchSetup, table: str, batch: pa.Table, schema: pa.Schema) -> Iterator[pa.Table]:
-    """The block rows a batch of one table contributes to every CI rule and probabilistic blocking rule."""
+    selects = []
     for rule in setup.rules:
-        sides = []
-        if rule.dedupe and rule.table == table:
-            sides.append(BOTH)
-        elif not rule.dedupe:
-            if table in rule.against:
-                sides.append(LEFT)
-            if rule.table == table:
-                sides.append(RIGHT)
-        for side in sides:
-            conditions = rule.blocking
-            parts = [batch.column((c.left if side == LEFT else c.right).column) for c in conditions]
-            if rule.blocks_on_prefix:
-                parts = [pc.utf8_slice_codeunits(parts[0], 0, PREFIX_CHARS)]
+        for side, tables in _sides(rule, order):
+            if not tables:
+                continue
+            columns = [(c.left if side == LEFT else c.right).column for c in rule.blocking]
             needed = {f.column for f in rule.features(side if not rule.dedupe else BOTH)}
-            rows = _rows(rule.id, side, [p.combine_chunks() if isinstance(p, pa.ChunkedArray) else p for p in parts],
-                         batch, needed, schema)
-            if rows is not None:
-                yield rows
-    everything = {f.column for f in setup.features} | {tf_column(f) for f in setup.tf_features}
+            selects.append(select(rule.id, side, tables, columns, rule.blocks_on_prefix, needed))
     for block in setup.blocks:
-        parts = [batch.column(f.column).combine_chunks() for f in block.features]
-        rows = _rows(block.id, BOTH, parts, batch, everything, schema)
-        if rows is not None:
-            yield rows
+        selects.append(select(block.id, BOTH, list(range(len(order))), [f.column for f in block.features], False,
+                              everything))
+    union = " UNION ALL ".join(selects)
+    return f"SELECT *, (key % {parts})::INTEGER AS part FROM ({union})"
 
 
 def partition_count(lake: Lake, config: UnificationConfig, tables: dict[str, str], target_rows: int) -> int:
@@ -223,6 +210,28 @@ def write_features(lake: Lake, config: UnificationConfig, setup: MatchSetup, pat
     return next_id, sizes
 
 
+def _write_partitions(con: duckdb.DuckDBPyConnection, lake: Lake, paths: RunPaths, query: str, parts: int,
+                      schema: pa.Schema) -> list[int]:
+    """COPY the block rows into one folder per partition (DuckDB, out of core), then into the lake."""
+    counts = [0] * parts
+    with tempfile.TemporaryDirectory(prefix="c360-blocks-") as scratch:
+        folder = os.path.join(scratch, "blocks")
+        con.execute(f"COPY ({query}) TO {quote_literal(folder, 'duckdb')} (FORMAT PARQUET, COMPRESSION ZSTD, "
+                    "PARTITION_BY (part), ROW_GROUP_SIZE 32768, FILENAME_PATTERN 'rows-{i}')")
+        for index in range(parts):
+            files = sorted(glob.glob(os.path.join(folder, f"part={index}", "*.parquet")))
+            tables = [pq.read_table(f, schema=schema) for f in files]
+            if len(tables) == 1:  # the usual case: hand the file over as written
+                counts[index] = tables[0].num_rows
+                with open(files[0], "rb") as handle, lake.open_write(paths.match_partition(index)) as sink:
+                    shutil.copyfileobj(handle, sink, 8 << 20)
+                continue
+            table = pa.concat_tables(tables) if tables else schema.empty_table()
+            counts[index] = table.num_rows
+            write_parquet(lake, paths.match_partition(index), table)
+    return counts
+
+
 def plan_partitions(lake: Lake, config: UnificationConfig, run_id: str, tables: dict[str, str],
                     target_rows: int) -> tuple[int, list[int]]:
     """Write features, train (probabilistic mode) and write the partition files; (records, rows per partition)."""
@@ -246,19 +255,13 @@ def plan_partitions(lake: Lake, config: UnificationConfig, run_id: str, tables: 
                         f"GROUP BY {column}")
             source = (f"(SELECT s.*, t.f AS {q(tf_column(feature))} FROM {source} s LEFT JOIN "
                       f"{q('tf_' + feature.column)} t ON s.{column} = t.v)")
-        reader = con.sql(f"SELECT * FROM {source} ORDER BY {q(Col.RECORD_ID)}").to_arrow_reader(BATCH_ROWS)
-        with ExitStack() as stack:
-            writers = [stack.enter_context(parquet_sink(lake, paths.match_partition(i), schema)) for i in range(parts)]
-            order = config.unification.match_order
-            for batch in reader:
-                table = pa.Table.from_batches([batch])
-                table_index = np.asarray(table.column("TableIndex"))
-                for index in np.unique(table_index):
-                    subset = table.filter(pa.array(table_index == index))
-                    for rows in block_rows(setup, order[int(index)], subset, schema):
-                        target = (np.asarray(rows.column("key")) % np.uint64(parts)).astype(np.int64)
-                        for part in np.unique(target):
-                            chunk = rows.filter(pa.array(target == part))
-                            writers[part].write_table(chunk)
-                            counts[part] += chunk.num_rows
+        order = list(config.unification.match_order)
+        if source != "features":  # computed once, read by every rule's select
+            con.execute(f"CREATE TEMP TABLE features_tf AS SELECT * FROM {source}")
+            source = "features_tf"
+        if records:
+            counts = _write_partitions(con, lake, paths, block_rows_sql(setup, order, source, parts), parts, schema)
+        else:
+            for index in range(parts):
+                write_parquet(lake, paths.match_partition(index), schema.empty_table())
     return records, counts

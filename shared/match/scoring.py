@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz.process import cpdist
 
@@ -37,10 +38,9 @@ def fuzzy_scores(left: pa.Array | list[str | None], right: pa.Array | list[str |
 
 def exact_equal(left: pa.Array, right: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(equal, known): equality where both sides are present."""
-    lefts, rights = np.asarray(left.to_pylist(), dtype=object), np.asarray(right.to_pylist(), dtype=object)
-    known = np.fromiter((a is not None and b is not None for a, b in zip(lefts, rights, strict=True)), bool,
-                        len(lefts))
-    return known & (lefts == rights), known
+    known = np.asarray(pc.and_(pc.is_valid(left), pc.is_valid(right)))
+    equal = np.asarray(pc.fill_null(pc.equal(left, right), False))
+    return known & equal, known
 
 
 def block_pairs(keys: np.ndarray, max_block: int) -> tuple[np.ndarray, np.ndarray, int, int]:

@@ -276,7 +276,7 @@ def _write_lineage(lake: Lake, config: UnificationConfig, paths: RunPaths, recor
             JOIN sources s1 ON s1.TableIndex = a.TableIndex JOIN sources s2 ON s2.TableIndex = b.TableIndex
             JOIN rules r USING (rule)
             LEFT JOIN links k ON k."left" = p."left" AND k."right" = p."right"
-            WHERE NOT p.same_table ORDER BY p."left", p."right"
+            WHERE NOT p.same_table
             """, lake, paths.unified(MATCH_PAIRS))
 
 

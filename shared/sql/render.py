@@ -108,7 +108,6 @@ def render_tsql_setup(setup: SynapseSetup, master_key_password: str) -> list[str
         f"IF DATABASE_PRINCIPAL_ID({quote_literal(setup.reader_role, q)}) IS NULL\n    CREATE ROLE {role}",
         f"GRANT SELECT ON SCHEMA::{schema} TO {role}",
         f"GRANT REFERENCES ON DATABASE SCOPED CREDENTIAL::{cred} TO {role}",
-        f"DENY ADMINISTER DATABASE BULK OPERATIONS TO {role}",
     ]
 
 
@@ -118,3 +117,17 @@ def render_duckdb_setup(schema: str) -> list[str]:
 
 def render_drop_view(schema: str, name: str, dialect: str) -> str:
     return f"DROP VIEW IF EXISTS {qualified(schema, name, dialect)}"
+
+
+def render_tsql_identity_user(identity_name: str) -> list[str]:
+    """Run in the database once (post-deploy): the function's managed identity as a database user that
+    may create the credential, data source, schema and views."""
+    user = quote_identifier(identity_name, "tsql")
+    return [f"IF DATABASE_PRINCIPAL_ID({quote_literal(identity_name, 'tsql')}) IS NULL\n"
+            f"    CREATE USER {user} FROM EXTERNAL PROVIDER",
+            f"ALTER ROLE db_owner ADD MEMBER {user}"]
+
+
+def script(batches: list[str]) -> str:
+    """Batches as a sqlcmd script (``GO`` between batches)."""
+    return "".join(f"{batch}\nGO\n" for batch in batches)

@@ -11,6 +11,8 @@ import pandas as pd
 
 from shared.adapters.local_lake import LocalLake
 from shared.config import load_config_text
+from shared.enrich.activity import UNIFIED_ACTIVITY, unify_activities
+from shared.enrich.run import FIRST_STAGE, detail_path, membership_path, run_enrichment
 from shared.ingest.convert import convert_file
 from shared.ingest.snapshot import ConvertedPart, build_snapshot
 from shared.lakeio import read_json, read_parquet, write_parquet
@@ -18,6 +20,7 @@ from shared.match.fellegi_sunter import FsModel
 from shared.match.partition import score_partition
 from shared.match.plan import plan_partitions
 from shared.merge.unify import ALTERNATE_KEY, CUSTOMER, merge_profiles
+from shared.names import Enrichment
 from shared.paths import RunPaths
 
 
@@ -27,6 +30,7 @@ class Unified:
     run_id: str
     customers: pd.DataFrame
     keys: pd.DataFrame  # AlternateKey
+    snapshots: dict[str, str]  # table name → snapshot path (sources and activities)
 
     def customer_of(self, table: str, key: str) -> str:
         row = self.keys[(self.keys["TableName"] == table) & (self.keys["AlternateValue"] == key)]
@@ -52,7 +56,7 @@ def unify(root: Path, config_text: str, tables: dict[str, list[dict[str, str]]],
     paths = RunPaths(run_id)
     snapshots = {}
     for name, rows in tables.items():
-        source = config.source(name)
+        source = config.table(name)
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -64,7 +68,8 @@ def unify(root: Path, config_text: str, tables: dict[str, list[dict[str, str]]],
         build_snapshot(lake, source, None, [ConvertedPart(converted, "full", None, "2026-01-01T00:00:00+00:00", 0)],
                        paths.table(name))
         snapshots[name] = paths.table(name)
-    _, counts = plan_partitions(lake, config, run_id, snapshots, 1000)
+    sources = {name: path for name, path in snapshots.items() if name in config.unification.match_order}
+    _, counts = plan_partitions(lake, config, run_id, sources, 1000)
     model_path = paths.match_model()
     model = FsModel.from_dict(read_json(lake, model_path)) if lake.exists(model_path) else None
     pair_paths = []
@@ -73,6 +78,22 @@ def unify(root: Path, config_text: str, tables: dict[str, list[dict[str, str]]],
         write_parquet(lake, paths.match_pairs(index), pairs)
         pair_paths.append(paths.match_pairs(index))
     crosswalk = RunPaths(previous.run_id).unified(ALTERNATE_KEY) if previous else None
-    merge_profiles(lake, config, run_id, pair_paths, snapshots, crosswalk)
+    merge_profiles(lake, config, run_id, pair_paths, sources, crosswalk)
     return Unified(lake, run_id, read_parquet(lake, paths.unified(CUSTOMER)).to_pandas(),
-                   read_parquet(lake, paths.unified(ALTERNATE_KEY)).to_pandas())
+                   read_parquet(lake, paths.unified(ALTERNATE_KEY)).to_pandas(), snapshots)
+
+
+def enrich(unified: Unified, config_text: str) -> dict[str, pd.DataFrame]:
+    """The enrichment activities on a unified run: unified activity, then each enrichment (as the orchestrator)."""
+    config = load_config_text(config_text)
+    unify_activities(unified.lake, config, unified.run_id, unified.snapshots)
+    out = {"UnifiedActivity": unified.table(UNIFIED_ACTIVITY)}
+    for which in (*FIRST_STAGE, Enrichment.SEGMENTS):
+        outcome = run_enrichment(unified.lake, config, unified.run_id, which)
+        if outcome.path:
+            out[which.value] = read_parquet(unified.lake, outcome.path).to_pandas()
+    paths = RunPaths(unified.run_id)
+    for name, path in (("BrandAffinity", detail_path(paths)), ("SegmentMembership", membership_path(paths))):
+        if unified.lake.exists(path):
+            out[name] = read_parquet(unified.lake, path).to_pandas()
+    return out

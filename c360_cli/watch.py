@@ -1,0 +1,98 @@
+"""``c360 watch``: files dropped into a local lake's landing folder become BlobCreated events.
+
+Storage raises Event Grid events on Azure; a folder does not, so this watches the landing folder with
+watchdog and, once a file has stopped growing, delivers a BlobCreated event to the local host's Event
+Grid webhook — the same starter, ledger and quiet period as on Azure. Files already in the folder when
+the watch starts are announced once (the ledger ignores those already processed).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from c360_cli.local import blob_created_event, post_events, running_host
+from shared.runtime import build_runtime
+from shared.settings import Settings
+
+STABLE_SECONDS = 0.5
+
+
+class _Collector(FileSystemEventHandler):
+    def __init__(self, changed: queue.Queue[Path]) -> None:
+        self._changed = changed
+
+    def on_created(self, event: FileSystemEvent) -> None:
+        if not event.is_directory:
+            self._changed.put(Path(str(event.src_path)))
+
+    def on_modified(self, event: FileSystemEvent) -> None:
+        self.on_created(event)
+
+    def on_moved(self, event: FileSystemEvent) -> None:
+        if not event.is_directory:
+            self._changed.put(Path(str(event.dest_path)))
+
+
+def _stable(path: Path, seen: dict[Path, tuple[int, float]], now: float) -> bool:
+    """True once a file's size has not changed for ``STABLE_SECONDS`` (a copy has finished)."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        seen.pop(path, None)
+        return False
+    previous = seen.get(path)
+    if previous is None or previous[0] != size:
+        seen[path] = (size, now)
+        return False
+    return now - previous[1] >= STABLE_SECONDS and size > 0
+
+
+def watch(settings: Settings, stop: threading.Event, report: Callable[[str], None] = print,
+          app: object = None) -> int:
+    """Run the local host and turn landing-folder changes into events until ``stop`` is set; returns the
+    number of events delivered."""
+    if settings.lake_kind != "local":
+        raise ValueError("c360 watch needs a local lake: on Azure, Storage raises the events itself")
+    runtime = build_runtime(settings)
+    root = Path(settings.lake_root).resolve()
+    landing = root / settings.landing_prefix
+    landing.mkdir(parents=True, exist_ok=True)
+    changed: queue.Queue[Path] = queue.Queue()
+    for existing in sorted(p for p in landing.rglob("*") if p.is_file()):
+        changed.put(existing)
+    observer = Observer()
+    observer.schedule(_Collector(changed), str(landing), recursive=True)
+    observer.start()
+    delivered = 0
+    waiting: dict[Path, tuple[int, float]] = {}
+    try:
+        with running_host(settings, app) as host:
+            report(f"watching {landing} (local host on {host.base_url})")
+            while not stop.is_set():
+                try:
+                    while True:
+                        waiting.setdefault(changed.get(timeout=0.1), (-1, 0.0))
+                except queue.Empty:
+                    pass
+                now = time.monotonic()
+                ready = [p for p in list(waiting) if _stable(p, waiting, now)]
+                if not ready:
+                    continue
+                for path in ready:
+                    waiting.pop(path, None)
+                lake_paths = [p.relative_to(root).as_posix() for p in ready]
+                post_events(host, [blob_created_event(settings, runtime.lake, p) for p in lake_paths])
+                delivered += len(lake_paths)
+                report(f"{len(lake_paths)} file(s) landed: {', '.join(lake_paths[:3])}"
+                       f"{' …' if len(lake_paths) > 3 else ''}")
+    finally:
+        observer.stop()
+        observer.join()
+    return delivered

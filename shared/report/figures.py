@@ -1,0 +1,227 @@
+"""The figures of a run report, computed from what the run wrote to the lake (``report.json``).
+
+When the run published, entity figures come from its export — the files the views read — so the report
+and the views agree. Sources come from the conversion and snapshot steps and the quarantine; timings from
+the step records; "what changed" compares with the previous published run's report.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+from shared.duck import lake_duckdb, parquet_source
+from shared.export.dimension import HISTORY
+from shared.lakeio import read_json
+from shared.merge.unify import ALTERNATE_KEY, CUSTOMER, MATCH_PAIRS
+from shared.names import Enrichment
+from shared.paths import RunPaths
+from shared.ports import Lake
+from shared.runs import current, read_run_record
+
+TOP = 10
+SCORE_BINS = [i / 20 for i in range(21)]
+
+
+def _files(lake: Lake, folder: str) -> list[str]:
+    return sorted(i.path for i in lake.list(folder) if i.path.endswith(".parquet"))
+
+
+def entity_files(lake: Lake, run_id: str, entity: str) -> list[str]:
+    """An entity's files: the export when the run exported it, else its unified table."""
+    exported = _files(lake, RunPaths(run_id).export_table(entity))
+    if exported:
+        return exported
+    path = RunPaths(run_id).unified(entity)
+    return [path] if lake.exists(path) else []
+
+
+def _histogram(values: list[float], edges: list[float]) -> dict[str, Any]:
+    counts = [0] * (len(edges) - 1)
+    for value in values:
+        if value is None:
+            continue
+        index = min(max(sum(1 for e in edges[1:-1] if value >= e), 0), len(counts) - 1)
+        counts[index] += 1
+    return {"edges": edges, "counts": counts}
+
+
+def _sources(lake: Lake, run_id: str, steps: list[dict[str, Any]]) -> dict[str, Any]:
+    table: dict[str, dict[str, Any]] = defaultdict(lambda: {"files": 0, "landed": 0, "accepted": 0,
+                                                            "quarantined": 0, "failed_files": 0})
+    for step in steps:
+        if step.get("step") == "convert_source_file" and step.get("table"):
+            row = table[step["table"]]
+            row["files"] += 1
+            row["landed"] += int(step.get("rows") or 0)
+            row["accepted"] += int(step.get("accepted") or 0)
+            row["quarantined"] += int(step.get("quarantined") or 0)
+            row["failed_files"] += int(step.get("status") == "Failed" or bool(step.get("error")))
+    applied = next((s for s in steps if s.get("step") == "apply_source_changes"), {})
+    for name, rows in (applied.get("tables") or {}).items():
+        table[name]["snapshot_rows"] = int(rows)
+    reasons: dict[str, Counter[str]] = defaultdict(Counter)
+    by_table: dict[str, list[str]] = defaultdict(list)
+    for path in _files(lake, f"quarantine/{run_id}"):
+        by_table[path.split("/")[2]].append(path)
+    if by_table:
+        with lake_duckdb(lake) as con:
+            for name, paths in by_table.items():
+                for field, reason, count in con.execute(
+                        f"SELECT Field, split_part(Reason, ':', 1), count(*) FROM {parquet_source(lake, paths)} "
+                        "GROUP BY ALL").fetchall():
+                    reasons[name][f"{field or '(row)'}: {reason}"] += int(count)
+    for name, counter in reasons.items():
+        table[name]["top_reasons"] = [{"reason": r, "rows": n} for r, n in counter.most_common(5)]
+    return dict(sorted(table.items()))
+
+
+def duplicate_keys(steps: list[dict[str, Any]]) -> int:
+    applied = next((s for s in steps if s.get("step") == "apply_source_changes"), {})
+    return sum(int(n) for n in (applied.get("duplicates") or {}).values())
+
+
+def _unification(lake: Lake, run_id: str, config_sources: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    keys = entity_files(lake, run_id, ALTERNATE_KEY)
+    clusters = read_json(lake, RunPaths(run_id).unified("clusters").replace(".parquet", ".json"), default={})
+    if not keys:
+        return out
+    with lake_duckdb(lake) as con:
+        con.execute(f"CREATE TEMP VIEW keys AS SELECT * FROM {parquet_source(lake, keys)}")
+        out["records"], out["profiles"] = con.execute(
+            "SELECT count(*), count(DISTINCT CustomerId) FROM keys").fetchall()[0]
+        per_source = con.execute(
+            "SELECT DataSourceName, TableName, count(*) AS records, count(*) FILTER (WHERE IsDeduplicationWinner) "
+            "AS winners, count(DISTINCT CustomerId) AS profiles FROM keys GROUP BY ALL ORDER BY ALL").fetchall()
+        names = {v: k for k, v in config_sources.items()}
+        out["per_source"] = [{"source": names.get((d, t), f"{d}.{t}"), "records": r,
+                              "merged_in_source": r - w, "profiles": p} for d, t, r, w, p in per_source]
+        sizes = con.execute("SELECT n, count(*) FROM (SELECT count(*) AS n FROM keys GROUP BY CustomerId) "
+                            "GROUP BY n ORDER BY n").fetchall()
+        out["cluster_sizes"] = {str(n): c for n, c in sizes}
+        largest = con.execute(
+            "SELECT CustomerId, count(*) AS n, string_agg(DISTINCT TableName, ', ' ORDER BY TableName) FROM keys "
+            f"GROUP BY CustomerId ORDER BY n DESC, CustomerId LIMIT {TOP}").fetchall()
+        out["largest_clusters"] = [{"customer_id": c, "records": n, "tables": t} for c, n, t in largest]
+        pairs = entity_files(lake, run_id, MATCH_PAIRS)
+        if pairs:
+            con.execute(f"CREATE TEMP VIEW pairs AS SELECT * FROM {parquet_source(lake, pairs)}")
+            rules = con.execute("SELECT Rule, count(*) AS pairs, count(*) FILTER (WHERE Linked) AS linked FROM pairs "
+                                "GROUP BY Rule ORDER BY linked DESC, Rule").fetchall()
+            out["matches_per_rule"] = [{"rule": r, "pairs": p, "linked": k} for r, p, k in rules]
+            scores = [row[0] for row in con.execute("SELECT Score FROM pairs WHERE Score IS NOT NULL").fetchall()]
+            out["score_histogram"] = _histogram(scores, SCORE_BINS)
+    out["ids"] = {"new": clusters.get("new_ids", 0), "merges": clusters.get("merges", 0),
+                  "splits": clusters.get("splits", 0)}
+    out["suspect_clusters"] = len(clusters.get("suspect_clusters", []))
+    return out
+
+
+def _enrichment(lake: Lake, run_id: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    customers = entity_files(lake, run_id, CUSTOMER)
+    if not customers:
+        return out
+    with lake_duckdb(lake) as con:
+        con.execute(f"CREATE TEMP VIEW customer AS SELECT * FROM {parquet_source(lake, customers)}")
+        columns = {row[0] for row in con.execute("DESCRIBE customer").fetchall()}
+        if "LifetimeValue" in columns:
+            values = [r[0] for r in con.execute("SELECT LifetimeValue FROM customer WHERE LifetimeValue IS NOT NULL")
+                      .fetchall()]
+            top = max(values, default=0.0)
+            edges = [round(top * i / 20, 2) for i in range(21)] if top > 0 else [0.0, 1.0]
+            out["lifetime_value"] = {"customers": len(values), "total": round(sum(values), 2),
+                                     "histogram": _histogram(values, edges)}
+        if "ChurnScore" in columns:
+            scores = [r[0] for r in con.execute("SELECT ChurnScore FROM customer WHERE ChurnScore IS NOT NULL")
+                      .fetchall()]
+            churned = con.execute("SELECT count(*) FILTER (WHERE IsChurn) FROM customer").fetchall()[0][0]
+            out["churn"] = {"customers": len(scores), "predicted_churn": int(churned),
+                            "histogram": _histogram(scores, SCORE_BINS)}
+        if "TopBrand" in columns:
+            out["top_brands"] = [{"brand": b, "customers": n} for b, n in con.execute(
+                f"SELECT TopBrand, count(*) AS n FROM customer WHERE TopBrand IS NOT NULL GROUP BY TopBrand "
+                f"ORDER BY n DESC, TopBrand LIMIT {TOP}").fetchall()]
+        if "RfmSegment" in columns:
+            out["rfm_segments"] = {s: n for s, n in con.execute(
+                "SELECT RfmSegment, count(*) FROM customer WHERE RfmSegment IS NOT NULL GROUP BY ALL ORDER BY 2 DESC, 1")
+                .fetchall()}
+        membership = entity_files(lake, run_id, "SegmentMembership")
+        if membership:
+            out["segments"] = {s: n for s, n in con.execute(
+                f"SELECT Segment, count(*) FROM {parquet_source(lake, membership)} WHERE SegmentProvider = 'c360' "
+                "GROUP BY ALL ORDER BY 2 DESC, 1").fetchall()}
+    models = {}
+    for name in (Enrichment.LIFETIME_VALUE, Enrichment.CHURN, Enrichment.BRAND_AFFINITY, Enrichment.SEGMENTS):
+        model = read_json(lake, RunPaths(run_id).enrichment_model(name.value), default=None)
+        if model is not None:
+            models[name.value] = model
+    out["models"] = models
+    return out
+
+
+def _timings(steps: list[dict[str, Any]]) -> dict[str, Any]:
+    per_step: dict[str, dict[str, float]] = {}
+    for step in steps:
+        row = per_step.setdefault(step.get("step", "?"), {"activities": 0, "seconds": 0.0, "slowest": 0.0})
+        row["activities"] += 1
+        row["seconds"] = round(row["seconds"] + float(step.get("seconds") or 0.0), 3)
+        row["slowest"] = max(row["slowest"], float(step.get("seconds") or 0.0))
+    starts = [s["started"] for s in steps if s.get("started")]
+    ends = [s["finished"] for s in steps if s.get("finished")]
+    return {"steps": per_step, "first_started": min(starts, default=None), "last_finished": max(ends, default=None)}
+
+
+def run_figures(lake: Lake, run_id: str, sources: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    """Everything the report shows, as JSON-ready values. ``sources``: name → (data source, table)."""
+    record = read_run_record(lake, run_id)
+    steps = record.pop("steps", [])
+    record.pop("files", None)
+    pointer = current(lake)
+    figures: dict[str, Any] = {
+        "run": {k: record.get(k) for k in ("run_id", "status", "mode", "trigger", "started", "finished", "error",
+                                            "published")},
+        "published_now": bool(pointer and pointer.get("run_id") == run_id),
+        "sources": _sources(lake, run_id, steps),
+        "unification": _unification(lake, run_id, sources),
+        "enrichment": _enrichment(lake, run_id),
+        "timings": _timings(steps),
+        "history_rows": _history_rows(lake, run_id),
+    }
+    figures["key_numbers"] = {
+        "customers": figures["unification"].get("profiles", 0),
+        "records": figures["unification"].get("records", 0),
+        "quarantined_rows": sum(s.get("quarantined", 0) for s in figures["sources"].values()),
+        "duplicate_keys_dropped": duplicate_keys(steps),
+        "new_ids": figures["unification"].get("ids", {}).get("new", 0),
+        "merges": figures["unification"].get("ids", {}).get("merges", 0),
+        "splits": figures["unification"].get("ids", {}).get("splits", 0),
+        "total_lifetime_value": figures["enrichment"].get("lifetime_value", {}).get("total"),
+        "predicted_churn": figures["enrichment"].get("churn", {}).get("predicted_churn"),
+    }
+    return figures
+
+
+def _history_rows(lake: Lake, run_id: str) -> dict[str, int]:
+    files = _files(lake, RunPaths(run_id).export_table(HISTORY))
+    if not files:
+        return {}
+    with lake_duckdb(lake) as con:
+        total, current_rows = con.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE IsCurrent) FROM {parquet_source(lake, files)}").fetchall()[0]
+    return {"rows": int(total), "current": int(current_rows)}
+
+
+def changes(figures: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
+    """What moved since the previous published run's report (None on the first run)."""
+    if not previous:
+        return {}
+    now, before = figures["key_numbers"], previous.get("key_numbers", {})
+    delta = {k: (now.get(k) or 0) - (before.get(k) or 0) for k in ("customers", "records", "quarantined_rows")}
+    sources_now = {k: v.get("snapshot_rows", 0) for k, v in figures["sources"].items()}
+    sources_before = {k: v.get("snapshot_rows", 0) for k, v in previous.get("sources", {}).items()}
+    delta["source_rows"] = {k: sources_now.get(k, 0) - sources_before.get(k, 0)
+                            for k in sorted(set(sources_now) | set(sources_before))
+                            if sources_now.get(k, 0) != sources_before.get(k, 0)}
+    return {"previous_run": previous.get("run", {}).get("run_id"), **delta}

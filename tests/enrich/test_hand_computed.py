@@ -1,0 +1,130 @@
+"""Enrichment on a handful of orders whose every number is worked out by hand in the comments."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from tests.match.harness import enrich, unify
+from tests.match.test_rules import config, row
+
+ACTIVITIES = """
+activities:
+  - {name: orders, data_source: CRM, table: Orders, landing: crm_orders, activity_type: SalesOrder,
+     primary_key: order, timestamp: at, amount: total, customer_key: contact, customer_source: crm,
+     columns: {at: {data_type: dateTime}, total: {data_type: double}, contact: {data_type: string}}}
+  - {name: lines, data_source: CRM, table: OrderLines, landing: crm_lines, activity_type: SalesOrderLine,
+     primary_key: [order, line], order_key: order, order_source: orders, amount: amount,
+     columns: {order: {data_type: string}, line: {data_type: int64}, brand: Brand, amount: {data_type: double}}}
+  - {name: receipts, data_source: POS, table: Receipts, landing: pos_receipts, activity_type: SalesOrder,
+     primary_key: receipt, timestamp: at, amount: total, customer_key: member, customer_source: pos,
+     columns: {at: {data_type: dateTime}, total: {data_type: double}, member: {data_type: string}}}
+enrichment:
+  as_of: "2026-04-01T00:00:00+00:00"
+  measures:
+    - {name: BiggestRecentOrder, aggregation: max, field: Amount, activity_type: SalesOrder, window_days: 60}
+    - {name: Brands, aggregation: count_unique, field: Brand, activity_type: SalesOrderLine}
+    - {name: LatestBrand, aggregation: last, field: Brand, activity_type: SalesOrderLine}
+  brand_affinity: {prior_weight: 5}
+  segments:
+    - name: big_spenders
+      rule: {all: [{field: TotalSpend, op: ">=", value: 100}]}
+    - name: returners
+      rule: {all: [{field: ReturnRate, op: ">", value: 0}]}
+    - {name: either, union: [big_spenders, returners]}
+    - {name: loyal_big_spenders, exclude: [either, returners]}
+"""
+
+
+@pytest.fixture(scope="module")
+def enriched(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, pd.DataFrame], object]:
+    text = config("\n        - name: email\n          conditions: [{field: Email, normalize: [lowercase]}]") + ACTIVITIES
+    tables = {
+        # Ann is CRM 1 and POS 7 (same email); Bob is CRM 2; Cy (CRM 3) never buys
+        "crm": [row("1", "Ann", "Lee", "ann@x.com"), row("2", "Bob", "Ray", "bob@x.com"),
+                row("3", "Cy", "Wu", "cy@x.com")],
+        "pos": [row("7", "Ann", "Lee", "ANN@x.com")],
+        "orders": [{"order": "O1", "at": "2026-01-10T12:00:00Z", "total": "100", "contact": "1"},
+                   {"order": "O2", "at": "2026-02-01T12:00:00Z", "total": "50", "contact": "2"},
+                   {"order": "O3", "at": "2026-03-01T12:00:00Z", "total": "-20", "contact": "2"},  # a return
+                   {"order": "O4", "at": "2026-03-05T12:00:00Z", "total": "10", "contact": "99"}],  # unknown customer
+        "lines": [{"order": "O1", "line": "1", "brand": "Acme", "amount": "40"},
+                  {"order": "O1", "line": "2", "brand": "Acme", "amount": "40"},
+                  {"order": "O1", "line": "3", "brand": "Zen", "amount": "20"},
+                  {"order": "O2", "line": "1", "brand": "Zen", "amount": "50"}],
+        "receipts": [{"receipt": "R1", "at": "2026-03-31T09:00:00Z", "total": "60", "member": "7"}],
+    }
+    unified = unify(tmp_path_factory.mktemp("lake"), text, tables)
+    return enrich(unified, text), unified
+
+
+def by_customer(frame: pd.DataFrame, unified: object, table: str, key: str) -> dict[str, object]:
+    customer = unified.customer_of(table, key)  # type: ignore[attr-defined]
+    rows = frame[frame["CustomerId"] == customer]
+    assert len(rows) == 1, (table, key, len(rows))
+    return rows.iloc[0].to_dict()
+
+
+def test_activities_link_through_the_crosswalk_from_both_sources(enriched) -> None:
+    out, unified = enriched
+    activity = out["UnifiedActivity"]
+    ann = unified.customer_of("Contacts", "1")
+    assert sorted(activity[activity["CustomerId"] == ann]["SourceActivityId"]) == ["O1", "O1|1", "O1|2", "O1|3", "R1"]
+    assert "O4" not in set(activity["SourceActivityId"])  # no customer: not in the unified table
+    o3 = activity[activity["SourceActivityId"] == "O3"].iloc[0]
+    assert bool(o3["IsReturn"]) and o3["Amount"] == -20
+    assert activity["ActivityId"].is_unique
+
+
+def test_built_in_and_configured_measures(enriched) -> None:
+    out, unified = enriched
+    measures = out["measures"]
+    ann = by_customer(measures, unified, "Contacts", "1")
+    # Ann: O1 100 on Jan 10 + R1 60 on Mar 31; as of Apr 1
+    assert (ann["TotalSpend"], ann["TransactionCount"], ann["AverageOrderValue"]) == (160, 2, 80)
+    assert (ann["TenureDays"], ann["DaysSinceLastPurchase"], ann["ReturnRate"]) == (81, 1, 0)
+    assert ann["BiggestRecentOrder"] == 60  # O1 (Jan 10) is older than 60 days
+    assert (ann["Brands"], ann["LatestBrand"]) == (2, "Zen")  # lines share O1's time: ties go by source key
+    bob = by_customer(measures, unified, "Contacts", "2")
+    # Bob: O2 50 on Feb 1, return O3 -20 on Mar 1
+    assert (bob["TotalSpend"], bob["TransactionCount"], bob["AverageOrderValue"]) == (30, 1, 50)
+    assert (bob["DaysSinceLastPurchase"], bob["ReturnRate"]) == (59, 0.5)
+    assert bob["BiggestRecentOrder"] == 50  # Feb 1 is 59 days before Apr 1
+    assert unified.customer_of("Contacts", "3") not in set(measures["CustomerId"])  # no activity: no row
+
+
+def test_brand_affinity_scores_levels_and_share_of_voice(enriched) -> None:
+    out, unified = enriched
+    detail = out["BrandAffinity"]
+    ann, bob = unified.customer_of("Contacts", "1"), unified.customer_of("Contacts", "2")
+    got = {(c, b): (s, lv, sov) for c, b, s, lv, sov in
+           detail[["CustomerId", "Brand", "AffinityScore", "AffinityLevel", "ShareOfVoice"]].itertuples(index=False)}
+    # population: Acme 2/4, Zen 2/4; prior weight 5 → smoothed shares and lifts:
+    #   Ann-Acme (2+2.5)/(3+5) = .5625 → 1.125; Ann-Zen (1+2.5)/8 = .4375 → .875; Bob-Zen (1+2.5)/6 → 1.167
+    # percentile ranks of the lifts 1/3, 2/3, 3/3 → scores 34, 67, 100
+    assert got == {(ann, "Acme"): (67, "Medium", 66.7), (ann, "Zen"): (34, "Low", 33.3),
+                   (bob, "Zen"): (100, "Very high", 100.0)}
+    top = out["brand_affinity"]
+    assert by_customer(top, unified, "Contacts", "1")["TopBrand"] == "Acme"
+    assert by_customer(top, unified, "Contacts", "2")["TopBrandLevel"] == "Very high"
+
+
+def test_rfm_and_rule_segments(enriched) -> None:
+    out, unified = enriched
+    segments = out["segments"]
+    ann = by_customer(segments, unified, "Contacts", "1")
+    bob = by_customer(segments, unified, "Contacts", "2")
+    # two buyers: the better gets quintile 5 (rank 2/2), the other 3 (rank 1/2 → ceil(2.5))
+    assert (ann["RfmScore"], ann["RfmSegment"]) == ("555", "Champions")
+    assert (bob["RfmScore"], bob["RfmSegment"]) == ("333", "Needs Attention")
+    assert ann["Segments"] == "big_spenders;either;loyal_big_spenders"
+    assert bob["Segments"] == "either;returners"
+    membership = out["SegmentMembership"]
+    assert membership["SegmentMembershipId"].is_unique
+    assert set(membership[membership["CustomerId"] == bob["CustomerId"]]["Segment"]) == {
+        "RFM: Needs Attention", "either", "returners"}
+
+
+def test_models_are_skipped_with_too_few_customers_and_say_so(enriched) -> None:
+    out, _ = enriched
+    assert "lifetime_value" not in out and "churn" not in out  # 2 buyers: below the minimum for a fit

@@ -1,0 +1,144 @@
+"""File arrivals through the local host: exactly once under at-least-once delivery, bursts, follow-up runs."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from c360_cli.local import blob_created_event, follow, post_events, running_host
+from local_host import LocalFunctionHost
+from orchestrators.starters import instance_id
+from shared import ledger
+from shared.runs import current, list_runs, read_run_record
+from shared.runtime import Runtime, build_runtime
+from shared.settings import Settings
+from tests.faulty_app import build_app
+from tests.pipeline import install_config
+
+pytestmark = pytest.mark.slow
+
+CONFIG = """
+version: 1
+sources:
+  - name: crm
+    data_source: CRM
+    table: Contacts
+    landing: crm
+    primary_key: id
+    columns: {first: Person.FirstName, last: Person.LastName, email: Identity.Service.Email}
+unification:
+  match_order: [crm]
+  tables:
+    crm:
+      deduplication:
+        rules: [{name: email, conditions: [{field: Email, normalize: [lowercase]}]}]
+"""
+
+
+class Drop:
+    """Lands small upsert files (one new customer each, in a closed hour) and makes their events."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.count = 0
+
+    def files(self, n: int) -> list[str]:
+        paths = []
+        for _ in range(n):
+            self.count += 1
+            key = self.count
+            path = f"landing/crm/IncrementalData/2026/01/01/00/Upserts/contacts-{key:05d}.csv"
+            body = f"id,first,last,email\n{key},First{key},Last{key},person{key}@example.com\n"
+            self.runtime.lake.write_bytes(path, body.encode())
+            paths.append(path)
+        return paths
+
+    def events(self, paths: list[str]) -> list[dict[str, Any]]:
+        return [blob_created_event(self.runtime.settings, self.runtime.lake, p) for p in paths]
+
+
+@pytest.fixture(params=["local", pytest.param("azurite", marks=pytest.mark.azurite)])
+def settings(request: pytest.FixtureRequest, local_settings: Settings) -> Iterator[Settings]:
+    if request.param == "local":
+        yield local_settings
+    else:
+        yield request.getfixturevalue("azurite_settings")
+
+
+@pytest.fixture()
+def drop(settings: Settings) -> Drop:
+    runtime = build_runtime(settings)
+    install_config(runtime, CONFIG)
+    return Drop(runtime)
+
+
+def customers(runtime: Runtime) -> int:
+    return runtime.sql.query("SELECT count(*) FROM c360.Customer")[0][0]  # type: ignore[union-attr]
+
+
+def test_a_burst_of_50_files_makes_one_run_with_every_row_once(settings: Settings, drop: Drop) -> None:
+    paths = drop.files(50)
+    with running_host(settings) as host:
+        events = drop.events(paths)
+        for start in range(0, 50, 10):  # Event Grid delivers in batches
+            assert post_events(host, events[start:start + 10]) == 202  # accepted, as the Functions host answers
+        result = follow(host, instance_id(drop.runtime), timeout=300)
+    assert str(result.status) == "Completed", result.custom_status
+    runs = list_runs(drop.runtime.lake)
+    assert len(runs) == 1
+    assert len(read_run_record(drop.runtime.lake, runs[0])["files"]) == 50
+    assert customers(drop.runtime) == 50 and not ledger.pending(drop.runtime.lake)
+
+
+def test_duplicate_and_replayed_events_do_nothing_but_a_new_version_is_new_work(settings: Settings,
+                                                                                drop: Drop) -> None:
+    paths = drop.files(2)
+    with running_host(settings) as host:
+        events = drop.events(paths)
+        post_events(host, events + events)  # at-least-once: every event twice in one delivery
+        post_events(host, events)  # and redelivered
+        assert len(ledger.pending(drop.runtime.lake)) == 2
+        assert str(follow(host, instance_id(drop.runtime), timeout=300).status) == "Completed"
+        post_events(host, events)  # a replay after the run: already done
+        assert not ledger.pending(drop.runtime.lake)
+        assert len(list_runs(drop.runtime.lake)) == 1
+        # the same path uploaded again with new content is new work
+        drop.runtime.lake.write_bytes(paths[0], b"id,first,last,email\n1,Ann,Changed,ann@example.com\n")
+        post_events(host, drop.events(paths[:1]))
+        assert len(ledger.pending(drop.runtime.lake)) == 1
+        assert str(follow(host, instance_id(drop.runtime), timeout=300).status) == "Completed"
+    assert len(list_runs(drop.runtime.lake)) == 2
+    names = drop.runtime.sql.query("SELECT LastName FROM c360.Customer ORDER BY LastName")  # type: ignore[union-attr]
+    assert [n[0] for n in names] == ["Changed", "Last2"]
+
+
+def test_files_landing_mid_run_make_exactly_one_follow_up_run(local_settings: Settings) -> None:
+    runtime = build_runtime(local_settings)
+    install_config(runtime, CONFIG)
+    drop = Drop(runtime)
+    holder: dict[str, LocalFunctionHost] = {}
+    landed = threading.Event()
+
+    def land_during_merge(call: int) -> None:
+        if call == 1:  # while the first run merges: three files arrive, in two deliveries
+            late = drop.files(3)
+            post_events(holder["host"], drop.events(late[:2]))
+            post_events(holder["host"], drop.events(late[2:]))
+            landed.set()
+        return None
+
+    app, _ = build_app({"merge_clusters": land_during_merge})
+    with running_host(local_settings, app) as host:
+        holder["host"] = host
+        post_events(host, drop.events(drop.files(4)))
+        result = follow(host, instance_id(runtime), timeout=300)
+    assert landed.is_set() and str(result.status) == "Completed", result.custom_status
+    runs = list_runs(runtime.lake)
+    assert len(runs) == 2, runs  # the first run and one follow-up, not one per late file
+    assert [len(read_run_record(runtime.lake, r)["files"]) for r in runs] == [4, 3]
+    assert read_run_record(runtime.lake, runs[1])["trigger"] == "follow-up"
+    assert customers(runtime) == 7 and current(runtime.lake)["run_id"] == runs[1]
+    assert not ledger.pending(runtime.lake)

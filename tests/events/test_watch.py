@@ -1,0 +1,66 @@
+"""``c360 watch``: files dropped into the landing folder start runs by themselves, through the real starter."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from c360_cli.watch import watch
+from shared.lakeio import read_parquet_many
+from shared.runs import current, list_runs
+from shared.runtime import build_runtime
+from shared.settings import Settings
+from tests.events.test_arrivals import CONFIG
+from tests.pipeline import install_config
+
+pytestmark = pytest.mark.slow
+
+
+def published_keys(settings: Settings) -> set[str]:
+    runtime = build_runtime(settings)
+    pointer = current(runtime.lake)
+    if pointer is None:
+        return set()
+    files = [i.path for i in runtime.lake.list(pointer["entities"]["AlternateKey"]) if i.path.endswith(".parquet")]
+    return set(read_parquet_many(runtime.lake, files).column("AlternateValue").to_pylist())
+
+
+def wait_for(predicate, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+def test_dropping_files_into_the_landing_folder_starts_runs(local_settings: Settings) -> None:
+    install_config(build_runtime(local_settings), CONFIG)
+    landing = Path(local_settings.lake_root) / "landing" / "crm" / "IncrementalData" / "2026" / "01" / "01" / "00"
+    (landing / "Upserts").mkdir(parents=True)
+    stop, lines = threading.Event(), []
+    watcher = threading.Thread(target=watch, args=(local_settings, stop, lines.append), daemon=True)
+    watcher.start()
+    try:
+        wait_for(lambda: any(line.startswith("watching") for line in lines), 30)
+        for key in (1, 2, 3):  # a drop of three files, written the way a copy tool does (grows, then settles)
+            target = landing / "Upserts" / f"contacts-{key}.csv"
+            with target.open("w", encoding="utf-8") as handle:
+                handle.write("id,first,last,email\n")
+                handle.flush()
+                time.sleep(0.1)
+                handle.write(f"{key},F{key},L{key},p{key}@example.com\n")
+        wait_for(lambda: published_keys(local_settings) == {"1", "2", "3"})
+        runs_after_first_drop = len(list_runs(build_runtime(local_settings).lake))
+        (landing / "Upserts" / "contacts-4.csv").write_text("id,first,last,email\n4,F4,L4,p4@example.com\n",
+                                                            encoding="utf-8")
+        wait_for(lambda: published_keys(local_settings) == {"1", "2", "3", "4"})
+    finally:
+        stop.set()
+        watcher.join(30)
+    assert runs_after_first_drop == 1  # one drop, one run (the quiet period batched it)
+    assert len(list_runs(build_runtime(local_settings).lake)) == 2
+    assert sum("file(s) landed" in line for line in lines) >= 2
