@@ -23,6 +23,11 @@ DATA = BENCH / "data"
 TARGETS = {"febrl3": 0.997, "febrl4": 0.997, "rldata10000": 0.95, "demo-1000000": 0.995}
 
 
+def ensure_splink() -> None:
+    if not PYTHONS["splink"].exists():
+        subprocess.run([str(BENCH / "setup-splink.sh")], check=True)
+
+
 def ensure_data(sets: list[str]) -> None:
     if any(s in ("febrl3", "febrl4", "rldata10000") for s in sets) and not (DATA / "febrl3.parquet").exists():
         subprocess.run([str(PYTHONS["splink"]), str(BENCH / "match" / "prepare_data.py"), str(DATA)], check=True)
@@ -56,6 +61,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sets", nargs="+", default=["febrl3", "febrl4", "rldata10000", "demo-100000"])
     args = parser.parse_args()
+    ensure_splink()
     ensure_data(args.sets)
     results = []
     header = (f"{'set':14s} {'tool':7s} {'precision':>9s} {'recall':>7s} {'F1':>7s} {'cluster F1':>10s} "

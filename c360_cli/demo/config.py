@@ -128,9 +128,10 @@ unification:
           - name: email_and_first_name
             conditions:
               - {field: Email, normalize: [whitespace, lowercase]}
-            exceptions:
+            exceptions:   # a shared family address: first names differ as written and with nicknames resolved
               - when: differ
-                conditions: [{field: FirstName, normalize: [name, unicode_to_ascii, lowercase], precision: low}]
+                conditions: [{field: FirstName, normalize: [name, unicode_to_ascii, lowercase], precision: low},
+                             {field: FirstName, normalize: [unicode_to_ascii, lowercase], precision: low}]
           - name: phone_and_first_name
             conditions:
               - {field: Phone, normalize: [phone]}
@@ -156,6 +157,9 @@ unification:
               - {field: LastName, normalize: [unicode_to_ascii, lowercase, symbols, whitespace]}
               - {field: FirstName, normalize: [name, unicode_to_ascii, lowercase, symbols], precision: high}
               - {field: Street, normalize: [address, lowercase, symbols], precision: high}
+            exceptions:   # a parent and a child of the same name live at one address
+              - when: differ
+                conditions: [{field: BirthDate}]
     crm_contacts:
       deduplication: {winner: {policy: most_recent}, rules: *person_rules}
       rules: *person_rules
@@ -168,9 +172,10 @@ unification:
         rules:
           - name: email_and_first_name
             conditions: [{field: Email, normalize: [whitespace, lowercase]}]
-            exceptions:
+            exceptions:   # a shared family address: first names differ as written and with nicknames resolved
               - when: differ
-                conditions: [{field: FirstName, normalize: [name, unicode_to_ascii, lowercase], precision: low}]
+                conditions: [{field: FirstName, normalize: [name, unicode_to_ascii, lowercase], precision: low},
+                             {field: FirstName, normalize: [unicode_to_ascii, lowercase], precision: low}]
           - name: phone_and_first_name
             conditions:
               - {field: Phone, normalize: [phone]}
@@ -189,7 +194,8 @@ unification:
           conditions: [{field: Email, normalize: [whitespace, lowercase]}]
           exceptions:
             - when: differ
-              conditions: [{field: FirstName, normalize: [name, unicode_to_ascii, lowercase], precision: low}]
+              conditions: [{field: FirstName, normalize: [name, unicode_to_ascii, lowercase], precision: low},
+                           {field: FirstName, normalize: [unicode_to_ascii, lowercase], precision: low}]
         - name: phone_and_first_name
           conditions:
             - {field: Phone, normalize: [phone]}

@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 from rapidfuzz.distance import OSA, JaroWinkler
 from rapidfuzz.process import cpdist
 
+from shared.match.normalize import compatible_names
 from shared.match.rules import Feature
 
 NULL_LEVEL = -1
@@ -92,7 +93,10 @@ def comparison_levels(kind: str, a: pa.Array, b: pa.Array) -> np.ndarray:
     if kind in ("first_name", "name", "string", "address"):
         high, low = (0.92, 0.80) if kind in ("first_name", "name") else (0.90, 0.70)
         jw = _distance(a, b, JaroWinkler.similarity)
-        levels = _select([exact, jw >= high, jw >= low], n)
+        close = jw >= high
+        if kind == "first_name":  # a nickname and a formal name it can stand for ("sam", "samantha")
+            close = close | compatible_names(a, b)
+        levels = _select([exact, close, jw >= low], n)
     elif kind == "email":
         # a typo is one edit; similar-looking addresses of different people (both built from the name) are
         # not evidence beyond the name comparisons, so no Jaro-Winkler level here

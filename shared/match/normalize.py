@@ -15,6 +15,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from importlib import resources
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from anyascii import anyascii
@@ -31,18 +32,65 @@ def _rows(name: str) -> list[list[str]]:
 
 
 @functools.cache
-def nickname_map() -> dict[str, str]:
-    """nickname or formal name → formal name (lowercase).
+def name_candidates() -> dict[str, frozenset[str]]:
+    """nickname → every formal name (lowercase) it can stand for ("sam" → samuel, samantha)."""
+    rows = _rows("nicknames.csv")
+    formals = {formal for formal, _ in rows}
+    candidates: dict[str, set[str]] = {}
+    for formal, nicknames in rows:
+        for nick in filter(None, (n.strip() for n in nicknames.split(";"))):
+            candidates.setdefault(nick, set()).add(formal)
+    for nick, names in candidates.items():
+        if nick in formals:  # "kim" is also given in its own right
+            names.add(nick)
+    return {nick: frozenset(names) for nick, names in candidates.items()}
 
-    Every formal name maps to itself first (so "Sandra" stays Sandra although it is also a nickname of
-    Alexandra); a nickname listed under several formal names maps to the first of them in the file.
+
+@functools.cache
+def nickname_map() -> dict[str, str]:
+    """nickname or formal name → the name it normalizes to (lowercase).
+
+    Every formal name maps to itself (so "Sandra" stays Sandra although it is also a nickname of
+    Alexandra); a nickname with one meaning maps to it ("Bob" → robert); an ambiguous nickname ("Sam":
+    Samuel or Samantha) stays itself — comparisons accept it against any of its meanings
+    (``names_compatible``), so it neither blocks nor links the two formal names to each other.
     """
     rows = _rows("nicknames.csv")
     mapping = {formal: formal for formal, _ in rows}
-    for formal, nicknames in rows:
-        for nick in filter(None, (n.strip() for n in nicknames.split(";"))):
-            mapping.setdefault(nick, formal)
+    for nick, names in name_candidates().items():
+        mapping.setdefault(nick, next(iter(names)) if len(names) == 1 else nick)
     return mapping
+
+
+def names_compatible(left: Sequence[str | None], right: Sequence[str | None]) -> np.ndarray:
+    """Per pair of name-normalized values: True when one can be a nickname of the other, or both nicknames
+    of one formal name ("sam" ~ "samantha", "sam" ~ "sammy"); equal values are compatible too."""
+    candidates = name_candidates()
+    out = np.zeros(len(left), bool)
+    for index, (a, b) in enumerate(zip(left, right, strict=True)):
+        if a is None or b is None:
+            continue
+        if a == b:
+            out[index] = True
+            continue
+        ca, cb = candidates.get(a), candidates.get(b)
+        if ca is None and cb is None:
+            continue
+        out[index] = bool((ca and b in ca) or (cb and a in cb) or (ca and cb and ca & cb))
+    return out
+
+
+def compatible_names(left: pa.Array, right: pa.Array) -> np.ndarray:
+    """``names_compatible`` for aligned arrays, looking only at pairs where a nickname is involved."""
+    candidates = name_candidates()
+    nicknames = pa.array(sorted(candidates), pa.string())
+    involved = np.asarray(pc.fill_null(pc.or_(pc.is_in(left, nicknames), pc.is_in(right, nicknames)), False))
+    out = np.asarray(pc.fill_null(pc.equal(left, right), False)).copy()
+    rows = np.flatnonzero(involved & ~out)
+    if len(rows):
+        taken = pa.array(rows)
+        out[rows] = names_compatible(pc.take(left, taken).to_pylist(), pc.take(right, taken).to_pylist())
+    return out
 
 
 @functools.cache

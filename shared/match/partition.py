@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 
 from shared.config.model import Probabilistic, UnificationConfig
 from shared.match.fellegi_sunter import FsModel, match_weight, probability
+from shared.match.normalize import compatible_names
 from shared.match.plan import tf_column
 from shared.match.rules import BOTH, LEFT, RIGHT, CompiledCondition, CompiledRule, compile_condition, compile_rules
 from shared.match.scoring import block_pairs, cross_pairs, exact_equal, fuzzy_scores
@@ -40,10 +41,11 @@ def _condition_holds(condition: CompiledCondition, lefts: pa.Table, rights: pa.T
     left = left.combine_chunks() if isinstance(left, pa.ChunkedArray) else left
     right = right.combine_chunks() if isinstance(right, pa.ChunkedArray) else right
     known = np.asarray(pc.and_(pc.is_valid(left), pc.is_valid(right)))
+    names = "name" in condition.left.steps
     if condition.exact:
         equal, _ = exact_equal(left, right)
-        return equal, known
-    return fuzzy_scores(left, right, base) >= condition.threshold - 1e-9, known
+        return (equal | compatible_names(left, right)) & known if names else equal, known
+    return fuzzy_scores(left, right, base, names) >= condition.threshold - 1e-9, known
 
 
 def exception_fires(when: str, results: list[tuple[np.ndarray, np.ndarray]], size: int) -> np.ndarray:
@@ -74,7 +76,7 @@ def score_rule(rule: CompiledRule, rows: pa.Table, base: str, max_block: int,
     score = np.ones(len(i))
     for condition in rule.scored:
         left, right = lefts.column(condition.left.column), rights.column(condition.right.column)
-        values = fuzzy_scores(left.combine_chunks(), right.combine_chunks(), base)
+        values = fuzzy_scores(left.combine_chunks(), right.combine_chunks(), base, "name" in condition.left.steps)
         ok &= values >= condition.threshold - 1e-9
         score = np.minimum(score, values)
     for exception in rule.exceptions:

@@ -220,12 +220,12 @@ def _write_partitions(con: duckdb.DuckDBPyConnection, lake: Lake, paths: RunPath
                     "PARTITION_BY (part), ROW_GROUP_SIZE 32768, FILENAME_PATTERN 'rows-{i}')")
         for index in range(parts):
             files = sorted(glob.glob(os.path.join(folder, f"part={index}", "*.parquet")))
-            tables = [pq.read_table(f, schema=schema) for f in files]
-            if len(tables) == 1:  # the usual case: hand the file over as written
-                counts[index] = tables[0].num_rows
+            if len(files) == 1:  # the usual case: hand the file over as written
+                counts[index] = pq.ParquetFile(files[0]).metadata.num_rows
                 with open(files[0], "rb") as handle, lake.open_write(paths.match_partition(index)) as sink:
                     shutil.copyfileobj(handle, sink, 8 << 20)
                 continue
+            tables = [pq.read_table(f, schema=schema) for f in files]
             table = pa.concat_tables(tables) if tables else schema.empty_table()
             counts[index] = table.num_rows
             write_parquet(lake, paths.match_partition(index), table)

@@ -11,13 +11,16 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA
 from rapidfuzz.process import cpdist
+
+from shared.match.normalize import compatible_names
 
 
 def fuzzy_scores(left: pa.Array | list[str | None], right: pa.Array | list[str | None],
-                 base: str = "shorter") -> np.ndarray:
-    """Element-wise CI scores for two aligned string arrays; a null on either side scores 0."""
+                 base: str = "shorter", names: bool = False) -> np.ndarray:
+    """Element-wise CI scores for two aligned string arrays; a null on either side scores 0. With ``names``
+    (name-normalized values) a nickname scores 1 against a formal name it can stand for."""
     lefts = left.to_pylist() if isinstance(left, pa.Array | pa.ChunkedArray) else list(left)
     rights = right.to_pylist() if isinstance(right, pa.Array | pa.ChunkedArray) else list(right)
     missing = np.fromiter((a is None or b is None for a, b in zip(lefts, rights, strict=True)), bool, len(lefts))
@@ -25,13 +28,15 @@ def fuzzy_scores(left: pa.Array | list[str | None], right: pa.Array | list[str |
     b = ["" if v is None else v for v in rights]
     if not a:
         return np.zeros(0)
-    distance = cpdist(a, b, scorer=Levenshtein.distance, workers=1).astype(np.float64)
+    distance = cpdist(a, b, scorer=OSA.distance, workers=1).astype(np.float64)  # a transposition is one edit
     la = np.fromiter((len(v) for v in a), np.float64, len(a))
     lb = np.fromiter((len(v) for v in b), np.float64, len(b))
     length = np.minimum(la, lb) if base == "shorter" else np.maximum(la, lb)
     with np.errstate(divide="ignore", invalid="ignore"):
         score = np.where(length > 0, (length - distance) / length, np.where(distance == 0, 1.0, 0.0))
     score = np.clip(score, 0.0, 1.0)
+    if names:
+        score[compatible_names(pa.array(lefts, pa.string()), pa.array(rights, pa.string()))] = 1.0
     score[missing] = 0.0
     return score
 
