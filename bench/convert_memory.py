@@ -58,8 +58,9 @@ def write_csv(path: Path, gigabytes: float) -> int:
             first = rng.choice(["Ann", "Bo", "Cy", "Dana", "Eli", "José", "Zoë"], n)
             points = rng.integers(0, 10_000, n)
             day = rng.integers(1, 28, n)
-            lines = [f'{i},{f},Lee{i % 997},{f.lower()}{i}@example.com,1980-01-{d:02d},{p},{"true" if p % 2 else "false"},'
-                     f'"note, with a comma ""and quotes"" {i}"\n' for i, f, p, d in zip(ids, first, points, day, strict=True)]
+            lines = [f'{i},{f},Lee{i % 997},{f.lower()}{i}@example.com,1980-01-{d:02d},{p},'
+                     f'{"true" if p % 2 else "false"},"note, with a comma ""and quotes"" {i}"\n'
+                     for i, f, p, d in zip(ids, first, points, day, strict=True)]
             out.write("".join(lines))
             rows += n
     return rows
@@ -73,7 +74,8 @@ def run_c360(csv: Path, folder: Path) -> dict[str, float]:
     lake = LocalLake(folder)
     os.link(csv, folder / "big.csv") if not (folder / "big.csv").exists() else None
     started = time.perf_counter()
-    result = convert_file(lake, load_config_text(CONFIG).source("contacts"), "big.csv", "out/e.parquet", "out/q.parquet")
+    source = load_config_text(CONFIG).source("contacts")
+    result = convert_file(lake, source, "big.csv", "out/e.parquet", "out/q.parquet")
     return {"rows": result.accepted, "quarantined": result.quarantined, "seconds": time.perf_counter() - started}
 
 
@@ -122,7 +124,8 @@ def main() -> None:
                   f"({r['rows'] / r['seconds'] / 1e6:.2f} M rows/s)")
         if "c360" in results and "pandas" in results:
             c, p = results["c360"], results["pandas"]
-            print(f"ratio c360/pandas: peak memory {c['peak_mb'] / p['peak_mb']:.2f}, time {c['seconds'] / p['seconds']:.2f}")
+            print(f"ratio c360/pandas: peak memory {c['peak_mb'] / p['peak_mb']:.2f}, "
+                  f"time {c['seconds'] / p['seconds']:.2f}")
         verdict = "PASS" if results.get("c360", {}).get("peak_mb", 1e9) < 1024 else "FAIL"
         print(f"target: c360 peak memory < 1 GB for a {size_mb / 1024:.1f} GB CSV: {verdict}")
         (ROOT / "bench" / "results" / "convert_memory.json").write_text(

@@ -329,7 +329,8 @@ def synapse_sql(part: Annotated[str, typer.Argument(help="master | database")],
 
 
 @app.command()
-def rollback(lake: LakeOption, run_id: Annotated[str, typer.Argument(help="A kept, published run to restore.")]) -> None:
+def rollback(lake: LakeOption,
+             run_id: Annotated[str, typer.Argument(help="A kept, published run to restore.")]) -> None:
     """Point the views back at an earlier published run (the last few are kept: C360_RUNS_TO_KEEP)."""
     from c360_cli.local import local_settings
     from shared.errors import PublishError

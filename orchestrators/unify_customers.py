@@ -79,7 +79,8 @@ def unify_customers(context: df.DurableOrchestrationContext):  # type: ignore[no
                 call(Activity.CONVERT_SOURCE_FILE, ConvertInput(run_id, f)) for f in plan.files]))]
             context.set_custom_status(_status(run_id, "applying changes", files=len(converted),
                                               quarantined_files=sum(1 for c in converted if c.error)))
-            applied = ApplyResult.from_dict((yield call(Activity.APPLY_SOURCE_CHANGES, ApplyInput(run_id, tuple(converted)))))
+            applied = ApplyResult.from_dict((yield call(Activity.APPLY_SOURCE_CHANGES,
+                                                        ApplyInput(run_id, tuple(converted)))))
             match_plan = MatchPlan.from_dict((yield call(Activity.PLAN_MATCH_PARTITIONS, applied)))
             context.set_custom_status(_status(run_id, "matching", records=match_plan.records,
                                               partitions=len(match_plan.partitions)))

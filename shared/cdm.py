@@ -3,7 +3,8 @@
 Written for every folder c360 produces (converted sources, the exported dimension), so that CDM
 consumers — Customer Insights, Power BI dataflows, ADF/Synapse data flows, Microsoft's CDM object
 model — can read them. Attributes keep the data's own type and carry CDM's meaning trait for their
-semantic type (``means.identity.person.firstName``, ``means.location.postalCode``…); ``model.json`` partitions use the lake's
+semantic type (``means.identity.person.firstName``, ``means.location.postalCode``…); ``model.json``
+partitions use the lake's
 absolute URLs (``dfs`` on Azure), the manifest uses locations relative to itself; CSV partitions always
 state ``columnHeaders`` explicitly (model.json's default is *false*).
 """

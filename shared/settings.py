@@ -37,10 +37,12 @@ class Settings:
         "", "C360_LAKE_ACCOUNT_URL", "both", "Blob endpoint of the lake account, e.g. https://acct.blob.core.windows.net.")
     lake_container: str = _setting("lake", "C360_LAKE_CONTAINER", "both", "Container (file system) holding the lake.")
     identity_client_id: str = _setting(
-        "", "C360_IDENTITY_CLIENT_ID", "both", "Client id of the user-assigned managed identity (empty: default chain).")
+        "", "C360_IDENTITY_CLIENT_ID", "both",
+        "Client id of the user-assigned managed identity (empty: default chain).")
     sql_kind: Literal["duckdb", "synapse", "none"] = _setting(
         "duckdb", "C360_SQL_KIND", "both", "SQL endpoint: duckdb (embedded file) or synapse (serverless SQL).")
-    duckdb_path: str = _setting("", "C360_DUCKDB_PATH", "local", "DuckDB file; empty: <lake root>.duckdb beside the lake.")
+    duckdb_path: str = _setting(
+        "", "C360_DUCKDB_PATH", "local", "DuckDB file; empty: <lake root>.duckdb beside the lake.")
     synapse_server: str = _setting(
         "", "C360_SYNAPSE_SERVER", "both", "Serverless SQL endpoint, e.g. ws-ondemand.sql.azuresynapse.net.")
     synapse_database: str = _setting("c360", "C360_SYNAPSE_DATABASE", "both", "Logical data warehouse database.")

@@ -185,7 +185,8 @@ def _parts(runtime: Runtime, config: UnificationConfig, table_name: str,
     """Converted parts of a table; a new full file brings in all the table's current full files."""
     lake = runtime.lake
     table = config.table(table_name)
-    parts = [ConvertedPart(c.output or "", c.file.kind, c.file.hour, c.file.last_modified or "1970-01-01T00:00:00+00:00", 0)
+    parts = [ConvertedPart(c.output or "", c.file.kind, c.file.hour,
+                           c.file.last_modified or "1970-01-01T00:00:00+00:00", 0)
              for c in converted if c.file.kind != "full"]
     if any(c.file.kind == "full" for c in converted):
         fulls = []

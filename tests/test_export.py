@@ -66,13 +66,13 @@ BOB = {"id": "2", "first": "Bob", "last": "Ray", "email": "bob@x.com", "city": "
 CY = {"id": "3", "first": "Cy", "last": "Wu", "email": "cy@x.com", "city": "Bath"}
 
 
-def history_table(lake, run_id: str) -> pd.DataFrame:  # noqa: ANN001
+def history_table(lake, run_id: str) -> pd.DataFrame:
     """A run's own CustomerHistory export (not whatever is published now)."""
     files = [i.path for i in lake.list(f"curated/runs/{run_id}/CustomerHistory") if i.path.endswith(".parquet")]
     return read_parquet_many(lake, files).to_pandas()
 
 
-def history(lake, run_id: str) -> list[tuple[str, str, bool, bool]]:  # noqa: ANN001
+def history(lake, run_id: str) -> list[tuple[str, str, bool, bool]]:
     """(first name, city, is current, closed) per history row, sorted."""
     frame = history_table(lake, run_id)
     return sorted((r.FirstName, r.City, bool(r.IsCurrent), not pd.isna(r.ValidTo)) for r in frame.itertuples())
@@ -90,7 +90,7 @@ def three_runs(tmp_path: Path, local_settings: Settings):
     return runs
 
 
-def test_three_runs_build_a_type_2_history(three_runs) -> None:  # noqa: ANN001
+def test_three_runs_build_a_type_2_history(three_runs) -> None:
     lake = three_runs[-1].runtime.lake
     first, second, third = list_runs(lake)
     assert history(lake, first) == [("Ann", "Leeds", True, False), ("Bob", "York", True, False)]

@@ -21,11 +21,11 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from scipy.optimize import minimize  # noqa: E402
+import numpy as np
+import pandas as pd
+from scipy.optimize import minimize
 
-from shared.enrich.clv import Summary, bgnbd_negative_ll, fit_bgnbd  # noqa: E402
+from shared.enrich.clv import Summary, bgnbd_negative_ll, fit_bgnbd
 
 TRUTH = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
 

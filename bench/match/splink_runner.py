@@ -38,7 +38,8 @@ def demo_frame(folder: Path) -> pd.DataFrame:
         return digits.str[-10:].where(digits.str.len() >= 10)
 
     parts = []
-    erp = pd.concat(pd.read_csv(p, sep=";", dtype=str, encoding="utf-8-sig") for p in sorted((landing / "erp/customers").rglob("*.csv")))
+    erp = pd.concat(pd.read_csv(p, sep=";", dtype=str, encoding="utf-8-sig")
+                    for p in sorted((landing / "erp/customers").rglob("*.csv")))
     parts.append(pd.DataFrame({"table": "erp_customers", "key": erp["CustomerNo"], "first_name": erp["FirstName"],
                                "surname": erp["LastName"], "dob": erp["BirthDate"], "email": erp["Email"],
                                "phone": phone(erp["Phone"]), "postcode": erp["ZipCode"], "street": erp["Street"],
@@ -48,7 +49,8 @@ def demo_frame(folder: Path) -> pd.DataFrame:
                                "surname": crm["lastname"], "dob": crm["birthdate"], "email": crm["emailaddress1"],
                                "phone": phone(crm["telephone1"]), "postcode": crm["address1_postalcode"],
                                "street": crm["address1_line1"], "city": crm["address1_city"]}))
-    ecom = pd.concat(pd.read_json(p, lines=True, dtype=False) for p in sorted((landing / "ecom/accounts").rglob("*.jsonl")))
+    ecom = pd.concat(pd.read_json(p, lines=True, dtype=False)
+                     for p in sorted((landing / "ecom/accounts").rglob("*.jsonl")))
     parts.append(pd.DataFrame({"table": "ecom_accounts", "key": ecom["account_id"], "first_name": ecom["first_name"],
                                "surname": ecom["last_name"], "dob": ecom["birthday"], "email": ecom["email"],
                                "phone": phone(ecom["phone"]), "postcode": ecom["zip"].astype("string"),
@@ -78,7 +80,8 @@ def main() -> None:
     if dataset in ("febrl3", "febrl4"):
         names = ["febrl3"] if dataset == "febrl3" else ["febrl4a", "febrl4b"]
         frames = [febrl_frame(data / f"{n}.parquet") for n in names]
-        truth = {f"{n}|{r}": t for n, f in zip(names, frames, strict=True) for r, t in zip(f["rec_id"], f["truth"], strict=True)}
+        truth = {f"{n}|{r}": t for n, f in zip(names, frames, strict=True)
+                 for r, t in zip(f["rec_id"], f["truth"], strict=True)}
         for n, f in zip(names, frames, strict=True):
             f["unique_id"] = n + "|" + f["rec_id"]
         blocking = [block_on("soc_sec_id"), block_on("given_name", "surname"), block_on("date_of_birth"),

@@ -22,12 +22,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from c360_cli.local import blob_created_event, follow, local_settings, post_events, running_host  # noqa: E402
-from orchestrators.starters import instance_id  # noqa: E402
-from shared import ledger  # noqa: E402
-from shared.lakeio import read_parquet_many  # noqa: E402
-from shared.runs import current, list_runs, read_run_record  # noqa: E402
-from shared.runtime import build_runtime  # noqa: E402
+from c360_cli.local import blob_created_event, follow, local_settings, post_events, running_host
+from orchestrators.starters import instance_id
+from shared import ledger
+from shared.lakeio import read_parquet_many
+from shared.runs import current, list_runs, read_run_record
+from shared.runtime import build_runtime
 
 CONFIG = """
 version: 1
@@ -92,7 +92,8 @@ def main() -> None:
         records = [read_run_record(runtime.lake, r) for r in runs]
         files_in_runs = sum(len(r.get("files", [])) for r in records)
         pointer = current(runtime.lake)
-        keys_files = [i.path for i in runtime.lake.list(pointer["entities"]["AlternateKey"]) if i.path.endswith(".parquet")]
+        keys_files = [i.path for i in runtime.lake.list(pointer["entities"]["AlternateKey"])
+                      if i.path.endswith(".parquet")]
         keys = read_parquet_many(runtime.lake, keys_files).column("AlternateValue").to_pylist()
         customers = runtime.sql.query("SELECT count(*) FROM c360.Customer")[0][0]
         done = len(list(runtime.lake.list("system/ledger/done")))

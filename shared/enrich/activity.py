@@ -32,7 +32,8 @@ def _lit(value: str) -> str:
     return quote_literal(value, "duckdb")
 
 
-def _activity_select(config: UnificationConfig, activity: ActivityTable, snapshots: dict[str, str], lake: Lake) -> str | None:
+def _activity_select(config: UnificationConfig, activity: ActivityTable, snapshots: dict[str, str],
+                     lake: Lake) -> str | None:
     path = snapshots.get(activity.name)
     if path is None:
         return None
@@ -99,7 +100,8 @@ def unify_activities(lake: Lake, config: UnificationConfig, run_id: str, snapsho
                                    for a in _OPTIONAL.values()) + " WHERE false"]
         query = " UNION ALL BY NAME ".join(f"({s})" for s in selects)
         con.execute(f"CREATE TEMP TABLE activity AS {query}")
-        rows, linked = con.execute(f"SELECT count(*), count({q(Col.CUSTOMER_ID)}) FROM activity").fetchall()[0] or (0, 0)
+        counted = con.execute(f"SELECT count(*), count({q(Col.CUSTOMER_ID)}) FROM activity").fetchall()
+        rows, linked = counted[0] if counted else (0, 0)
         copy_to_lake(con, f"SELECT * FROM activity WHERE {q(Col.CUSTOMER_ID)} IS NOT NULL "
                           f"ORDER BY {q(Col.CUSTOMER_ID)}, {q(Col.ACTIVITY_TIME)}",
                      lake, paths.unified(UNIFIED_ACTIVITY))

@@ -75,7 +75,8 @@ def reference_date(lake: Lake, config: UnificationConfig, activity_path: str) ->
     if config.enrichment.as_of:
         return config.enrichment.as_of
     with lake_duckdb(lake) as con:
-        row = con.execute(f"SELECT max({q(Col.ACTIVITY_TIME)}) FROM {parquet_source(lake, [activity_path])}").fetchall()[0]
+        row = con.execute(f"SELECT max({q(Col.ACTIVITY_TIME)}) "
+                          f"FROM {parquet_source(lake, [activity_path])}").fetchall()[0]
     return (row[0].isoformat() if row and row[0] else "1970-01-01T00:00:00+00:00")
 
 

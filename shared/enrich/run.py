@@ -147,7 +147,8 @@ def _segments(lake: Lake, config: UnificationConfig, paths: RunPaths, output: st
     rfm = rfm_scores(frame) if "TransactionCount" in frame else pd.DataFrame(columns=[Col.CUSTOMER_ID])
     frame = frame.merge(rfm, on=Col.CUSTOMER_ID, how="left")
     members = segment_members(frame, config.enrichment.segments)
-    rows = [(cid, "RFM", f"RFM: {segment}") for cid, segment in zip(rfm[Col.CUSTOMER_ID], rfm["RfmSegment"], strict=True)]
+    rows = [(cid, "RFM", f"RFM: {segment}")
+            for cid, segment in zip(rfm[Col.CUSTOMER_ID], rfm["RfmSegment"], strict=True)]
     rows += [(cid, "c360", name) for name, ids in members.items() for cid in sorted(ids)]
     membership = pd.DataFrame(rows, columns=[Col.CUSTOMER_ID, "SegmentProvider", "Segment"])
     membership["SegmentMembershipType"] = "Customer"

@@ -102,7 +102,8 @@ def publish_run(settings: Settings, lake: Lake, endpoint: SqlEndpoint | None, ru
     history = ([previous["run_id"], *previous.get("history", [])])[:50] if previous else []
     write_json(lake, L.CURRENT, {"run_id": run_id, "published_at": now_utc().isoformat(),
                                  "entities": {s.name: s.location for s in specs}, "history": history,
-                                 "snapshots": snapshots if snapshots is not None else (previous or {}).get("snapshots", {})})
+                                 "snapshots": snapshots if snapshots is not None
+                                 else (previous or {}).get("snapshots", {})})
     return [f"{settings.sql_schema}.{s.name}" for s in specs]
 
 

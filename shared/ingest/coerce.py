@@ -123,7 +123,8 @@ def convert_column(raw: pa.Array, data_type: DataType) -> tuple[pa.Array, np.nda
         typed = raw if raw.type.tz else pc.assume_timezone(raw, "UTC")
         typed = pc.cast(typed, pa.timestamp("us", tz="UTC"))
         return (pc.cast(typed, pa.date32()) if data_type == "date" else typed), np.zeros(len(raw), bool), ""
-    if data_type in ("int64", "double", "decimal") and (pa.types.is_integer(raw.type) or pa.types.is_floating(raw.type)):
+    numeric = pa.types.is_integer(raw.type) or pa.types.is_floating(raw.type)
+    if data_type in ("int64", "double", "decimal") and numeric:
         return pc.cast(raw, ARROW_TYPES[data_type]), np.zeros(len(raw), bool), ""
     if data_type == "boolean" and pa.types.is_boolean(raw.type):
         return raw, np.zeros(len(raw), bool), ""

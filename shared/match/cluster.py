@@ -91,7 +91,8 @@ def _by_component(labels: np.ndarray, left: np.ndarray, wanted: np.ndarray) -> d
     return {int(keys[bounds[i]]): order[bounds[i]:bounds[i + 1]] for i in range(len(bounds) - 1)}
 
 
-def guarded_groups(n: int, edges: pd.DataFrame, cannot: pd.DataFrame, limit: int) -> tuple[np.ndarray, list[dict[str, int]]]:
+def guarded_groups(n: int, edges: pd.DataFrame, cannot: pd.DataFrame,
+                   limit: int) -> tuple[np.ndarray, list[dict[str, int]]]:
     """Connected components, rebuilt strongest-edge-first where they are too large or hold a cannot-link.
 
     ``edges`` has columns left, right, priority, score; ``cannot`` has left, right. Only the affected

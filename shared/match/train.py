@@ -64,10 +64,12 @@ def _pairs_in_rule(con: duckdb.DuckDBPyConnection, block: FsBlock, link_only: bo
     key = ", ".join(q(f.column) for f in block.features)
     present = " AND ".join(f"{q(f.column)} IS NOT NULL" for f in block.features)
     if link_only:
-        sql = (f"SELECT sum(n * n - sq) / 2 FROM (SELECT count(*) AS n, sum(c * c) AS sq FROM (SELECT {key}, TableIndex, "
+        sql = (f"SELECT sum(n * n - sq) / 2 FROM (SELECT count(*) AS n, sum(c * c) AS sq FROM ("
+               f"SELECT {key}, TableIndex, "
                f"count(*)::DOUBLE AS c FROM features WHERE {present} GROUP BY ALL) GROUP BY {key})")
     else:
-        sql = f"SELECT sum(n * (n - 1)) / 2 FROM (SELECT count(*)::DOUBLE AS n FROM features WHERE {present} GROUP BY {key})"
+        sql = (f"SELECT sum(n * (n - 1)) / 2 FROM (SELECT count(*)::DOUBLE AS n FROM features WHERE {present} "
+               f"GROUP BY {key})")
     row = con.execute(sql).fetchall()[0]
     return float(row[0] or 0.0) if row else 0.0
 
@@ -132,7 +134,8 @@ def _blocked_pairs(con: duckdb.DuckDBPyConnection, block: FsBlock, select: str,
     columns = [_plain(c.strip()) for c in select.split(",")]
     left_cols = ", ".join(f"l.{q(c)} AS {q('l_' + c)}" for c in columns)
     right_cols = ", ".join(f"r.{q(c)} AS {q('r_' + c)}" for c in columns)
-    sql = (f"SELECT {left_cols}, {right_cols} FROM (SELECT * FROM features USING SAMPLE reservoir({RECORD_SAMPLE} ROWS) "
+    sql = (f"SELECT {left_cols}, {right_cols} FROM (SELECT * FROM features "
+           f"USING SAMPLE reservoir({RECORD_SAMPLE} ROWS) "
            f"REPEATABLE ({SEED})) l JOIN features r ON {on} AND l.RecordId <> r.RecordId{other} "
            f"USING SAMPLE reservoir({settings.em_max_pairs} ROWS) REPEATABLE ({SEED})")
     joined = con.sql(sql).to_arrow_table()

@@ -81,7 +81,8 @@ def survivorship_sql(config: UnificationConfig, candidates: str, columns: set[st
         if not members:
             continue
         alias = f"g_{group.name}"
-        aggregates.append(f"{_policy_expression(members, group.policy, group.order or order, table_index)} AS {q(alias)}")
+        expression = _policy_expression(members, group.policy, group.order or order, table_index)
+        aggregates.append(f"{expression} AS {q(alias)}")
     for field in fields:
         if field.attribute in grouped:
             alias = f"g_{grouped[field.attribute].name}"

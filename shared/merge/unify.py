@@ -198,7 +198,8 @@ def _write_customers(lake: Lake, config: UnificationConfig, paths: RunPaths, tab
                     "WHERE m.is_winner AND m.profile >= 0")
         columns = {row[0] for row in con.execute("DESCRIBE snapshots").fetchall()}
         con.execute(f"CREATE TEMP TABLE merged AS {survivorship_sql(config, 'candidates', columns)}")
-        con.execute(f"CREATE TEMP TABLE keys AS {source_keys_sql(config, '(SELECT * FROM mapping WHERE profile >= 0)')}")
+        kept = "(SELECT * FROM mapping WHERE profile >= 0)"
+        con.execute(f"CREATE TEMP TABLE keys AS {source_keys_sql(config, kept)}")
         household = household_sql(config, "merged")
         household_select = "NULL::VARCHAR AS HouseholdId"
         if household:
@@ -255,7 +256,8 @@ def _write_lineage(lake: Lake, config: UnificationConfig, paths: RunPaths, recor
         # per record: the first rule (by priority) and best score of the deduplication pairs it is in
         con.execute("""
             CREATE TEMP TABLE best AS
-            SELECT record, arg_min(RuleName, (priority, -score)) AS Rule, arg_min(score, (priority, -score)) AS Score FROM (
+            SELECT record, arg_min(RuleName, (priority, -score)) AS Rule,
+                   arg_min(score, (priority, -score)) AS Score FROM (
                 SELECT "left" AS record, rule, score FROM pairs WHERE same_table
                 UNION ALL SELECT "right", rule, score FROM pairs WHERE same_table) JOIN rules USING (rule)
             GROUP BY record""")

@@ -145,7 +145,8 @@ def _enrichment(lake: Lake, run_id: str) -> dict[str, Any]:
                 f"ORDER BY n DESC, TopBrand LIMIT {TOP}").fetchall()]
         if "RfmSegment" in columns:
             out["rfm_segments"] = {s: n for s, n in con.execute(
-                "SELECT RfmSegment, count(*) FROM customer WHERE RfmSegment IS NOT NULL GROUP BY ALL ORDER BY 2 DESC, 1")
+                "SELECT RfmSegment, count(*) FROM customer WHERE RfmSegment IS NOT NULL "
+                "GROUP BY ALL ORDER BY 2 DESC, 1")
                 .fetchall()}
         membership = entity_files(lake, run_id, "SegmentMembership")
         if membership:

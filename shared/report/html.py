@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 import json
 from html import escape
 from typing import Any
@@ -67,7 +68,7 @@ def _histogram_chart(histogram: dict[str, Any], title: str, label: str) -> str:
     edges, counts = histogram["edges"], histogram["counts"]
 
     def draw(axis: Any) -> None:
-        widths = [b - a for a, b in zip(edges[:-1], edges[1:], strict=True)]
+        widths = [b - a for a, b in itertools.pairwise(edges)]
         axis.bar(edges[:-1], counts, width=widths, align="edge", color="#3e7cb1", edgecolor="white")
         axis.set_xlabel(label, fontsize=9)
         axis.set_ylabel("count", fontsize=9)
@@ -103,7 +104,8 @@ def render(figures: dict[str, Any], changes: dict[str, Any]) -> str:
     parts.append(f"<div class='cards'>{cards}</div>")
 
     parts.append("<h2>Sources</h2>")
-    sources = [{"source": k, **v, "reasons": "; ".join(f"{r['reason']} ({r['rows']})" for r in v.get("top_reasons", []))}
+    sources = [{"source": k, **v,
+                "reasons": "; ".join(f"{r['reason']} ({r['rows']})" for r in v.get("top_reasons", []))}
                for k, v in figures["sources"].items()]
     parts.append(_table(sources, [("source", "source"), ("files", "files"), ("landed", "rows landed"),
                                   ("accepted", "accepted"), ("quarantined", "quarantined"),

@@ -98,7 +98,8 @@ def render_tsql_setup(setup: SynapseSetup, master_key_password: str) -> list[str
     return [
         "IF NOT EXISTS (SELECT 1 FROM sys.symmetric_keys WHERE name = '##MS_DatabaseMasterKey##')\n"
         f"    CREATE MASTER KEY ENCRYPTION BY PASSWORD = {quote_literal(master_key_password, q)[1:]}",
-        f"IF NOT EXISTS (SELECT 1 FROM sys.database_scoped_credentials WHERE name = {quote_literal(setup.credential, q)})\n"
+        "IF NOT EXISTS (SELECT 1 FROM sys.database_scoped_credentials "
+        f"WHERE name = {quote_literal(setup.credential, q)})\n"
         f"    CREATE DATABASE SCOPED CREDENTIAL {cred} WITH IDENTITY = 'Managed Identity'",
         f"IF NOT EXISTS (SELECT 1 FROM sys.external_data_sources WHERE name = {quote_literal(setup.data_source, q)})\n"
         f"    CREATE EXTERNAL DATA SOURCE {src} WITH (\n"

@@ -38,7 +38,8 @@ enrichment:
 
 @pytest.fixture(scope="module")
 def enriched(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, pd.DataFrame], object]:
-    text = config("\n        - name: email\n          conditions: [{field: Email, normalize: [lowercase]}]") + ACTIVITIES
+    email_rule = "\n        - name: email\n          conditions: [{field: Email, normalize: [lowercase]}]"
+    text = config(email_rule) + ACTIVITIES
     tables = {
         # Ann is CRM 1 and POS 7 (same email); Bob is CRM 2; Cy (CRM 3) never buys
         "crm": [row("1", "Ann", "Lee", "ann@x.com"), row("2", "Bob", "Ray", "bob@x.com"),

@@ -32,7 +32,8 @@ def test_converted_folder_loads_and_resolves_in_the_cdm_object_model(tmp_path: P
     path = "landing/crm/contacts/FullData/c.csv"
     item = lake.write_bytes(path, (HEADER + "\n".join(",".join(r) for r in ROWS) + "\n").encode())
     source = config.source("contacts")
-    assert convert_file(lake, source, path, converted_file("CRM", "Contacts", file_id(path, item.etag)), "q.parquet").error is None
+    target = converted_file("CRM", "Contacts", file_id(path, item.etag))
+    assert convert_file(lake, source, path, target, "q.parquet").error is None
     assert write_converted_metadata(lake, config, "landing") == 1
     for document in ("default.manifest.cdm.json", "model.json"):
         loaded = load_cdm_folder(tmp_path / "lake" / "cdm" / "converted", document)
@@ -60,7 +61,8 @@ def test_a_cdm_folder_as_input_converts_to_the_same_entity_as_plain_files(tmp_pa
     lake.write_bytes("landing/cdmcsv/Contacts/part-0.csv", ("\n".join(",".join(r) for r in ROWS) + "\n").encode())
     lake.write_bytes("landing/cdmcsv/model.json", json.dumps({
         "name": "crm", "version": "1.0", "entities": [{
-            "$type": "LocalEntity", "name": "Contacts", "attributes": [{"name": n, "dataType": "string"} for n in names],
+            "$type": "LocalEntity", "name": "Contacts",
+            "attributes": [{"name": n, "dataType": "string"} for n in names],
             "partitions": [{"name": "p0", "location": "https://acct.dfs.core.windows.net/lake/landing/cdmcsv/Contacts/part-0.csv",
                             "fileFormatSettings": {"$type": "CsvFormatSettings", "columnHeaders": False}}]}]}).encode())
     cdm_source = source.model_copy(update={"format": "cdm"})

@@ -104,7 +104,8 @@ def test_ragged_rows_are_quarantined_with_their_row_number(lake: LocalLake) -> N
 
 
 def test_formula_like_cells_are_quarantined(lake: LocalLake) -> None:
-    data = (HEADER + "1,=cmd|' /C calc'!A0,Lee,a@x.com,,1,\n2,Ann,@SUM(A1:A9),b@x.com,,2,\n3,Bo,Li,+1@x.com,,3,\n").encode()
+    data = (HEADER + "1,=cmd|' /C calc'!A0,Lee,a@x.com,,1,\n2,Ann,@SUM(A1:A9),b@x.com,,2,\n"
+            "3,Bo,Li,+1@x.com,,3,\n").encode()
     _result, rows, quarantined = convert(lake, data)
     assert [r["SourceKey"] for r in rows] == ["3"]
     assert {(q["Row"], q["Field"]) for q in quarantined} == {(1, "first"), (2, "last")}

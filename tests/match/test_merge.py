@@ -55,8 +55,8 @@ def test_customer_id_is_stable_across_runs_with_a_merge_and_a_split(tmp_path: Pa
     again = unify(lake, text, {"crm": [ann, bob], "pos": [row("7", "Ann", "Lee", "ANN@x.com")]}, "r2", first)
     assert again.customer_of("Contacts", "1") == ann_id and again.customer_of("Contacts", "2") == bob_id
     # run 3: Bob's CRM row gets Ann's email: the two profiles merge; one id survives, the other is listed
-    merged = unify(lake, text, {"crm": [ann, {**bob, "email": "ann@x.com"}], "pos": [row("7", "Ann", "Lee", "ANN@x.com")]},
-                   "r3", again)
+    merged = unify(lake, text, {"crm": [ann, {**bob, "email": "ann@x.com"}],
+                                "pos": [row("7", "Ann", "Lee", "ANN@x.com")]}, "r3", again)
     survivor = merged.customer_of("Contacts", "1")
     assert merged.together(("Contacts", "1"), ("Contacts", "2"))
     assert survivor == ann_id  # Ann's profile held more records
