@@ -12,6 +12,7 @@ gradients. Prints wall time, the parameters each recovers and the time ratio c36
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -83,11 +84,16 @@ def main() -> None:
         started = time.perf_counter()
         params, ll = fit(summary)
         seconds = time.perf_counter() - started
-        results[name] = seconds
+        results[name] = {"seconds": seconds, "log_likelihood": ll, **params}
         shown = ", ".join(f"{k} {v:.3f}" for k, v in params.items())
         print(f"{name:12s} {seconds:7.2f} s   {shown}   log-likelihood {ll:,.1f}")
     print("truth        " + " " * 10 + ", ".join(f"{k} {v:.3f}" for k, v in TRUTH.items()))
-    print(f"ratio c360/plain scipy: time {results['c360'] / results['plain scipy']:.3f}")
+    ratio = results["c360"]["seconds"] / results["plain scipy"]["seconds"]
+    print(f"ratio c360/plain scipy: time {ratio:.3f}")
+    out = Path(__file__).resolve().parents[1] / "results" / "bgnbd.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"customers": args.customers, "seed": args.seed, "truth": TRUTH,
+                               "results": results, "time_ratio": ratio}, indent=2))
 
 
 if __name__ == "__main__":

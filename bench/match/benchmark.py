@@ -86,8 +86,39 @@ def main() -> None:
                   f"time {c['seconds'] / s['seconds']:.2f}, memory {c['peak_mb'] / s['peak_mb']:.2f}"
                   f"; Splink's best F1 over thresholds (with labels) {s.get('best_f1_with_labels', float('nan')):.4f}"
                   f"{verdict}", flush=True)
-    (BENCH / "results").mkdir(exist_ok=True)
-    (BENCH / "results" / "match.json").write_text(json.dumps(results, indent=2))
+    write_results(results)
+
+
+def write_results(results: list[dict]) -> None:
+    """Merge this run's results into bench/results/match.json, replacing earlier rows of the same set and tool."""
+    path = BENCH / "results" / "match.json"
+    path.parent.mkdir(exist_ok=True)
+    earlier = json.loads(path.read_text()) if path.exists() else []
+    fresh = {(r["tool"], r["dataset"]) for r in results}
+    kept = [r for r in earlier if (r.get("tool"), r.get("dataset")) not in fresh]
+    merged = kept + results
+    path.write_text(json.dumps(merged, indent=2))
+    path.with_suffix(".md").write_text(markdown_table(merged))
+
+
+def markdown_table(results: list[dict]) -> str:
+    """The results as the Markdown table bench/README.md shows, one row per set, c360 beside Splink."""
+    rows = ["| set | c360 P / R / F1 | cluster F1 | c360 s / MB | Splink P / R / F1 | Splink best F1 (labels) "
+            "| Splink s / MB | ratio F1 / time / memory |", "|" + " --- |" * 8]
+    by_key = {(r.get("tool"), r.get("dataset")): r for r in results if "f1" in r}
+    datasets = [d for d in dict.fromkeys(r.get("dataset") for r in results) if d]
+    order = ["febrl3", "febrl4", "rldata10000", "demo-100000", "demo-1000000"]
+    for d in sorted(datasets, key=lambda d: order.index(d) if d in order else len(order)):
+        c, s = by_key.get(("c360", d)), by_key.get(("splink", d))
+        if not (c and s):
+            continue
+        rows.append(
+            f"| {d} | {c['precision']:.4f} / {c['recall']:.4f} / **{c['f1']:.4f}** | {c['cluster_f1']:.4f} "
+            f"| {c['seconds']:.1f} / {c['peak_mb']:,.0f} | {s['precision']:.4f} / {s['recall']:.4f} / {s['f1']:.4f} "
+            f"| {s.get('best_f1_with_labels', float('nan')):.4f} | {s['seconds']:.1f} / {s['peak_mb']:,.0f} "
+            f"| {c['f1'] / max(s['f1'], 1e-9):.3f} / {c['seconds'] / s['seconds']:.2f} / "
+            f"{c['peak_mb'] / s['peak_mb']:.2f} |")
+    return "\n".join(rows) + "\n"
 
 
 if __name__ == "__main__":
