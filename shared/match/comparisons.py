@@ -95,7 +95,7 @@ def comparison_levels(kind: str, a: pa.Array, b: pa.Array) -> np.ndarray:
         jw = _distance(a, b, JaroWinkler.similarity)
         close = jw >= high
         if kind == "first_name":  # a nickname and a formal name it can stand for ("sam", "samantha")
-            close = close | compatible_names(a, b)
+            close = close | compatible_names(a, b, typos=True)
         levels = _select([exact, close, jw >= low], n)
     elif kind == "email":
         # a typo is one edit; similar-looking addresses of different people (both built from the name) are

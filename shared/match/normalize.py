@@ -19,6 +19,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from anyascii import anyascii
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
 
 ORDER = ("phone", "name", "address", "organization", "unicode_to_ascii", "numerals", "lowercase", "symbols",
          "whitespace")
@@ -32,10 +34,40 @@ def _rows(name: str) -> list[list[str]]:
 
 
 @functools.cache
+def given_names() -> frozenset[str]:
+    """Common given names carried in their own right ("mary" is a name, not only a nickname of Marilyn)."""
+    return frozenset(row[0] for row in _rows("given_names.csv"))
+
+
+@functools.cache
+def known_names() -> tuple[str, ...]:
+    """Every name the dictionaries know: formal names, nicknames and given names."""
+    return tuple(sorted(set(nickname_map()) | given_names()))
+
+
+@functools.cache
+def _known_set() -> frozenset[str]:
+    return frozenset(known_names())
+
+
+@functools.lru_cache(maxsize=65536)
+def typo_readings(value: str) -> frozenset[str]:
+    """Known names one edit (OSA: a transposition counts once) from a value the dictionaries do not know.
+
+    "ojhn" reads as john, so it is compatible with john's nicknames; a known name ("mark") is a name in its
+    own right and reads as nothing else, and values under four letters are too short to guess from.
+    """
+    if len(value) < 4 or value in _known_set():
+        return frozenset()
+    hits = process.extract(value, known_names(), scorer=OSA.distance, score_cutoff=1, limit=None)
+    return frozenset(name for name, _, _ in hits)
+
+
+@functools.cache
 def name_candidates() -> dict[str, frozenset[str]]:
     """nickname → every formal name (lowercase) it can stand for ("sam" → samuel, samantha)."""
     rows = _rows("nicknames.csv")
-    formals = {formal for formal, _ in rows}
+    formals = {formal for formal, _ in rows} | given_names()
     candidates: dict[str, set[str]] = {}
     for formal, nicknames in rows:
         for nick in filter(None, (n.strip() for n in nicknames.split(";"))):
@@ -62,34 +94,54 @@ def nickname_map() -> dict[str, str]:
     return mapping
 
 
-def names_compatible(left: Sequence[str | None], right: Sequence[str | None]) -> np.ndarray:
-    """Per pair of name-normalized values: True when one can be a nickname of the other, or both nicknames
-    of one formal name ("sam" ~ "samantha", "sam" ~ "sammy"); equal values are compatible too."""
+def _nickname_compatible(a: str, b: str) -> bool:
+    if a == b:
+        return True
     candidates = name_candidates()
+    ca, cb = candidates.get(a), candidates.get(b)
+    if ca is None and cb is None:
+        return False
+    return bool((ca and b in ca) or (cb and a in cb) or (ca and cb and ca & cb))
+
+
+@functools.lru_cache(maxsize=262144)
+def _compatible(a: str, b: str, typos: bool) -> bool:
+    if _nickname_compatible(a, b):
+        return True
+    if not typos:
+        return False
+    readings_a, readings_b = typo_readings(a), typo_readings(b)
+    if not (readings_a or readings_b):
+        return False
+    return any(_nickname_compatible(x, y) for x in readings_a | {a} for y in readings_b | {b})
+
+
+def names_compatible(left: Sequence[str | None], right: Sequence[str | None], typos: bool = False) -> np.ndarray:
+    """Per pair of name-normalized values: True when one can be a nickname of the other, or both nicknames
+    of one formal name ("sam" ~ "samantha", "sam" ~ "sammy"); equal values are compatible too. With
+    ``typos``, a value the dictionaries do not know is also read as the known names one edit away, so a
+    typo stacked on a nickname still fits ("ojhn" ~ "johnny")."""
     out = np.zeros(len(left), bool)
     for index, (a, b) in enumerate(zip(left, right, strict=True)):
-        if a is None or b is None:
-            continue
-        if a == b:
-            out[index] = True
-            continue
-        ca, cb = candidates.get(a), candidates.get(b)
-        if ca is None and cb is None:
-            continue
-        out[index] = bool((ca and b in ca) or (cb and a in cb) or (ca and cb and ca & cb))
+        if a is not None and b is not None:
+            out[index] = _compatible(a, b, typos)
     return out
 
 
-def compatible_names(left: pa.Array, right: pa.Array) -> np.ndarray:
-    """``names_compatible`` for aligned arrays, looking only at pairs where a nickname is involved."""
-    candidates = name_candidates()
-    nicknames = pa.array(sorted(candidates), pa.string())
-    involved = np.asarray(pc.fill_null(pc.or_(pc.is_in(left, nicknames), pc.is_in(right, nicknames)), False))
+def compatible_names(left: pa.Array, right: pa.Array, typos: bool = False) -> np.ndarray:
+    """``names_compatible`` for aligned arrays, looking only at pairs where a nickname (or, with ``typos``,
+    a value the dictionaries do not know) is involved; each distinct pair is decided once."""
+    listed = pa.array(sorted(name_candidates()), pa.string())
+    involved = pc.or_(pc.is_in(left, listed), pc.is_in(right, listed))
+    if typos:
+        known = pa.array(known_names(), pa.string())
+        unknown = pc.or_(pc.invert(pc.is_in(left, known)), pc.invert(pc.is_in(right, known)))
+        involved = pc.or_(involved, unknown)
     out = np.asarray(pc.fill_null(pc.equal(left, right), False)).copy()
-    rows = np.flatnonzero(involved & ~out)
+    rows = np.flatnonzero(np.asarray(pc.fill_null(involved, False)) & ~out)
     if len(rows):
         taken = pa.array(rows)
-        out[rows] = names_compatible(pc.take(left, taken).to_pylist(), pc.take(right, taken).to_pylist())
+        out[rows] = names_compatible(pc.take(left, taken).to_pylist(), pc.take(right, taken).to_pylist(), typos)
     return out
 
 

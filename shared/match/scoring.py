@@ -36,7 +36,7 @@ def fuzzy_scores(left: pa.Array | list[str | None], right: pa.Array | list[str |
         score = np.where(length > 0, (length - distance) / length, np.where(distance == 0, 1.0, 0.0))
     score = np.clip(score, 0.0, 1.0)
     if names:
-        score[compatible_names(pa.array(lefts, pa.string()), pa.array(rights, pa.string()))] = 1.0
+        score[compatible_names(pa.array(lefts, pa.string()), pa.array(rights, pa.string()), typos=True)] = 1.0
     score[missing] = 0.0
     return score
 

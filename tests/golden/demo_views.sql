@@ -213,7 +213,7 @@ FROM OPENROWSET(
         [SourceKey] varchar(16),
         [Deduplication_GroupId] varchar(36),
         [Deduplication_WinnerId] varchar(16),
-        [Rule] varchar(36),
+        [Rule] varchar(32),
         [Score] float,
         [GroupSize] bigint
     ) AS r

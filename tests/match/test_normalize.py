@@ -52,6 +52,22 @@ def test_an_ambiguous_nickname_is_compatible_with_each_meaning_but_they_are_not_
     assert not compatible("Samuel", "Samantha") and not compatible("Karen", "Aaron")
 
 
+def test_a_typo_stacked_on_a_nickname_is_read_as_the_known_names_one_edit_away() -> None:
+    from shared.match.normalize import compatible_names, typo_readings
+
+    def compatible(a: str, b: str, typos: bool = True) -> bool:
+        left, right = (pa.array([normalized(x, "name", "lowercase")]) for x in (a, b))
+        return bool(compatible_names(left, right, typos=typos)[0])
+
+    assert typo_readings("ojhn") == {"john"}  # a transposition is one edit
+    assert compatible("Ojhn", "Johnny") and compatible("Roebrt", "Bobby") and compatible("Jimy", "James")
+    assert not compatible("Ojhn", "Johnny", typos=False)  # exact conditions keep CI's meaning
+    # a known name is a name, not a typo of its neighbour: households keep Mary and Mark apart
+    assert typo_readings("mark") == frozenset() and not compatible("Mark", "Mary")
+    assert not compatible("Janet", "James") and typo_readings("jo") == frozenset()  # too short to guess
+    assert compatible("Mary", "Marilyn") and compatible("Mary", "Mary")  # Mary is also a name in her own right
+
+
 @pytest.mark.parametrize(("raw", "expected"), [
     ("123 Northwest Main Street", "123 nw main st"), ("123 NW Main St.", "123 nw main st"),
     ("9 South Oak Avenue Apartment 4", "9 s oak ave apt 4"), ("PO Box 7", "po box 7"),
