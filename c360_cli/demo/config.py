@@ -228,12 +228,13 @@ unification:
     comparisons:
       - {field: FirstName, kind: first_name, term_frequency: true}
       - {field: LastName, kind: name, term_frequency: true}
-      - {field: BirthDate, kind: date}
+      - {field: BirthDate, kind: date, term_frequency: true}   # a placeholder date is common, a real one rare
       - {field: Email, kind: email}
       - {field: Phone, kind: phone}
       - {field: PostalCode, kind: postal_code}
       - {field: Street, kind: address}
-      - {field: City, kind: string}
+      # no City comparison: a postal code determines its city, and Fellegi-Sunter assumes independent
+      # comparisons, so a mover would be counted as different three times (postal code, street, city)
     blocking: [[Email], [Phone], [LastName, BirthDate], [FirstName, BirthDate], [PostalCode, LastName],
                [PostalCode, FirstName], [PostalCode, Street], [FirstName, LastName, City]]
     cannot_link:   # household members and twins share a surname, an address and a phone, not a person
