@@ -50,6 +50,12 @@ def _known_set() -> frozenset[str]:
     return frozenset(known_names())
 
 
+@functools.cache
+def _lookup_arrays() -> tuple[pa.Array, pa.Array]:
+    """(nicknames, every known name) as Arrow arrays for ``pc.is_in``, built once rather than per call."""
+    return pa.array(sorted(name_candidates()), pa.string()), pa.array(known_names(), pa.string())
+
+
 @functools.lru_cache(maxsize=65536)
 def typo_readings(value: str) -> frozenset[str]:
     """Known names one edit (OSA: a transposition counts once) from a value the dictionaries do not know.
@@ -131,10 +137,9 @@ def names_compatible(left: Sequence[str | None], right: Sequence[str | None], ty
 def compatible_names(left: pa.Array, right: pa.Array, typos: bool = False) -> np.ndarray:
     """``names_compatible`` for aligned arrays, looking only at pairs where a nickname (or, with ``typos``,
     a value the dictionaries do not know) is involved; each distinct pair is decided once."""
-    listed = pa.array(sorted(name_candidates()), pa.string())
+    listed, known = _lookup_arrays()
     involved = pc.or_(pc.is_in(left, listed), pc.is_in(right, listed))
     if typos:
-        known = pa.array(known_names(), pa.string())
         unknown = pc.or_(pc.invert(pc.is_in(left, known)), pc.invert(pc.is_in(right, known)))
         involved = pc.or_(involved, unknown)
     out = np.asarray(pc.fill_null(pc.equal(left, right), False)).copy()
