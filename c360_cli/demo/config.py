@@ -237,6 +237,9 @@ unification:
       # comparisons, so a mover would be counted as different three times (postal code, street, city)
     blocking: [[Email], [Phone], [LastName, BirthDate], [FirstName, BirthDate], [PostalCode, LastName],
                [PostalCode, FirstName], [PostalCode, Street], [FirstName, LastName, City]]
+    # m is learnt on keys that rarely join two people; pairs sharing a household's postal code, street,
+    # phone or surname would teach EM that relatives are matches (see docs/decisions.md)
+    training_blocking: [[Email], [LastName, BirthDate], [FirstName, BirthDate]]
     cannot_link:   # household members and twins share a surname, an address and a phone, not a person
       - when: differ   # both as written and with nicknames resolved, so a typo in a nickname still matches
         conditions: [{field: FirstName, normalize: [name, unicode_to_ascii, lowercase, symbols], precision: medium},

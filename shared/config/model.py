@@ -229,6 +229,10 @@ class Probabilistic(Strict):
     enabled: bool = False
     comparisons: list[Comparison] = Field(default_factory=list)
     blocking: list[list[str]] = Field(default_factory=list, description="Blocking keys (attribute lists).")
+    training_blocking: list[list[str]] | None = Field(
+        None, description="Blocking keys of the EM sessions that estimate m (default: `blocking`). Train on keys "
+                          "whose pairs are mostly one person (email, name + birth date): keys a household shares "
+                          "(address, home phone, surname) pull relatives into the match class.")
     threshold: float = Field(0.5, gt=0, lt=1, description="Match probability at or above which a pair links.")
     em_max_pairs: int = Field(300_000, ge=1000, description="Candidate pairs per EM session (a sample).")
     u_max_pairs: int = Field(500_000, ge=1000, description="Random pairs for estimating u.")

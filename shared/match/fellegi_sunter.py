@@ -116,6 +116,25 @@ def expectation_maximisation(levels: np.ndarray, comparisons: list[ComparisonSpe
     return [x.tolist() for x in m], share, done
 
 
+def match_share(levels: np.ndarray, comparisons: list[ComparisonSpec], u: list[list[float]], m: list[list[float]],
+                fixed: set[int], iterations: int = 100, tolerance: float = 1e-7) -> float:
+    """The share of matches among these pairs with m and u held fixed (EM on the share alone)."""
+    patterns, counts = level_patterns(levels)
+    if counts.sum() == 0:
+        return 0.0
+    ratio = _log_likelihood_ratio(patterns, [np.asarray(x, dtype=np.float64) for x in m],
+                                  [np.asarray(x, dtype=np.float64) for x in u], fixed)
+    share = 0.1
+    for _ in range(iterations):
+        logit = np.log(share / (1 - share)) + ratio
+        posterior = 1.0 / (1.0 + np.exp(-np.clip(logit, -60, 60)))
+        new_share = float(np.clip(np.dot(posterior, counts) / counts.sum(), 1e-6, 1 - 1e-6))
+        if abs(new_share - share) < tolerance:
+            return new_share
+        share = new_share
+    return share
+
+
 def starting_m(comparisons: list[ComparisonSpec]) -> list[list[float]]:
     """Agreement is likely among matches: most mass on exact, decreasing, little on 'else'."""
     out = []

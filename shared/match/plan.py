@@ -80,6 +80,7 @@ class MatchSetup:
             blocks = blocking_rules(settings, len(rules))
             probabilistic |= {c.feature for c in comparison_specs(settings)}
             probabilistic |= {f for b in blocks for f in b.features}
+            probabilistic |= {f for b in blocking_rules(settings, 0, training=True) for f in b.features}
             probabilistic |= {compile_condition(c).left for e in settings.cannot_link for c in e.conditions}
             tf = [c.feature for c in comparison_specs(settings) if c.term_frequency]
         for feature in probabilistic:
@@ -245,7 +246,8 @@ def plan_partitions(lake: Lake, config: UnificationConfig, run_id: str, tables: 
         con.execute(f"CREATE TEMP VIEW features AS SELECT * FROM {parquet_source(lake, [paths.match_features()])}")
         settings = config.unification.probabilistic
         if settings.enabled and records:
-            model = train_model(con, settings, setup.blocks, records, sizes)
+            model = train_model(con, settings, setup.blocks, records, sizes,
+                                training=blocking_rules(settings, 0, training=True))
             write_json(lake, paths.match_model(), model.to_dict())
         source = "features"
         for feature in setup.tf_features:  # term frequency of every value, joined to its records

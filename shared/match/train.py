@@ -1,10 +1,18 @@
 """Train the probabilistic model from the prepared features, without labels, in bounded memory.
 
 * ``u``: levels of random record pairs drawn from a reservoir sample of records.
-* ``m``: one EM session per blocking rule, on candidate pairs of a sample of records joined to all
-  records sharing their key (DuckDB), not estimating the comparisons the rule blocks on.
-* prior: each session's match share × the pairs its rule generates on the whole data, over all
-  possible pairs; the largest (the rule that captures most matches) is used.
+* ``m``: one EM session per *training* blocking rule (``training_blocking``, by default the blocking
+  rules), on candidate pairs of a sample of records joined to all records sharing their key (DuckDB),
+  not estimating the comparisons the rule blocks on; a comparison's m is the mean over its sessions.
+* prior: with m and u fixed, each prediction blocking rule's match share (EM on the share alone) ×
+  the pairs the rule generates on the whole data, over all possible pairs; the largest (the rule that
+  captures most matches) is used.
+
+Why training rules apart from prediction rules (as Splink separates them): EM splits candidate pairs
+into two classes, and on pairs blocked by what a household shares — an address, a home phone, a
+surname — relatives agree on nearly everything, so the "match" class absorbs them. On the demo's 100 k
+people, sessions blocked on postal code + surname estimated m(first names differ) at 0.45 where the
+labels say 0.001, and the mean over all sessions let a differing first name cost 2 bits instead of 9.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -19,7 +28,7 @@ import pyarrow as pa
 
 from shared.config.model import Probabilistic
 from shared.match.comparisons import ComparisonSpec, comparison_levels
-from shared.match.fellegi_sunter import FsModel, estimate_u, expectation_maximisation, starting_m
+from shared.match.fellegi_sunter import FsModel, estimate_u, expectation_maximisation, match_share, starting_m
 from shared.match.rules import Feature
 from shared.merge.survivorship import q
 
@@ -41,11 +50,15 @@ def comparison_specs(settings: Probabilistic) -> list[ComparisonSpec]:
     return [ComparisonSpec(c.field, c.kind, c.term_frequency) for c in settings.comparisons]
 
 
-def blocking_rules(settings: Probabilistic, first_id: int) -> list[FsBlock]:
-    """Blocking keys use the normalization of the field's comparison (exact-match normalization otherwise)."""
+def blocking_rules(settings: Probabilistic, first_id: int, training: bool = False) -> list[FsBlock]:
+    """Blocking keys use the normalization of the field's comparison (exact-match normalization otherwise).
+
+    ``training``: the EM training rules (``training_blocking``, defaulting to ``blocking``).
+    """
     by_field = {c.field: c.feature for c in comparison_specs(settings)}
+    keys = settings.training_blocking if training and settings.training_blocking is not None else settings.blocking
     blocks = []
-    for i, fields in enumerate(settings.blocking):
+    for i, fields in enumerate(keys):
         features = tuple(by_field.get(f, ComparisonSpec(f, "exact").feature) for f in fields)
         blocks.append(FsBlock(first_id + i, "probabilistic:" + "+".join(fields), features))
     return blocks
@@ -75,8 +88,10 @@ def _pairs_in_rule(con: duckdb.DuckDBPyConnection, block: FsBlock, link_only: bo
 
 
 def train_model(con: duckdb.DuckDBPyConnection, settings: Probabilistic, blocks: list[FsBlock],
-                records: int, table_sizes: list[int]) -> FsModel:
-    """``con`` has a ``features`` view of the prepared records (RecordId, TableIndex, feature columns)."""
+                records: int, table_sizes: list[int], training: list[FsBlock] | None = None) -> FsModel:
+    """``con`` has a ``features`` view of the prepared records (RecordId, TableIndex, feature columns);
+    ``blocks`` are the prediction blocking rules, ``training`` the EM training rules (default: ``blocks``)."""
+    training = blocks if training is None else training
     comparisons = comparison_specs(settings)
     columns = sorted({c.feature.column for c in comparisons})
     select = ", ".join(["RecordId", "TableIndex", *(q(c) for c in columns)])
@@ -94,26 +109,43 @@ def train_model(con: duckdb.DuckDBPyConnection, settings: Probabilistic, blocks:
     u = estimate_u(pair_levels(comparisons, sample.take(pa.array(left)), sample.take(pa.array(right))), comparisons)
     m = starting_m(comparisons)
     estimates: dict[int, list[list[float]]] = {i: [] for i in range(len(comparisons))}
-    sessions, priors = [], []
-    total_pairs = _all_pairs(records, table_sizes, settings.link_only)
-    for block in blocks:
-        blocked = _blocked_pairs(con, block, select, settings)
-        if blocked[0].num_rows < 100:
-            log.warning("EM session %s: only %d pairs, skipped", block.name, blocked[0].num_rows)
+    sessions: list[dict[str, Any]] = []
+    levels_of: dict[tuple[Feature, ...], np.ndarray] = {}
+
+    def session_levels(block: FsBlock) -> np.ndarray:
+        if block.features not in levels_of:
+            levels_of[block.features] = pair_levels(comparisons, *_blocked_pairs(con, block, select, settings))
+        return levels_of[block.features]
+
+    def fixed_of(block: FsBlock) -> set[int]:
+        return {i for i, c in enumerate(comparisons) if c.feature in block.features}
+
+    for block in training:
+        levels = session_levels(block)
+        if levels.shape[0] < 100:
+            log.warning("EM session %s: only %d pairs, skipped", block.name, levels.shape[0])
             continue
-        levels = pair_levels(comparisons, *blocked)
-        fixed = {i for i, c in enumerate(comparisons) if c.feature in block.features}
+        fixed = fixed_of(block)
         session_m, share, iterations = expectation_maximisation(levels, comparisons, u, m, fixed)
         for i in range(len(comparisons)):
             if i not in fixed:
                 estimates[i].append(session_m[i])
-        rule_pairs = _pairs_in_rule(con, block, settings.link_only)
-        priors.append(share * rule_pairs / max(total_pairs, 1.0))
-        sessions.append({"blocking": block.name, "pairs": int(levels.shape[0]), "match_share": round(share, 6),
-                         "iterations": iterations, "pairs_in_rule": rule_pairs, "fixed": sorted(fixed)})
+        sessions.append({"blocking": block.name, "training": True, "pairs": int(levels.shape[0]),
+                         "match_share": round(share, 6), "iterations": iterations, "fixed": sorted(fixed)})
     for i, found in estimates.items():
         if found:
             m[i] = np.mean(np.asarray(found), axis=0).tolist()
+    total_pairs = _all_pairs(records, table_sizes, settings.link_only)
+    priors = []
+    for block in blocks:
+        levels = session_levels(block)
+        if levels.shape[0] < 100:
+            continue
+        share = match_share(levels, comparisons, u, m, fixed_of(block))
+        rule_pairs = _pairs_in_rule(con, block, settings.link_only)
+        priors.append(share * rule_pairs / max(total_pairs, 1.0))
+        sessions.append({"blocking": block.name, "training": False, "pairs": int(levels.shape[0]),
+                         "match_share": round(share, 6), "pairs_in_rule": rule_pairs})
     prior = float(np.clip(max(priors, default=1.0 / max(records, 2)), 1e-12, 0.5))
     diagnostics = {"u_pairs": len(left), "record_sample": n, "sessions": sessions, "total_pairs": total_pairs,
                    "prior_match_weight": round(math.log2(prior / (1 - prior)), 3)}
