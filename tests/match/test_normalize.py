@@ -64,7 +64,10 @@ def test_a_typo_stacked_on_a_nickname_is_read_as_the_known_names_one_edit_away()
     assert not compatible("Ojhn", "Johnny", typos=False)  # exact conditions keep CI's meaning
     # a known name is a name, not a typo of its neighbour: households keep Mary and Mark apart
     assert typo_readings("mark") == frozenset() and not compatible("Mark", "Mary")
-    assert not compatible("Janet", "James") and typo_readings("jo") == frozenset()  # too short to guess
+    assert not compatible("Janet", "James") and typo_readings("x") == frozenset()  # an initial is no reading
+    # a typo on a short nickname: "Jen" typed "Jn", "Dick" typed "Dik" (two and three letters are read too)
+    assert typo_readings("jn") == {"jan", "jen", "jo", "jon"}
+    assert compatible("Jn", "Jennifer") and compatible("Dik", "Richard") and not compatible("Dik", "Jennifer")
     assert compatible("Mary", "Marilyn") and compatible("Mary", "Mary")  # Mary is also a name in her own right
 
 
