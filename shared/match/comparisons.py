@@ -86,10 +86,27 @@ def _select(conditions: list[np.ndarray], size: int) -> np.ndarray:
 
 
 def comparison_levels(kind: str, a: pa.Array, b: pa.Array) -> np.ndarray:
-    """Agreement level per pair of aligned string arrays (``NULL_LEVEL`` where a side is missing)."""
+    """Agreement level per pair of aligned string arrays (``NULL_LEVEL`` where a side is missing).
+
+    Only pairs that are present and not equal are graded (most candidate pairs agree exactly or miss a
+    value), so the string work follows the pairs that need it.
+    """
     n = len(a)
     missing = _true(pc.or_(pc.is_null(a), pc.is_null(b)))
     exact = _true(pc.equal(a, b))
+    levels = np.where(exact, 0, len(LEVELS[kind]) - 1).astype(np.int8)
+    rows = np.flatnonzero(~missing & ~exact)
+    if len(rows):
+        taken = pa.array(rows)
+        levels[rows] = _graded(kind, pc.take(a, taken), pc.take(b, taken))
+    levels[missing] = NULL_LEVEL
+    return levels
+
+
+def _graded(kind: str, a: pa.Array, b: pa.Array) -> np.ndarray:
+    """Levels of present, unequal pairs (never level 0)."""
+    n = len(a)
+    exact = np.zeros(n, bool)
     if kind in ("first_name", "name", "string", "address"):
         high, low = (0.92, 0.80) if kind in ("first_name", "name") else (0.90, 0.70)
         jw = _distance(a, b, JaroWinkler.similarity)
@@ -130,5 +147,4 @@ def comparison_levels(kind: str, a: pa.Array, b: pa.Array) -> np.ndarray:
         levels = _select([exact, edits <= 1, edits <= 2], n)
     else:
         levels = _select([exact], n)
-    levels[missing] = NULL_LEVEL
     return levels
