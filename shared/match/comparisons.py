@@ -91,7 +91,6 @@ def comparison_levels(kind: str, a: pa.Array, b: pa.Array) -> np.ndarray:
     Only pairs that are present and not equal are graded (most candidate pairs agree exactly or miss a
     value), so the string work follows the pairs that need it.
     """
-    n = len(a)
     missing = _true(pc.or_(pc.is_null(a), pc.is_null(b)))
     exact = _true(pc.equal(a, b))
     levels = np.where(exact, 0, len(LEVELS[kind]) - 1).astype(np.int8)
