@@ -105,9 +105,10 @@ def merge_profiles(lake: Lake, config: UnificationConfig, run_id: str, pair_path
     records = read_parquet(lake, paths.match_features(), RECORD_FIELDS).to_pandas()
     records = records.sort_values(Col.RECORD_ID).reset_index(drop=True)
     pairs = read_parquet_many(lake, pair_paths, schema=PAIRS_SCHEMA).to_pandas()
-    ids = {(int(t), k): int(r) for t, k, r in zip(records["TableIndex"], records[Col.SOURCE_KEY],
-                                                  records[Col.RECORD_ID], strict=True)}
     custom = config.unification.custom
+    ids = {(int(t), k): int(r) for t, k, r in zip(records["TableIndex"], records[Col.SOURCE_KEY],
+                                                  records[Col.RECORD_ID], strict=True)} \
+        if custom.always_match or custom.never_match else {}
     rank = _winner_rank(records, config)
     rules = compile_rules(config)
     include_all = {name: config.unification_of(name).include_all_records for name in order}

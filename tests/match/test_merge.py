@@ -88,3 +88,12 @@ def test_custom_customer_id_from_configured_fields(tmp_path: Path) -> None:
 
     assert result.customer_of("Contacts", "1") == system_id("custom|Contactsann@x.com|Members555")
     assert result.customer_of("Contacts", "2") != system_id("custom|")  # no values: a system id
+
+
+def test_system_ids_are_uuid5_of_the_natural_key() -> None:
+    import uuid
+
+    from shared.merge.customer_id import NAMESPACE, system_id
+
+    for key in ("", "ERP|Customers|C0001", "custom|Zoë|漢字", "x" * 500):
+        assert system_id(key) == str(uuid.uuid5(NAMESPACE, key))
