@@ -16,29 +16,35 @@ from rapidfuzz.process import cpdist
 
 from shared.match.normalize import compatible_names
 
+Strings = pa.Array | pa.ChunkedArray | list[str | None]
 
-def fuzzy_scores(left: pa.Array | list[str | None], right: pa.Array | list[str | None],
-                 base: str = "shorter", names: bool = False) -> np.ndarray:
+
+def fuzzy_scores(left: Strings, right: Strings, base: str = "shorter", names: bool = False) -> np.ndarray:
     """Element-wise CI scores for two aligned string arrays; a null on either side scores 0. With ``names``
     (name-normalized values) a nickname scores 1 against a formal name it can stand for."""
-    lefts = left.to_pylist() if isinstance(left, pa.Array | pa.ChunkedArray) else list(left)
-    rights = right.to_pylist() if isinstance(right, pa.Array | pa.ChunkedArray) else list(right)
-    missing = np.fromiter((a is None or b is None for a, b in zip(lefts, rights, strict=True)), bool, len(lefts))
-    a = ["" if v is None else v for v in lefts]
-    b = ["" if v is None else v for v in rights]
-    if not a:
+    left, right = _string_array(left), _string_array(right)
+    if len(left) == 0:
         return np.zeros(0)
+    missing = np.asarray(pc.fill_null(pc.or_(pc.is_null(left), pc.is_null(right)), True))
+    a = pc.fill_null(left, "").to_numpy(zero_copy_only=False)
+    b = pc.fill_null(right, "").to_numpy(zero_copy_only=False)
     distance = cpdist(a, b, scorer=OSA.distance, workers=1).astype(np.float64)  # a transposition is one edit
-    la = np.fromiter((len(v) for v in a), np.float64, len(a))
-    lb = np.fromiter((len(v) for v in b), np.float64, len(b))
+    la = np.asarray(pc.fill_null(pc.utf8_length(left), 0), np.float64)
+    lb = np.asarray(pc.fill_null(pc.utf8_length(right), 0), np.float64)
     length = np.minimum(la, lb) if base == "shorter" else np.maximum(la, lb)
     with np.errstate(divide="ignore", invalid="ignore"):
         score = np.where(length > 0, (length - distance) / length, np.where(distance == 0, 1.0, 0.0))
     score = np.clip(score, 0.0, 1.0)
     if names:
-        score[compatible_names(pa.array(lefts, pa.string()), pa.array(rights, pa.string()), typos=True)] = 1.0
+        score[compatible_names(left, right, typos=True)] = 1.0
     score[missing] = 0.0
     return score
+
+
+def _string_array(values: Strings) -> pa.Array:
+    if isinstance(values, pa.ChunkedArray):
+        return values.combine_chunks()
+    return values if isinstance(values, pa.Array) else pa.array(values, pa.string())
 
 
 def exact_equal(left: pa.Array, right: pa.Array) -> tuple[np.ndarray, np.ndarray]:
