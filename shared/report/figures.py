@@ -8,7 +8,10 @@ the step records; "what changed" compares with the previous published run's repo
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from shared.duck import lake_duckdb, parquet_source
 from shared.export.dimension import HISTORY
@@ -36,14 +39,13 @@ def entity_files(lake: Lake, run_id: str, entity: str) -> list[str]:
     return [path] if lake.exists(path) else []
 
 
-def _histogram(values: list[float], edges: list[float]) -> dict[str, Any]:
-    counts = [0] * (len(edges) - 1)
-    for value in values:
-        if value is None:
-            continue
-        index = min(max(sum(1 for e in edges[1:-1] if value >= e), 0), len(counts) - 1)
-        counts[index] += 1
-    return {"edges": edges, "counts": counts}
+def _histogram(values: Sequence[float | None] | np.ndarray, edges: list[float]) -> dict[str, Any]:
+    """Counts per bin (a value on an inner edge goes to the bin above; the outer bins are open-ended)."""
+    array = np.asarray([v for v in values if v is not None] if isinstance(values, list) else values, np.float64)
+    array = array[~np.isnan(array)]
+    index = np.searchsorted(np.asarray(edges[1:-1], np.float64), array, side="right")
+    counts = np.bincount(index, minlength=len(edges) - 1)[: len(edges) - 1]
+    return {"edges": edges, "counts": [int(c) for c in counts]}
 
 
 def _sources(lake: Lake, run_id: str, steps: list[dict[str, Any]]) -> dict[str, Any]:
@@ -110,7 +112,7 @@ def _unification(lake: Lake, run_id: str, config_sources: dict[str, tuple[str, s
             rules = con.execute("SELECT Rule, count(*) AS pairs, count(*) FILTER (WHERE Linked) AS linked FROM pairs "
                                 "GROUP BY Rule ORDER BY linked DESC, Rule").fetchall()
             out["matches_per_rule"] = [{"rule": r, "pairs": p, "linked": k} for r, p, k in rules]
-            scores = [row[0] for row in con.execute("SELECT Score FROM pairs WHERE Score IS NOT NULL").fetchall()]
+            scores = con.execute("SELECT Score::DOUBLE AS s FROM pairs WHERE Score IS NOT NULL").fetchnumpy()["s"]
             out["score_histogram"] = _histogram(scores, SCORE_BINS)
     out["ids"] = {"new": clusters.get("new_ids", 0), "merges": clusters.get("merges", 0),
                   "splits": clusters.get("splits", 0)}
