@@ -6,6 +6,7 @@ record their timing and counts in the run's ``steps/`` folder.
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import datetime
 
@@ -57,7 +58,13 @@ log = logging.getLogger(__name__)
 def run_config(runtime: Runtime, run_id: str) -> UnificationConfig:
     """The config frozen into the run's folder when it started (every activity of a run sees the same)."""
     path = RunPaths(run_id).config
-    return load_config_text(runtime.lake.read_bytes(path).decode("utf-8"), path)
+    return _parsed_config(runtime.lake.read_bytes(path).decode("utf-8"), path)
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed_config(text: str, source: str) -> UnificationConfig:
+    """Parsed once per config text: a run's hundred partition activities read the same file."""
+    return load_config_text(text, source)
 
 
 # -- prepare ------------------------------------------------------------------------------------------

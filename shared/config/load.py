@@ -48,7 +48,6 @@ def load_config_text(text: str, source: str = "<config>") -> UnificationConfig:
     """Parse YAML text into a validated config, or raise ``ConfigError`` listing every problem."""
     try:
         data = yaml.safe_load(text)
-        root = yaml.compose(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
@@ -56,6 +55,7 @@ def load_config_text(text: str, source: str = "<config>") -> UnificationConfig:
     try:
         config = UnificationConfig.model_validate(data)
     except ValidationError as exc:
+        root = yaml.compose(text)  # the node tree, only to name the line of each problem
         lines = []
         for error in exc.errors():
             loc = tuple(error["loc"])
