@@ -71,6 +71,8 @@ def score_rule(rule: CompiledRule, rows: pa.Table, base: str, max_block: int,
     stats.candidate_pairs += len(i)
     if len(i) == 0:
         return PAIRS_SCHEMA.empty_table()
+    used = {Col.RECORD_ID} | {f.column for f in rule.features(BOTH)}
+    rows = rows.select([c for c in rows.column_names if c in used])  # take only what the rule reads
     lefts, rights = rows.take(pa.array(i)), rows.take(pa.array(j))
     ok = np.ones(len(i), bool)
     score = np.ones(len(i))
@@ -117,6 +119,11 @@ def score_block(block: FsBlock, rows: pa.Table, model: FsModel, settings: Probab
         tables = np.asarray(rows.column("TableIndex"))
         different = tables[i] != tables[j]
         i, j = i[different], j[different]
+    used = {Col.RECORD_ID, *(c.feature.column for c in model.comparisons),
+            *(tf_column(c.feature) for c in model.comparisons if c.term_frequency),
+            *(f.column for b in earlier or [] for f in b.features),
+            *(compile_condition(c).left.column for e in settings.cannot_link for c in e.conditions)}
+    rows = rows.select([c for c in rows.column_names if c in used])  # take only what scoring reads
     if len(i) and earlier:
         fresh = ~_covered_by(earlier, rows.take(pa.array(i)), rows.take(pa.array(j)))
         i, j = i[fresh], j[fresh]
