@@ -84,6 +84,13 @@ def level_patterns(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return patterns.astype(np.int8), counts.astype(np.float64)
 
 
+def _e_step(ratio: np.ndarray, share: float, counts: np.ndarray) -> tuple[np.ndarray, float]:
+    """Posterior match probability per pattern (log likelihood ratio ``ratio``) and the new match share."""
+    logit = np.log(share / (1 - share)) + ratio
+    posterior = 1.0 / (1.0 + np.exp(-np.clip(logit, -60, 60)))
+    return posterior, float(np.clip(np.dot(posterior, counts) / max(counts.sum(), 1), 1e-6, 1 - 1e-6))
+
+
 def expectation_maximisation(levels: np.ndarray, comparisons: list[ComparisonSpec], u: list[list[float]],
                              m_start: list[list[float]], fixed: set[int], iterations: int = 40,
                              tolerance: float = 1e-6) -> tuple[list[list[float]], float, int]:
@@ -100,9 +107,7 @@ def expectation_maximisation(levels: np.ndarray, comparisons: list[ComparisonSpe
     done = 0
     for done in range(1, iterations + 1):  # noqa: B007 - returned: the iterations it took
         ratio = _log_likelihood_ratio(patterns, m, u_arrays, fixed)
-        logit = np.log(share / (1 - share)) + ratio
-        posterior = 1.0 / (1.0 + np.exp(-np.clip(logit, -60, 60)))
-        new_share = float(np.clip(np.dot(posterior, counts) / max(counts.sum(), 1), 1e-6, 1 - 1e-6))
+        posterior, new_share = _e_step(ratio, share, counts)
         change = abs(new_share - share)
         share = new_share
         for i, comparison in enumerate(comparisons):
@@ -126,9 +131,7 @@ def match_share(levels: np.ndarray, comparisons: list[ComparisonSpec], u: list[l
                                   [np.asarray(x, dtype=np.float64) for x in u], fixed)
     share = 0.1
     for _ in range(iterations):
-        logit = np.log(share / (1 - share)) + ratio
-        posterior = 1.0 / (1.0 + np.exp(-np.clip(logit, -60, 60)))
-        new_share = float(np.clip(np.dot(posterior, counts) / counts.sum(), 1e-6, 1 - 1e-6))
+        _, new_share = _e_step(ratio, share, counts)
         if abs(new_share - share) < tolerance:
             return new_share
         share = new_share
