@@ -62,6 +62,7 @@ class MatchSetup:
 
     rules: list[CompiledRule]
     blocks: list[FsBlock]
+    training_blocks: list[FsBlock]  # the EM training rules (``training_blocking``, default: ``blocks``)
     features: list[Feature]
     probabilistic_features: frozenset[Feature]
     tf_features: list[Feature]
@@ -77,17 +78,18 @@ class MatchSetup:
                 seen.setdefault(condition.right.column, condition.right)
         probabilistic: set[Feature] = set()
         blocks: list[FsBlock] = []
+        training: list[FsBlock] = []
         tf: list[Feature] = []
         if settings.enabled:
             blocks = blocking_rules(settings, len(rules))
+            training = blocking_rules(settings, len(rules), training=True)
             probabilistic |= {c.feature for c in comparison_specs(settings)}
-            probabilistic |= {f for b in blocks for f in b.features}
-            probabilistic |= {f for b in blocking_rules(settings, 0, training=True) for f in b.features}
+            probabilistic |= {f for b in [*blocks, *training] for f in b.features}
             probabilistic |= {compile_condition(c).left for e in settings.cannot_link for c in e.conditions}
             tf = [c.feature for c in comparison_specs(settings) if c.term_frequency]
         for feature in probabilistic:
             seen.setdefault(feature.column, feature)
-        return cls(rules, blocks, [seen[k] for k in sorted(seen)], frozenset(probabilistic), tf)
+        return cls(rules, blocks, training, [seen[k] for k in sorted(seen)], frozenset(probabilistic), tf)
 
     def features_for(self, config: UnificationConfig, table: str) -> set[Feature]:
         return features_by_table(config, self.rules).get(table, set()) | set(self.probabilistic_features)
@@ -253,8 +255,7 @@ def plan_partitions(lake: Lake, config: UnificationConfig, run_id: str, tables: 
         con.execute(f"CREATE TEMP VIEW features AS SELECT * FROM {parquet_source(lake, [paths.match_features()])}")
         settings = config.unification.probabilistic
         if settings.enabled and records:
-            model = train_model(con, settings, setup.blocks, records, sizes,
-                                training=blocking_rules(settings, 0, training=True))
+            model = train_model(con, settings, setup.blocks, records, sizes, training=setup.training_blocks)
             write_json(lake, paths.match_model(), model.to_dict())
         source = "features"
         for feature in setup.tf_features:  # term frequency of every value, joined to its records
