@@ -7,6 +7,9 @@
 * Incremental hours are applied in hour order. For a key with both an upsert and a delete, the change
   with the latest last-modified time wins (the record's recency column, else the file's time);
   on a tie the delete wins.
+* Rows are written in key order. Parallel scans and window functions return rows in varying order,
+  and the order fixes each record's RecordId downstream (and with it samples and tie-breaks): two
+  runs over the same 1 M-customer input otherwise ended in 1,005,511 and 1,005,472 customers.
 Runs in DuckDB, so a table of many millions of rows never has to fit in memory.
 """
 
@@ -68,7 +71,7 @@ def build_snapshot(lake: Lake, table: TableBase, previous: str | None, parts: li
         for hour in sorted({p.hour or "" for p in changes}):
             in_hour = [p for p in changes if (p.hour or "") == hour]
             current = _apply_hour(con, lake, current, in_hour, columns, len(in_hour) and hour)
-        total = copy_to_lake(con, f"SELECT {select} FROM {current}", lake, output)
+        total = copy_to_lake(con, f"SELECT {select} FROM {current} ORDER BY {key}", lake, output)
     duplicates: dict[str, int] = {str(path): int(count) for path, count in dup_rows}
     return SnapshotCounts(total, duplicates)
 

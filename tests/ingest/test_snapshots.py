@@ -106,3 +106,14 @@ def test_an_hour_is_processed_only_after_it_has_closed() -> None:
     assert landed is not None
     assert not landed.hour_closed(datetime(2026, 11, 28, 7, 59, tzinfo=UTC))
     assert landed.hour_closed(datetime(2026, 11, 28, 8, 15, tzinfo=UTC))
+
+
+def test_the_snapshot_is_written_in_key_order_whatever_order_the_rows_came_in(lake: LocalLake) -> None:
+    """Record ids follow the snapshot's row order; a stable order keeps reruns on the same input identical."""
+    source = load_config_text(CONFIG).source("contacts")
+    first = converted(lake, "a.csv", "7,Gil,Ode,,,7,\n3,Cy,Wu,,,3,\n9,Ida,Ng,,,9,\n")
+    second = converted(lake, "b.csv", "5,Eve,Lo,,,5,\n1,Ann,Lee,,,1,\n")
+    build_snapshot(lake, source, None, [ConvertedPart(first, "full", None, "2026-01-01T00:00:00+00:00", 1),
+                                         ConvertedPart(second, "full", None, "2026-01-02T00:00:00+00:00", 0)],
+                   "s.parquet")
+    assert [r["SourceKey"] for r in read_parquet(lake, "s.parquet").to_pylist()] == ["1", "3", "5", "7", "9"]
