@@ -175,6 +175,47 @@ def _map_distinct(values: pa.Array, function: Callable[[str], str | None]) -> pa
     return pc.take(mapped, encoded.indices)
 
 
+def _ascii_fast(values: pa.Array, kernels: Callable[[pa.Array], pa.Array],
+                function: Callable[[str], str | None]) -> pa.Array:
+    """``kernels`` (Arrow) on ASCII values, ``function`` once per distinct other value.
+
+    The kernels give what ``function`` gives on ASCII text; elsewhere they may not (RE2's ``\\d`` and
+    ``\\s`` are ASCII-only, Python's are Unicode), so other text takes the Python path. At 1 M customers
+    the Python path per distinct phone and street cost about 15 s of the features step.
+    """
+    ascii_rows = pc.fill_null(pc.string_is_ascii(values), True)
+    fast = kernels(values)
+    if pc.all(ascii_rows).as_py():
+        return fast
+    others = pc.if_else(ascii_rows, pa.scalar(None, pa.string()), values)
+    return pc.if_else(ascii_rows, fast, _map_distinct(others, lambda v: function(v) if v is not None else None))
+
+
+def _phone_kernels(values: pa.Array, default_country: str | None) -> pa.Array:
+    """``normalize_phone_value`` for ASCII text, with Arrow kernels."""
+    text = pc.replace_substring_regex(pc.utf8_trim_whitespace(values), "(?i)" + _EXTENSION.pattern, "")
+    digits = pc.replace_substring_regex(text, r"\D", "")
+    stripped = pc.utf8_ltrim(digits, characters="0")
+    marked = pc.or_(pc.starts_with(text, "+"), pc.starts_with(digits, "00"))
+    long_without_trunk = pc.and_(pc.greater_equal(pc.utf8_length(digits), 11), pc.invert(pc.starts_with(digits, "0")))
+    international = pc.or_(marked, long_without_trunk)
+    national = pc.binary_join_element_wise("+" + default_country, stripped, "") if default_country else digits
+    out = pc.if_else(international, pc.binary_join_element_wise("+", stripped, ""), national)
+    return pc.if_else(pc.equal(digits, ""), pa.scalar(None, pa.string()), out)
+
+
+def _address_kernels(values: pa.Array) -> pa.Array:
+    """``normalize_address_value`` for ASCII text, with Arrow kernels: tokens, abbreviations, joined."""
+    words = address_map()
+    spaced = pc.utf8_trim(pc.replace_substring_regex(pc.utf8_lower(values), "[^a-z0-9]+", " "), " ")
+    tokens = pc.split_pattern(spaced, " ")
+    flat = pc.list_flatten(tokens)
+    index = pc.index_in(flat, value_set=pa.array(list(words), pa.string()))
+    mapped = pc.if_else(pc.is_null(index), flat, pc.take(pa.array(list(words.values()), pa.string()), index))
+    lists = pa.ListArray.from_arrays(tokens.offsets, mapped, mask=pc.is_null(tokens))
+    return pc.replace_substring(pc.binary_join(lists, " "), "p o box", "po box")
+
+
 def normalize_phone_value(text: str, default_country: str | None = None) -> str | None:
     """Digits only; extensions dropped; the country code stays significant.
 
@@ -274,17 +315,18 @@ def normalize_values(values: pa.Array, steps: Sequence[str], aliases: dict[str, 
         if step not in selected:
             continue
         if step == "phone":
-            values = _map_distinct(values, lambda v: normalize_phone_value(v, phone_country) if v is not None else None)
+            values = _ascii_fast(values, lambda a: _phone_kernels(a, phone_country),
+                                 lambda v: normalize_phone_value(v, phone_country))
         elif step == "name":
             values = _map_distinct(values, lambda v: normalize_name_value(v) if v is not None else None)
         elif step == "address":
-            values = _map_distinct(values, lambda v: normalize_address_value(v) if v is not None else None)
+            values = _ascii_fast(values, _address_kernels, normalize_address_value)
         elif step == "organization":
             values = _map_distinct(values, lambda v: normalize_organization_value(v) if v is not None else None)
         elif step == "unicode_to_ascii":
-            values = _map_distinct(values, lambda v: anyascii(v) if v is not None else None)
+            values = _ascii_fast(values, lambda a: a, anyascii)
         elif step == "numerals":
-            values = _map_distinct(values, lambda v: numerals_value(v) if v is not None else None)
+            values = _ascii_fast(values, lambda a: a, numerals_value)
         elif step == "lowercase":
             values = pc.utf8_lower(values)
         elif step == "symbols":

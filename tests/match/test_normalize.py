@@ -131,3 +131,31 @@ def test_a_transposed_pair_of_letters_is_one_typo() -> None:
                                                   ("bob", "bobbyjoe", 0.0)])
 def test_fuzzy_score_edges(a: str, b: str | None, expected: float) -> None:
     assert fuzzy_scores([a], [b])[0] == pytest.approx(expected)
+
+
+def test_arrow_kernels_give_what_the_python_normalizations_give_on_ascii_text() -> None:
+    """Phone and address normalization run as Arrow kernels on ASCII values; they must agree, value for
+    value, with the documented Python functions (which still handle every other value)."""
+    import random
+
+    from shared.match import normalize
+
+    rng = random.Random(5)
+    phones = ["".join(rng.choice("0123456789 +-().,;xXeEtT#/\tns") for _ in range(rng.randint(0, 22)))
+              for _ in range(20_000)] + ["+1 (425) 555-1212 ext. 12", "00441234", "000", "+", " ", "1 x 2"]
+    for country in (None, "1", "44"):
+        fast = normalize._phone_kernels(pa.array(phones), country).to_pylist()
+        assert fast == [normalize.normalize_phone_value(p, country) for p in phones]
+    words = [*normalize.address_map(), "P.O.", "p", "o", "box", "Main", "12th", "#4", "-", ",", "  "]
+    streets = [" ".join(rng.choice(words) for _ in range(rng.randint(0, 6))) for _ in range(20_000)]
+    streets += ["", "...", "P O Box 12", "p. o. box 7", "12 North Street"]
+    assert normalize._address_kernels(pa.array(streets)).to_pylist() == [
+        normalize.normalize_address_value(s) for s in streets]
+
+
+def test_text_beyond_ascii_takes_the_python_path() -> None:
+    values = pa.array(["Straße 5", "１２３ North Street", None, "12 North Street", "+٣ 425 555"])
+    assert normalize_values(values, ["address"]).to_pylist() == [
+        "strasse 5", "123 n st", None, "12 n st", "3 425 555"]
+    assert normalize_values(values, ["numerals"]).to_pylist()[1] == "123 North Street"
+    assert normalize_values(values, ["phone"]).to_pylist()[4] == "+٣425555"  # Python's \d reads Arabic-Indic digits
