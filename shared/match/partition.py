@@ -16,7 +16,17 @@ from shared.config.model import Probabilistic, UnificationConfig
 from shared.match.fellegi_sunter import FsModel, match_weight, probability
 from shared.match.normalize import compatible_names
 from shared.match.plan import tf_column
-from shared.match.rules import BOTH, LEFT, RIGHT, CompiledCondition, CompiledRule, compile_condition, compile_rules
+from shared.match.rules import (
+    BOTH,
+    LEFT,
+    RIGHT,
+    CompiledCondition,
+    CompiledRule,
+    RuleGroup,
+    compile_condition,
+    compile_rules,
+    rule_groups,
+)
 from shared.match.scoring import block_pairs, cross_pairs, exact_equal, fuzzy_scores
 from shared.match.train import FsBlock, blocking_rules, pair_levels
 from shared.names import Col
@@ -58,14 +68,16 @@ def exception_fires(when: str, results: list[tuple[np.ndarray, np.ndarray]], siz
 
 
 def score_rule(rule: CompiledRule, rows: pa.Table, base: str, max_block: int,
-               stats: PartitionStats) -> pa.Table:
-    """Matched pairs of one rule within one partition's rows."""
+               stats: PartitionStats, is_left: np.ndarray | None = None) -> pa.Table:
+    """Matched pairs of one rule within one partition's rows (``is_left``: which rows are on the rule's left
+    side, for rows of a rule group; by default the rows' ``side``)."""
     keys = np.asarray(rows.column("key"))
-    sides = np.asarray(rows.column("side"))
     if rule.dedupe:
         i, j, skipped, skipped_records = block_pairs(keys, max_block)
     else:
-        i, j, skipped, skipped_records = cross_pairs(keys, sides == LEFT, max_block)
+        if is_left is None:
+            is_left = np.asarray(rows.column("side")) == LEFT
+        i, j, skipped, skipped_records = cross_pairs(keys, is_left, max_block)
     stats.skipped_blocks += skipped
     stats.skipped_block_records += skipped_records
     stats.candidate_pairs += len(i)
@@ -151,13 +163,35 @@ def score_block(block: FsBlock, rows: pa.Table, model: FsModel, settings: Probab
                      "score": chance[keep].astype(np.float32), "cannot": cannot[keep]}, schema=PAIRS_SCHEMA)
 
 
+def _score_group(group: RuleGroup, rows: pa.Table, order: list[str], base: str, max_block: int,
+                 stats: PartitionStats) -> list[pa.Table]:
+    """Each rule of a group on its own tables' rows of the group, paired as it would be alone."""
+    tables = np.asarray(rows.column("TableIndex"))
+    outputs = []
+    for rule in group.rules:
+        left_tables, right_tables = group.takes_part(rule, order)
+        on_left, on_right = np.isin(tables, left_tables), np.isin(tables, right_tables)
+        if not on_left.any() or not (rule.dedupe or on_right.any()):
+            continue
+        taking_part = on_left | on_right
+        outputs.append(score_rule(rule, rows.filter(pa.array(taking_part)), base, max_block, stats,
+                                  None if rule.dedupe else on_left[taking_part]))
+    return outputs
+
+
 def score_partition(config: UnificationConfig, rows: pa.Table, model: FsModel | None = None,
                     max_block: int = MAX_BLOCK) -> tuple[pa.Table, PartitionStats]:
     stats = PartitionStats()
     base = config.unification.fuzzy_base_length
     rule_column = np.asarray(rows.column("rule"))
+    order = list(config.unification.match_order)
+    groups, alone = rule_groups(compile_rules(config), order)
     outputs = []
-    for rule in compile_rules(config):
+    for group in groups:
+        selected = rule_column == group.id
+        if selected.any():
+            outputs.extend(_score_group(group, rows.filter(pa.array(selected)), order, base, max_block, stats))
+    for rule in alone:
         selected = rule_column == rule.id
         if not selected.any():
             continue

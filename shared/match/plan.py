@@ -6,9 +6,11 @@ Streams each source table in batches, so memory stays bounded however large the 
    ``match/features.parquet`` (records + features);
 2. *training* (probabilistic mode): u from random pairs, m by EM per blocking rule, term frequencies
    — all on samples or DuckDB aggregates of the features file;
-3. *block rows*: for every rule a record takes part in, one row (rule, side, key hash, record, the
-   features and term frequencies its scoring needs) goes to partition ``key hash % partitions``. All
-   rows sharing a key land in the same partition, so each ``match_partition`` activity is independent.
+3. *block rows*: for every blocking key a record takes part in — a group of rules sharing key columns
+   (``rule_groups``), a rule of its own, or a probabilistic blocking rule — one row (rule or group id,
+   side, key hash, record, the features and term frequencies its scoring needs) goes to partition
+   ``key hash % partitions``. All rows sharing a key land in the same partition, so each
+   ``match_partition`` activity is independent.
 """
 
 from __future__ import annotations
@@ -36,9 +38,11 @@ from shared.match.rules import (
     RIGHT,
     CompiledRule,
     Feature,
+    RuleGroup,
     compile_condition,
     compile_rules,
     features_by_table,
+    rule_groups,
 )
 from shared.match.train import FsBlock, blocking_rules, comparison_specs, train_model
 from shared.merge.survivorship import q
@@ -61,6 +65,8 @@ class MatchSetup:
     """Everything scoring needs to know about the rules, derived from the config alone."""
 
     rules: list[CompiledRule]
+    groups: list[RuleGroup]  # rules sharing block rows
+    alone: list[CompiledRule]  # rules with block rows of their own, per side
     blocks: list[FsBlock]
     training_blocks: list[FsBlock]  # the EM training rules (``training_blocking``, default: ``blocks``)
     features: list[Feature]
@@ -70,6 +76,7 @@ class MatchSetup:
     @classmethod
     def of(cls, config: UnificationConfig) -> MatchSetup:
         rules = compile_rules(config)
+        groups, alone = rule_groups(rules, list(config.unification.match_order))
         settings = config.unification.probabilistic
         seen: dict[str, Feature] = {}
         for rule in rules:
@@ -89,7 +96,8 @@ class MatchSetup:
             tf = [c.feature for c in comparison_specs(settings) if c.term_frequency]
         for feature in probabilistic:
             seen.setdefault(feature.column, feature)
-        return cls(rules, blocks, training, [seen[k] for k in sorted(seen)], frozenset(probabilistic), tf)
+        return cls(rules, groups, alone, blocks, training, [seen[k] for k in sorted(seen)], frozenset(probabilistic),
+                   tf)
 
     def features_for(self, config: UnificationConfig, table: str) -> set[Feature]:
         return features_by_table(config, self.rules).get(table, set()) | set(self.probabilistic_features)
@@ -137,8 +145,9 @@ def _sides(rule: CompiledRule, order: list[str]) -> list[tuple[int, list[int]]]:
 
 
 def block_rows_sql(setup: MatchSetup, order: list[str], source: str, parts: int) -> str:
-    """Every block row as one SQL query: for each rule (and side) a record takes part in, its rule, side,
-    64-bit key hash, ids and the features scoring needs (others null), with ``part = key % parts``.
+    """Every block row as one SQL query: for each rule group, rule (and side) or blocking rule a record takes
+    part in, its id, side, 64-bit key hash, ids and the features scoring needs (others null), with
+    ``part = key % parts``.
     All rows sharing a key land in the same partition, so partitions are scored independently."""
     schema = block_schema(setup)
     feature_columns = [f.name for f in list(schema)[5:]]
@@ -156,7 +165,10 @@ def block_rows_sql(setup: MatchSetup, order: list[str], source: str, parts: int)
                 f"WHERE TableIndex IN ({', '.join(str(t) for t in tables)}) AND {present}")
 
     selects = []
-    for rule in setup.rules:
+    for group in setup.groups:
+        needed = {f.column for rule in group.rules for f in rule.features(BOTH)}
+        selects.append(select(group.id, BOTH, list(group.tables), list(group.key_columns), group.prefix, needed))
+    for rule in setup.alone:
         for side, tables in _sides(rule, order):
             if not tables:
                 continue
@@ -173,8 +185,9 @@ def block_rows_sql(setup: MatchSetup, order: list[str], source: str, parts: int)
 def partition_count(lake: Lake, config: UnificationConfig, tables: dict[str, str], target_rows: int) -> int:
     setup = MatchSetup.of(config)
     counts = {name: parquet_row_count(lake, path) for name, path in tables.items()}
-    estimate = 0
-    for rule in setup.rules:
+    by_index = [counts.get(name, 0) for name in config.unification.match_order]
+    estimate = sum(by_index[t] for group in setup.groups for t in group.tables)
+    for rule in setup.alone:
         estimate += counts.get(rule.table, 0)
         if not rule.dedupe:
             estimate += sum(counts.get(t, 0) for t in rule.against)

@@ -11,6 +11,7 @@ import pandas as pd
 
 from shared.adapters.local_lake import LocalLake
 from shared.config import load_config_text
+from shared.config.model import UnificationConfig
 from shared.enrich.activity import UNIFIED_ACTIVITY, unify_activities
 from shared.enrich.run import FIRST_STAGE, detail_path, membership_path, run_enrichment
 from shared.ingest.convert import convert_file
@@ -54,6 +55,26 @@ def unify(root: Path, config_text: str, tables: dict[str, list[dict[str, str]]],
     lake = LocalLake(root)
     config = load_config_text(config_text)
     paths = RunPaths(run_id)
+    snapshots = snapshot_tables(lake, config, tables, run_id)
+    sources = {name: path for name, path in snapshots.items() if name in config.unification.match_order}
+    _, counts = plan_partitions(lake, config, run_id, sources, 1000)
+    model_path = paths.match_model()
+    model = FsModel.from_dict(read_json(lake, model_path)) if lake.exists(model_path) else None
+    pair_paths = []
+    for index in range(len(counts)):
+        pairs, _ = score_partition(config, read_parquet(lake, paths.match_partition(index)), model)
+        write_parquet(lake, paths.match_pairs(index), pairs)
+        pair_paths.append(paths.match_pairs(index))
+    crosswalk = RunPaths(previous.run_id).unified(ALTERNATE_KEY) if previous else None
+    merge_profiles(lake, config, run_id, pair_paths, sources, crosswalk)
+    return Unified(lake, run_id, read_parquet(lake, paths.unified(CUSTOMER)).to_pandas(),
+                   read_parquet(lake, paths.unified(ALTERNATE_KEY)).to_pandas(), snapshots)
+
+
+def snapshot_tables(lake: LocalLake, config: UnificationConfig, tables: dict[str, list[dict[str, str]]],
+                    run_id: str) -> dict[str, str]:
+    """Land, convert and snapshot each table's rows (CSV-like dicts); table name → snapshot path."""
+    paths = RunPaths(run_id)
     snapshots = {}
     for name, rows in tables.items():
         source = config.table(name)
@@ -68,19 +89,7 @@ def unify(root: Path, config_text: str, tables: dict[str, list[dict[str, str]]],
         build_snapshot(lake, source, None, [ConvertedPart(converted, "full", None, "2026-01-01T00:00:00+00:00", 0)],
                        paths.table(name))
         snapshots[name] = paths.table(name)
-    sources = {name: path for name, path in snapshots.items() if name in config.unification.match_order}
-    _, counts = plan_partitions(lake, config, run_id, sources, 1000)
-    model_path = paths.match_model()
-    model = FsModel.from_dict(read_json(lake, model_path)) if lake.exists(model_path) else None
-    pair_paths = []
-    for index in range(len(counts)):
-        pairs, _ = score_partition(config, read_parquet(lake, paths.match_partition(index)), model)
-        write_parquet(lake, paths.match_pairs(index), pairs)
-        pair_paths.append(paths.match_pairs(index))
-    crosswalk = RunPaths(previous.run_id).unified(ALTERNATE_KEY) if previous else None
-    merge_profiles(lake, config, run_id, pair_paths, sources, crosswalk)
-    return Unified(lake, run_id, read_parquet(lake, paths.unified(CUSTOMER)).to_pandas(),
-                   read_parquet(lake, paths.unified(ALTERNATE_KEY)).to_pandas(), snapshots)
+    return snapshots
 
 
 def enrich(unified: Unified, config_text: str) -> dict[str, pd.DataFrame]:

@@ -1,0 +1,106 @@
+"""Rules blocking on the same key share block rows, and still find exactly the pairs each finds alone."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from shared.adapters.local_lake import LocalLake
+from shared.config import load_config_text
+from shared.lakeio import read_parquet
+from shared.match import partition, plan
+from shared.match.partition import score_partition
+from shared.match.plan import plan_partitions
+from shared.match.rules import compile_rules, rule_groups
+from shared.paths import RunPaths
+from tests.match.harness import snapshot_tables
+
+COLUMNS = """
+    columns:
+      first: Person.FirstName
+      last: Person.LastName
+      email: Identity.Service.Email
+      phone: Identity.Service.Phone
+      birth: Person.BirthDate"""
+EMAIL = "{name: email, conditions: [{field: Email, normalize: [lowercase, whitespace]}]}"
+PHONE = ("{name: phone, conditions: [{field: Phone, normalize: [phone]}, "
+         "{field: FirstName, normalize: [name, lowercase], precision: high}]}")
+NAME = ("{name: name_and_birth, conditions: [{field: LastName, normalize: [lowercase]}, {field: BirthDate}, "
+        "{field: FirstName, normalize: [name, lowercase], precision: medium}], "
+        "exceptions: [{when: differ, conditions: [{field: Email, normalize: [lowercase, whitespace]}]}]}")
+CONFIG = "version: 1\nsources:" + "".join(f"""
+  - name: {name}
+    data_source: {name.upper()}
+    table: {name.title()}
+    landing: {name}
+    primary_key: id{COLUMNS}""" for name in ("crm", "ecom", "pos")) + f"""
+unification:
+  match_order: [crm, ecom, pos]
+  tables:
+    crm: {{deduplication: {{rules: [{EMAIL}, {NAME}]}}}}
+    ecom: {{deduplication: {{rules: [{EMAIL}, {PHONE}]}}, rules: [{EMAIL}, {PHONE}, {NAME}]}}
+    pos:
+      deduplication: {{rules: [{PHONE}]}}
+      rules: [{EMAIL}, {PHONE}, {{name: crm_only, against: [crm], conditions: [
+                {{field: LastName, normalize: [lowercase], precision: medium}},
+                {{field: FirstName, normalize: [lowercase], precision: low}}]}}]
+"""
+
+
+def people(table: str, count: int, rng: random.Random) -> list[dict[str, str]]:
+    """Rows drawn from small pools, so that keys repeat within and across tables in blocks of many sizes."""
+    firsts, lasts = ["Ann", "Anne", "Bob", "Robert", "Cy", "Dee"], ["Lee", "Ray", "Wu"]
+    return [{"id": f"{table}{i}", "first": rng.choice(firsts), "last": rng.choice(lasts),
+             "email": rng.choice(["", f"p{rng.randint(0, 40)}@x.com", f"P{rng.randint(0, 40)}@X.com "]),
+             "phone": rng.choice(["", f"+1 425 555 {rng.randint(0, 30):04d}"]),
+             "birth": rng.choice(["", f"1990-01-{rng.randint(1, 9):02d}"])} for i in range(count)]
+
+
+def scored_pairs(root: Path, max_block: int) -> tuple[list[tuple[int, ...]], int, int]:
+    """All pairs (left, right, rule, score) over every partition, the block rows written, blocks skipped."""
+    lake, config = LocalLake(root), load_config_text(CONFIG)
+    rng = random.Random(11)
+    snapshots = snapshot_tables(lake, config, {t: people(t, 150, rng) for t in ("crm", "ecom", "pos")}, "run1")
+    _, counts = plan_partitions(lake, config, "run1", snapshots, 400)
+    found, skipped = [], 0
+    for index in range(len(counts)):
+        pairs, stats = score_partition(config, read_parquet(lake, RunPaths("run1").match_partition(index)), None,
+                                   max_block)
+        found += zip(*(pairs.column(c).to_pylist() for c in ("left", "right", "rule", "score")), strict=True)
+        skipped += stats.skipped_blocks
+    return sorted(found), sum(counts), skipped
+
+
+@pytest.mark.parametrize("max_block", [4, 2000])  # 4: many blocks over the limit, skipped per rule as before
+def test_grouped_block_rows_give_the_pairs_of_rules_scored_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 max_block: int) -> None:
+    grouped, grouped_rows, grouped_skips = scored_pairs(tmp_path / "grouped", max_block)
+
+    def no_groups(rules: list, order: list[str]) -> tuple[list, list]:
+        return [], rules
+
+    monkeypatch.setattr(plan, "rule_groups", no_groups)
+    monkeypatch.setattr(partition, "rule_groups", no_groups)
+    alone, alone_rows, alone_skips = scored_pairs(tmp_path / "alone", max_block)
+    assert grouped == alone and grouped_skips == alone_skips
+    if max_block > 4:
+        rules = {r.id for r in compile_rules(load_config_text(CONFIG))}
+        assert len(grouped) > 1000 and {p[2] for p in grouped} == rules
+    else:
+        assert len(grouped) > 100 and grouped_skips > 100
+    assert grouped_rows < 0.6 * alone_rows
+
+
+def test_rules_group_by_key_columns_and_prefix_blocking() -> None:
+    config = load_config_text(CONFIG)
+    groups, alone = rule_groups(compile_rules(config), list(config.unification.match_order))
+    names = sorted(sorted({r.name for r in g.rules}) for g in groups)
+    # email rules share the e-mail key; phone rules the phone key; name + birth its two exact fields;
+    # crm_only has no exact condition and blocks on a prefix of the last name
+    assert names == [["crm_only"], ["email"], ["name_and_birth"], ["phone"]]
+    assert not alone and all(g.id < 0 for g in groups)
+    assert next(g for g in groups if g.rules[0].name == "crm_only").prefix
+    assert pa.scalar(next(g for g in groups if g.rules[0].name == "email").tables).as_py() == [0, 1, 2]
