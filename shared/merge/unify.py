@@ -32,6 +32,9 @@ RECORD_FIELDS = [Col.RECORD_ID, "TableIndex", Col.SOURCE_KEY, Col.RECORD_MODIFIE
 ALTERNATE_KEY = "AlternateKey"
 CUSTOMER = "Customer"
 MATCH_PAIRS = "ConflationMatchPairs"
+# winner rows per survivorship pass: the GROUP BY keeps one arg_min/arg_max state of a struct per merged
+# field and profile, and at 1 M customers (1.7 M winner rows) one pass ran out of the 1 GB DuckDB limit
+SURVIVORSHIP_ROWS = 400_000
 
 
 @dataclass(frozen=True)
@@ -194,11 +197,15 @@ def _write_customers(lake: Lake, config: UnificationConfig, paths: RunPaths, tab
         selects = [f"SELECT {i}::SMALLINT AS TableIndex, * FROM {parquet_source(lake, [tables[name]])}"
                    for i, name in enumerate(order) if name in tables]
         con.execute("CREATE TEMP VIEW snapshots AS " + " UNION ALL BY NAME ".join(selects))
-        con.execute(f"CREATE TEMP VIEW candidates AS SELECT s.*, m.profile FROM snapshots s JOIN mapping m "
-                    f"ON s.TableIndex = m.TableIndex AND s.{q(Col.SOURCE_KEY)} = m.{q(Col.SOURCE_KEY)} "
-                    "WHERE m.is_winner AND m.profile >= 0")
         columns = {row[0] for row in con.execute("DESCRIBE snapshots").fetchall()}
-        con.execute(f"CREATE TEMP TABLE merged AS {survivorship_sql(config, 'candidates', columns)}")
+        winners = np.asarray(mapping.column("is_winner")) & (np.asarray(mapping.column("profile")) >= 0)
+        passes = max(1, -(-int(winners.sum()) // SURVIVORSHIP_ROWS))
+        for index in range(passes):  # a profile's rows are all in one pass: profile % passes
+            candidates = (f"(SELECT s.*, m.profile FROM snapshots s JOIN (SELECT * FROM mapping WHERE is_winner "
+                          f"AND profile >= 0 AND profile % {passes} = {index}) m ON s.TableIndex = m.TableIndex "
+                          f"AND s.{q(Col.SOURCE_KEY)} = m.{q(Col.SOURCE_KEY)})")
+            verb = "CREATE TEMP TABLE merged AS" if index == 0 else "INSERT INTO merged"
+            con.execute(f"{verb} {survivorship_sql(config, candidates, columns)}")
         kept = "(SELECT * FROM mapping WHERE profile >= 0)"
         con.execute(f"CREATE TEMP TABLE keys AS {source_keys_sql(config, kept)}")
         household = household_sql(config, "merged")

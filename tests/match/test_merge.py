@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.match.harness import unify
 from tests.match.test_rules import config, row
 
@@ -97,3 +99,22 @@ def test_system_ids_are_uuid5_of_the_natural_key() -> None:
 
     for key in ("", "ERP|Customers|C0001", "custom|Zoë|漢字", "x" * 500):
         assert system_id(key) == str(uuid.uuid5(NAMESPACE, key))
+
+
+def test_survivorship_in_several_passes_gives_the_same_profiles(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large runs merge in passes of bounded size (profile % passes); the profiles must not change."""
+    from shared.merge import unify as unify_module
+
+    crm = [row(str(i), f"First{i % 7}", f"Last{i % 5}", f"p{i % 9}@x.com", str(100 + i), f"1990-01-{i % 28 + 1:02d}",
+               modified=f"2026-01-{i % 28 + 1:02d}") for i in range(60)]
+    pos = [row(str(i), f"First{i % 7}", f"Last{i % 3}", f"P{i % 9}@X.com", str(200 + i % 4), "",
+               modified=f"2025-02-{i % 28 + 1:02d}") for i in range(40)]
+    text = config("\n        - name: email\n          conditions: [{field: Email, normalize: [lowercase]}]") + MERGE
+    one = unify(tmp_path / "one", text, {"crm": crm, "pos": pos}).customers
+    monkeypatch.setattr(unify_module, "SURVIVORSHIP_ROWS", 3)
+    many = unify(tmp_path / "many", text, {"crm": crm, "pos": pos}).customers
+    assert len(one) == 9  # one profile per e-mail
+    columns = sorted(one.columns)
+    assert one[columns].sort_values("CustomerId").reset_index(drop=True).equals(
+        many[columns].sort_values("CustomerId").reset_index(drop=True))
