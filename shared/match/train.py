@@ -14,7 +14,7 @@ surname — relatives agree on nearly everything, so the "match" class absorbs t
 people, sessions blocked on postal code + surname estimated m(first names differ) at 0.45 where the
 labels say 0.001, and the mean over all sessions let a differing first name cost 2 bits (6.7 once fixed).
 
-Samples are the rows with the smallest seeded hash of their ids, not DuckDB reservoir samples: a
+Samples are chosen by a seeded hash of their ids, not by DuckDB reservoir samples: a
 reservoir depends on the order parallel scans deliver rows in, so two runs over the same 1 M-customer
 input trained different models and ended in different customers (1,005,551 and 1,005,418).
 """
@@ -170,10 +170,16 @@ def _blocked_pairs(con: duckdb.DuckDBPyConnection, block: FsBlock, select: str,
     columns = [_plain(c.strip()) for c in select.split(",")]
     left_cols = ", ".join(f"l.{q(c)} AS {q('l_' + c)}" for c in columns)
     right_cols = ", ".join(f"r.{q(c)} AS {q('r_' + c)}" for c in columns)
-    sql = (f"SELECT {left_cols}, {right_cols} FROM (SELECT * FROM features {_sample_order('RecordId')} "
-           f"LIMIT {RECORD_SAMPLE}) l JOIN features r ON {on} AND l.RecordId <> r.RecordId{other} "
-           f"{_sample_order('l.RecordId', 'r.RecordId')} LIMIT {settings.em_max_pairs}")
-    joined = con.sql(sql).to_arrow_table()
+    join = (f"FROM (SELECT * FROM features {_sample_order('RecordId')} LIMIT {RECORD_SAMPLE}) l "
+            f"JOIN features r ON {on} AND l.RecordId <> r.RecordId{other}")
+    total = con.sql(f"SELECT count(*) {join}").fetchall()[0][0]
+    # about em_max_pairs pairs, kept by a seeded hash of their ids: streamed, where ORDER BY … LIMIT held
+    # every candidate row (RLdata10000: peak 741 → 1,105 MB)
+    keep = "" if total <= settings.em_max_pairs else \
+        f" WHERE hash(l.RecordId, r.RecordId, {SEED}) < {int(settings.em_max_pairs / total * 2 ** 64)}::UBIGINT"
+    joined = con.sql(f"SELECT {left_cols}, {right_cols} {join}{keep}").to_arrow_table()
+    ids = np.asarray(joined.column("l_RecordId")), np.asarray(joined.column("r_RecordId"))
+    joined = joined.take(pa.array(np.lexsort((ids[1], ids[0]))))  # one order, so EM sums alike on every run
     left = pa.table({c: joined.column("l_" + c) for c in columns})
     right = pa.table({c: joined.column("r_" + c) for c in columns})
     return left, right
