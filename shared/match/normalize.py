@@ -25,6 +25,7 @@ from rapidfuzz.distance import OSA
 ORDER = ("phone", "name", "address", "organization", "unicode_to_ascii", "numerals", "lowercase", "symbols",
          "whitespace")
 _SYMBOLS = r"[\p{P}\p{S}]"
+_KERNEL_TEXT = r"^[\t\n\f\r\x20-\x7e]*$"  # text the Arrow kernels normalize exactly as the Python functions
 _EXTENSION = re.compile(r"\s*(?:[,;]\s*)?(?:ext\.?|extension|x)\s*\.?\s*\d+\s*$", re.IGNORECASE)
 
 
@@ -177,18 +178,19 @@ def _map_distinct(values: pa.Array, function: Callable[[str], str | None]) -> pa
 
 def _ascii_fast(values: pa.Array, kernels: Callable[[pa.Array], pa.Array],
                 function: Callable[[str], str | None]) -> pa.Array:
-    """``kernels`` (Arrow) on ASCII values, ``function`` once per distinct other value.
+    """``kernels`` (Arrow) on plain ASCII values, ``function`` once per distinct other value.
 
-    The kernels give what ``function`` gives on ASCII text; elsewhere they may not (RE2's ``\\d`` and
-    ``\\s`` are ASCII-only, Python's are Unicode), so other text takes the Python path. At 1 M customers
+    The kernels give what ``function`` gives on printable ASCII with tabs and line breaks; elsewhere they
+    may not (RE2's ``\\d`` and ``\\s`` are ASCII-only, and Python's ``\\s`` and ``str.strip`` also take
+    ``\\v`` and ``\\x1c``–``\\x1f``), so other text takes the Python path. At 1 M customers
     the Python path per distinct phone and street cost about 15 s of the features step.
     """
-    ascii_rows = pc.fill_null(pc.string_is_ascii(values), True)
+    plain = pc.fill_null(pc.match_substring_regex(values, _KERNEL_TEXT), True)
     fast = kernels(values)
-    if pc.all(ascii_rows).as_py():
+    if pc.all(plain).as_py():
         return fast
-    others = pc.if_else(ascii_rows, pa.scalar(None, pa.string()), values)
-    return pc.if_else(ascii_rows, fast, _map_distinct(others, lambda v: function(v) if v is not None else None))
+    others = pc.if_else(plain, pa.scalar(None, pa.string()), values)
+    return pc.if_else(plain, fast, _map_distinct(others, lambda v: function(v) if v is not None else None))
 
 
 def _phone_kernels(values: pa.Array, default_country: str | None) -> pa.Array:

@@ -26,6 +26,7 @@ from shared.match.rules import (
     compile_condition,
     compile_rules,
     rule_groups,
+    rule_tables,
 )
 from shared.match.scoring import block_pairs, cross_pairs, exact_equal, fuzzy_scores
 from shared.match.train import FsBlock, blocking_rules, pair_levels
@@ -169,7 +170,7 @@ def _score_group(group: RuleGroup, rows: pa.Table, order: list[str], base: str, 
     tables = np.asarray(rows.column("TableIndex"))
     outputs = []
     for rule in group.rules:
-        left_tables, right_tables = group.takes_part(rule, order)
+        left_tables, right_tables = rule_tables(rule, order)
         on_left, on_right = np.isin(tables, left_tables), np.isin(tables, right_tables)
         if not on_left.any() or not (rule.dedupe or on_right.any()):
             continue

@@ -43,6 +43,7 @@ from shared.match.rules import (
     compile_rules,
     features_by_table,
     rule_groups,
+    rule_tables,
 )
 from shared.match.train import FsBlock, blocking_rules, comparison_specs, train_model
 from shared.merge.survivorship import q
@@ -138,10 +139,8 @@ def compute_features(batch: pa.Table, features: set[Feature], config: Unificatio
 
 def _sides(rule: CompiledRule, order: list[str]) -> list[tuple[int, list[int]]]:
     """(side, table indexes on that side) for one CI rule."""
-    index = {name: i for i, name in enumerate(order)}
-    if rule.dedupe:
-        return [(BOTH, [index[rule.table]])]
-    return [(LEFT, sorted(index[t] for t in rule.against if t in index)), (RIGHT, [index[rule.table]])]
+    left, right = rule_tables(rule, order)
+    return [(BOTH, left)] if rule.dedupe else [(LEFT, left), (RIGHT, right)]
 
 
 def block_rows_sql(setup: MatchSetup, order: list[str], source: str, parts: int) -> str:

