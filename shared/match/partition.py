@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 from shared.config.model import Probabilistic, UnificationConfig
 from shared.match.fellegi_sunter import FsModel, match_weight, probability
 from shared.match.normalize import compatible_names
-from shared.match.plan import tf_column
+from shared.match.plan import MatchSetup, tf_column
 from shared.match.rules import (
     BOTH,
     LEFT,
@@ -24,12 +24,10 @@ from shared.match.rules import (
     CompiledRule,
     RuleGroup,
     compile_condition,
-    compile_rules,
-    rule_groups,
     rule_tables,
 )
 from shared.match.scoring import block_pairs, cross_pairs, exact_equal, fuzzy_scores
-from shared.match.train import FsBlock, blocking_rules, pair_levels
+from shared.match.train import FsBlock, pair_levels
 from shared.names import Col
 
 PAIRS_SCHEMA = pa.schema([("left", pa.int64()), ("right", pa.int64()), ("rule", pa.int16()),
@@ -186,13 +184,13 @@ def score_partition(config: UnificationConfig, rows: pa.Table, model: FsModel | 
     base = config.unification.fuzzy_base_length
     rule_column = np.asarray(rows.column("rule"))
     order = list(config.unification.match_order)
-    groups, alone = rule_groups(compile_rules(config), order)
+    setup = MatchSetup.of(config)
     outputs = []
-    for group in groups:
+    for group in setup.groups:
         selected = rule_column == group.id
         if selected.any():
             outputs.extend(_score_group(group, rows.filter(pa.array(selected)), order, base, max_block, stats))
-    for rule in alone:
+    for rule in setup.alone:
         selected = rule_column == rule.id
         if not selected.any():
             continue
@@ -206,9 +204,9 @@ def score_partition(config: UnificationConfig, rows: pa.Table, model: FsModel | 
         outputs.append(score_rule(rule, subset, base, max_block, stats))
     settings = config.unification.probabilistic
     if settings.enabled and model is not None:
-        blocks = blocking_rules(settings, len(compile_rules(config)))
+        blocks = setup.blocks
         for position, block in enumerate(blocks):
-            selected = rule_column == block.id
+            selected = rule_column == setup.block_rows.get(block.id, block.id)
             if selected.any():
                 outputs.append(score_block(block, rows.filter(pa.array(selected)), model, settings,
                                            max_block * 5, stats, blocks[:position]))

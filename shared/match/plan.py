@@ -20,7 +20,7 @@ import math
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 import numpy as np
@@ -73,6 +73,9 @@ class MatchSetup:
     features: list[Feature]
     probabilistic_features: frozenset[Feature]
     tf_features: list[Feature]
+    # probabilistic blocking rule id → the rule group whose block rows it reads: a group of every table
+    # blocking on the same columns already holds exactly its rows (the demo's Email and Phone)
+    block_rows: dict[int, int] = field(default_factory=dict)
 
     @classmethod
     def of(cls, config: UnificationConfig) -> MatchSetup:
@@ -97,8 +100,11 @@ class MatchSetup:
             tf = [c.feature for c in comparison_specs(settings) if c.term_frequency]
         for feature in probabilistic:
             seen.setdefault(feature.column, feature)
+        everywhere = {g.key_columns: g.id for g in groups
+                      if not g.prefix and g.tables == tuple(range(len(config.unification.match_order)))}
+        shared = {b.id: everywhere[k] for b in blocks if (k := tuple(f.column for f in b.features)) in everywhere}
         return cls(rules, groups, alone, blocks, training, [seen[k] for k in sorted(seen)], frozenset(probabilistic),
-                   tf)
+                   tf, shared)
 
     def features_for(self, config: UnificationConfig, table: str) -> set[Feature]:
         return features_by_table(config, self.rules).get(table, set()) | set(self.probabilistic_features)
@@ -166,6 +172,8 @@ def block_rows_sql(setup: MatchSetup, order: list[str], source: str, parts: int)
     selects = []
     for group in setup.groups:
         needed = {f.column for rule in group.rules for f in rule.features(BOTH)}
+        if group.id in setup.block_rows.values():
+            needed |= probabilistic
         selects.append(select(group.id, BOTH, list(group.tables), list(group.key_columns), group.prefix, needed))
     for rule in setup.alone:
         for side, tables in _sides(rule, order):
@@ -175,6 +183,8 @@ def block_rows_sql(setup: MatchSetup, order: list[str], source: str, parts: int)
             needed = {f.column for f in rule.features(side if not rule.dedupe else BOTH)}
             selects.append(select(rule.id, side, tables, columns, rule.blocks_on_prefix, needed))
     for block in setup.blocks:
+        if block.id in setup.block_rows:
+            continue
         selects.append(select(block.id, BOTH, list(range(len(order))), [f.column for f in block.features], False,
                               probabilistic))
     union = " UNION ALL ".join(selects)
@@ -190,7 +200,7 @@ def partition_count(lake: Lake, config: UnificationConfig, tables: dict[str, str
         estimate += counts.get(rule.table, 0)
         if not rule.dedupe:
             estimate += sum(counts.get(t, 0) for t in rule.against)
-    estimate += len(setup.blocks) * sum(counts.get(s.name, 0) for s in config.sources)
+    estimate += (len(setup.blocks) - len(setup.block_rows)) * sum(counts.get(s.name, 0) for s in config.sources)
     return max(1, math.ceil(estimate / max(target_rows, 1)))
 
 

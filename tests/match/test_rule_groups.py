@@ -10,10 +10,11 @@ import pytest
 
 from shared.adapters.local_lake import LocalLake
 from shared.config import load_config_text
-from shared.lakeio import read_parquet
-from shared.match import partition, plan
+from shared.lakeio import read_json, read_parquet
+from shared.match import plan
+from shared.match.fellegi_sunter import FsModel
 from shared.match.partition import score_partition
-from shared.match.plan import plan_partitions
+from shared.match.plan import MatchSetup, plan_partitions
 from shared.match.rules import compile_rules, rule_groups
 from shared.paths import RunPaths
 from tests.match.harness import snapshot_tables
@@ -47,6 +48,11 @@ unification:
       rules: [{EMAIL}, {PHONE}, {{name: crm_only, against: [crm], conditions: [
                 {{field: LastName, normalize: [lowercase], precision: medium}},
                 {{field: FirstName, normalize: [lowercase], precision: low}}]}}]
+  probabilistic:   # Email and Phone read the rule groups' rows; LastName + BirthDate has rows of its own
+    enabled: true
+    threshold: 0.0001   # keeps nearly every candidate pair, so every pair the blocks make is compared
+    comparisons: [{{field: FirstName, kind: first_name}}, {{field: Email, kind: email}}, {{field: Phone, kind: phone}}]
+    blocking: [[Email], [Phone], [LastName, BirthDate]]
 """
 
 
@@ -65,10 +71,11 @@ def scored_pairs(root: Path, max_block: int) -> tuple[list[tuple[int, ...]], int
     rng = random.Random(11)
     snapshots = snapshot_tables(lake, config, {t: people(t, 150, rng) for t in ("crm", "ecom", "pos")}, "run1")
     _, counts = plan_partitions(lake, config, "run1", snapshots, 400)
+    model = FsModel.from_dict(read_json(lake, RunPaths("run1").match_model()))
     found, skipped = [], 0
     for index in range(len(counts)):
-        pairs, stats = score_partition(config, read_parquet(lake, RunPaths("run1").match_partition(index)), None,
-                                   max_block)
+        pairs, stats = score_partition(config, read_parquet(lake, RunPaths("run1").match_partition(index)), model,
+                                       max_block)
         found += zip(*(pairs.column(c).to_pylist() for c in ("left", "right", "rule", "score")), strict=True)
         skipped += stats.skipped_blocks
     return sorted(found), sum(counts), skipped
@@ -77,17 +84,18 @@ def scored_pairs(root: Path, max_block: int) -> tuple[list[tuple[int, ...]], int
 @pytest.mark.parametrize("max_block", [4, 2000])  # 4: many blocks over the limit, skipped per rule as before
 def test_grouped_block_rows_give_the_pairs_of_rules_scored_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                  max_block: int) -> None:
+    setup = MatchSetup.of(load_config_text(CONFIG))
+    assert len(setup.block_rows) == 2  # probabilistic Email and Phone read the rule groups' rows
     grouped, grouped_rows, grouped_skips = scored_pairs(tmp_path / "grouped", max_block)
 
     def no_groups(rules: list, order: list[str]) -> tuple[list, list]:
         return [], rules
 
-    monkeypatch.setattr(plan, "rule_groups", no_groups)
-    monkeypatch.setattr(partition, "rule_groups", no_groups)
+    monkeypatch.setattr(plan, "rule_groups", no_groups)  # MatchSetup, which plan and partitions both use
     alone, alone_rows, alone_skips = scored_pairs(tmp_path / "alone", max_block)
     assert grouped == alone and grouped_skips == alone_skips
     if max_block > 4:
-        rules = {r.id for r in compile_rules(load_config_text(CONFIG))}
+        rules = {r.id for r in setup.rules} | {b.id for b in setup.blocks}
         assert len(grouped) > 1000 and {p[2] for p in grouped} == rules
     else:
         assert len(grouped) > 100 and grouped_skips > 100
