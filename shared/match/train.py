@@ -39,6 +39,8 @@ from shared.merge.survivorship import q
 log = logging.getLogger(__name__)
 RECORD_SAMPLE = 40_000
 SEED = 42
+# a seeded pseudo-random order that depends on the record ids alone, never on the order rows arrive in
+SAMPLE_ORDER = f"ORDER BY hash(RecordId, {SEED}), RecordId"
 
 
 @dataclass(frozen=True)
@@ -100,8 +102,10 @@ def train_model(con: duckdb.DuckDBPyConnection, settings: Probabilistic, blocks:
     columns = sorted({c.feature.column for c in comparisons})
     select = ", ".join(["RecordId", "TableIndex", *(q(c) for c in columns)])
     rng = np.random.default_rng(SEED)
-    sample = con.sql(f"SELECT {select} FROM features {_sample_order('RecordId')} "
-                     f"LIMIT {RECORD_SAMPLE}").to_arrow_table()
+    # one record sample for u and for every EM session (each session joins it to all records)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE training_sample AS SELECT * FROM features {SAMPLE_ORDER} "
+                f"LIMIT {RECORD_SAMPLE}")
+    sample = con.sql(f"SELECT {select} FROM training_sample {SAMPLE_ORDER}").to_arrow_table()
     n = sample.num_rows
     pairs = min(settings.u_max_pairs, max(n * (n - 1) // 2, 1))
     left, right = rng.integers(0, max(n, 1), pairs), rng.integers(0, max(n, 1), pairs)
@@ -164,14 +168,14 @@ def _all_pairs(records: int, table_sizes: list[int], link_only: bool) -> float:
 
 def _blocked_pairs(con: duckdb.DuckDBPyConnection, block: FsBlock, select: str,
                    settings: Probabilistic) -> tuple[pa.Table, pa.Table]:
-    """Candidate pairs of one blocking rule: a record sample joined to every record sharing its key."""
+    """Candidate pairs of one blocking rule: the record sample (``training_sample``) joined to every record
+    sharing its key."""
     on = " AND ".join(f"l.{q(f.column)} = r.{q(f.column)}" for f in block.features)
     other = " AND l.TableIndex <> r.TableIndex" if settings.link_only else ""
     columns = [_plain(c.strip()) for c in select.split(",")]
     left_cols = ", ".join(f"l.{q(c)} AS {q('l_' + c)}" for c in columns)
     right_cols = ", ".join(f"r.{q(c)} AS {q('r_' + c)}" for c in columns)
-    join = (f"FROM (SELECT * FROM features {_sample_order('RecordId')} LIMIT {RECORD_SAMPLE}) l "
-            f"JOIN features r ON {on} AND l.RecordId <> r.RecordId{other}")
+    join = f"FROM training_sample l JOIN features r ON {on} AND l.RecordId <> r.RecordId{other}"
     total = con.sql(f"SELECT count(*) {join}").fetchall()[0][0]
     # about em_max_pairs pairs, kept by a seeded hash of their ids: streamed, where ORDER BY … LIMIT held
     # every candidate row (RLdata10000: peak 741 → 1,105 MB)
@@ -183,11 +187,6 @@ def _blocked_pairs(con: duckdb.DuckDBPyConnection, block: FsBlock, select: str,
     left = pa.table({c: joined.column("l_" + c) for c in columns})
     right = pa.table({c: joined.column("r_" + c) for c in columns})
     return left, right
-
-
-def _sample_order(*ids: str) -> str:
-    """A seeded pseudo-random order that depends on the ids alone, never on the order rows arrive in."""
-    return f"ORDER BY hash({', '.join(ids)}, {SEED}), {', '.join(ids)}"
 
 
 def _plain(column: str) -> str:
