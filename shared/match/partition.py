@@ -119,7 +119,7 @@ def _covered_by(earlier: list[FsBlock], lefts: pa.Table, rights: pa.Table) -> np
 
 
 def score_block(block: FsBlock, rows: pa.Table, model: FsModel, settings: Probabilistic, max_block: int,
-                stats: PartitionStats, earlier: list[FsBlock] | None = None) -> pa.Table:
+                stats: PartitionStats, columns: set[str], earlier: list[FsBlock] | None = None) -> pa.Table:
     """Probabilistic links (and cannot-link pairs) of one blocking rule within a partition. A pair that an
     earlier blocking rule also produces is left to that rule, so every candidate pair is scored once."""
     keys = np.asarray(rows.column("key"))
@@ -130,10 +130,7 @@ def score_block(block: FsBlock, rows: pa.Table, model: FsModel, settings: Probab
         tables = np.asarray(rows.column("TableIndex"))
         different = tables[i] != tables[j]
         i, j = i[different], j[different]
-    used = {Col.RECORD_ID, *(c.feature.column for c in model.comparisons),
-            *(tf_column(c.feature) for c in model.comparisons if c.term_frequency),
-            *(f.column for b in earlier or [] for f in b.features),
-            *(compile_condition(c).left.column for e in settings.cannot_link for c in e.conditions)}
+    used = {Col.RECORD_ID} | columns  # ``MatchSetup.probabilistic_columns``
     rows = rows.select([c for c in rows.column_names if c in used])  # take only what scoring reads
     if len(i) and earlier:
         fresh = ~_covered_by(earlier, rows.take(pa.array(i)), rows.take(pa.array(j)))
@@ -209,6 +206,6 @@ def score_partition(config: UnificationConfig, rows: pa.Table, model: FsModel | 
             selected = rule_column == setup.block_rows.get(block.id, block.id)
             if selected.any():
                 outputs.append(score_block(block, rows.filter(pa.array(selected)), model, settings,
-                                           max_block * 5, stats, blocks[:position]))
+                                           max_block * 5, stats, setup.probabilistic_columns, blocks[:position]))
     pairs = pa.concat_tables(outputs) if outputs else PAIRS_SCHEMA.empty_table()
     return pairs, stats

@@ -106,6 +106,12 @@ class MatchSetup:
         return cls(rules, groups, alone, blocks, training, [seen[k] for k in sorted(seen)], frozenset(probabilistic),
                    tf, shared)
 
+    @property
+    def probabilistic_columns(self) -> set[str]:
+        """What probabilistic scoring reads: comparisons, blocking keys (earlier blocks' coverage),
+        cannot-links and term frequencies. Block rows carry them; partitions take them."""
+        return {f.column for f in self.probabilistic_features} | {tf_column(f) for f in self.tf_features}
+
     def features_for(self, config: UnificationConfig, table: str) -> set[Feature]:
         return features_by_table(config, self.rules).get(table, set()) | set(self.probabilistic_features)
 
@@ -156,8 +162,7 @@ def block_rows_sql(setup: MatchSetup, order: list[str], source: str, parts: int)
     All rows sharing a key land in the same partition, so partitions are scored independently."""
     schema = block_schema(setup)
     feature_columns = [f.name for f in list(schema)[5:]]
-    # probabilistic rows: comparisons, cannot-links, blocking keys (earlier blocks' coverage) and frequencies
-    probabilistic = {f.column for f in setup.probabilistic_features} | {tf_column(f) for f in setup.tf_features}
+    probabilistic = setup.probabilistic_columns
 
     def select(rule_id: int, side: int, tables: list[int], key_columns: list[str], prefix: bool,
                needed: set[str]) -> str:
