@@ -248,7 +248,6 @@ def normalize_name_value(text: str) -> str:
     return " ".join(titles.get(t) or names.get(t, t) for t in _tokens(text))
 
 
-@functools.lru_cache(maxsize=262_144)  # a street is normalized for each feature that reads it, batch by batch
 def normalize_address_value(text: str) -> str:
     """USPS-style abbreviations for suffixes, directionals and units ("Street" → "st", "Northwest" → "nw")."""
     words = address_map()
