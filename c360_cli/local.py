@@ -61,6 +61,12 @@ def runtime_folder(settings: Settings) -> Path:
     return Path(".c360") / f"{settings.lake_container}.runtime"
 
 
+def default_workers() -> int:
+    """Worker processes for a laptop run: the ``FUNCTIONS_WORKER_PROCESS_COUNT`` app setting, else one per
+    core, so that the activities of a fan-out (CPU-bound Python) use every core."""
+    return int(os.environ.get("FUNCTIONS_WORKER_PROCESS_COUNT") or os.cpu_count() or 1)
+
+
 @contextmanager
 def running_host(settings: Settings, app: Any = None, **options: Any) -> Iterator[LocalFunctionHost]:
     """The function app (or ``app``) running in a local host, with ``settings`` as its environment."""

@@ -80,9 +80,20 @@ def run(lake: LakeOption,
         config: Annotated[Path | None, typer.Option("--config", help="Unification config to use.")] = None,
         landing: Annotated[Path | None, typer.Option("--landing", help="Folder of extracts to land.")] = None,
         mode: Annotated[str, typer.Option(help="incremental | full | full_since | match_only")] = "incremental",
-        quiet: Annotated[int, typer.Option(help="Quiet period (s) before a run starts.")] = 1) -> None:
+        quiet: Annotated[int, typer.Option(help="Quiet period (s) before a run starts.")] = 1,
+        workers: Annotated[int | None, typer.Option(
+            help="Worker processes for activities (FUNCTIONS_WORKER_PROCESS_COUNT; default: one per core).")] = None,
+        ) -> None:
     """Land files into the lake, raise a BlobCreated event per file, and follow the run to the end."""
-    from c360_cli.local import blob_created_event, follow, land_files, local_settings, post_events, running_host
+    from c360_cli.local import (
+        blob_created_event,
+        default_workers,
+        follow,
+        land_files,
+        local_settings,
+        post_events,
+        running_host,
+    )
     from orchestrators.starters import instance_id
     from shared.runtime import build_runtime
 
@@ -97,7 +108,7 @@ def run(lake: LakeOption,
         _fail(f"no config in the lake at {settings.config_path}; pass --config FILE")
     landed = land_files(runtime.lake, landing, settings.landing_prefix) if landing else []
     console.print(f"landed {len(landed)} files into {lake / settings.landing_prefix}")
-    with running_host(settings) as host:
+    with running_host(settings, worker_processes=workers or default_workers()) as host:
         instance = instance_id(runtime)
         if landed and mode == "incremental":
             post_events(host, [blob_created_event(settings, runtime.lake, p) for p in landed])

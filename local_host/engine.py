@@ -1,8 +1,10 @@
 """The orchestration engine: history replay of the real Durable SDK, as the Durable extension does it.
 
-One dispatcher thread runs orchestrator episodes; activities run on a thread pool (real parallelism
-for fan-out). Each episode hands the SDK the full history (old events played, new events not), reads
-the cumulative actions it replies with, and schedules what is new. Retries follow DTFx: a failed
+One dispatcher thread runs orchestrator episodes; activities run on a thread pool, or — as with
+``FUNCTIONS_WORKER_PROCESS_COUNT`` above 1 — in worker processes (``local_host.workers``), the only way
+CPU-bound Python activities of a fan-out run in parallel. Each episode hands the SDK the full history
+(old events played, new events not), reads the cumulative actions it replies with, and schedules what
+is new. Retries follow DTFx: a failed
 attempt becomes ``TaskFailed``, then a retry timer, then a new ``TaskScheduled``, each taking the next
 sequence number; retry-related events are delivered alone in their episode so the SDK numbers them
 exactly as the host does.
@@ -27,6 +29,7 @@ from typing import Any
 from local_host.functions import FunctionIndex
 from local_host.history import ActionType, EventType, consumes_sequence_number, event, flatten_actions, iso, parse_iso
 from local_host.taskhub import InstanceState, RuntimeStatus, TaskHub
+from local_host.workers import ActivityFailed, WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +101,8 @@ class EngineOptions:
     max_concurrent_activities: int = 4
     instant_timers: bool = False
     override_running_instances: bool = False  # host.json overridableExistingInstanceStates = AnyState
+    worker_processes: int = 1  # FUNCTIONS_WORKER_PROCESS_COUNT: above 1, activities run in worker processes
+    worker_app: str = "function_app:app"  # how a worker process imports the app (module:attribute)
 
 
 class OrchestrationEngine:
@@ -113,6 +118,8 @@ class OrchestrationEngine:
         self._timers: list[tuple[datetime, int, str, str, _Pending]] = []
         self._timer_seq = itertools.count()
         self._pool = ThreadPoolExecutor(options.max_concurrent_activities, thread_name_prefix="activity")
+        self._workers = (WorkerPool(min(options.worker_processes, options.max_concurrent_activities),
+                                    options.worker_app) if options.worker_processes > 1 else None)
         self._stopped = False
         self._dispatcher = threading.Thread(target=self._dispatch_forever, name="orchestrator", daemon=True)
         self._dispatcher.start()
@@ -172,6 +179,8 @@ class OrchestrationEngine:
             self._cond.notify_all()
         self._dispatcher.join(timeout=30)
         self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._workers is not None:
+            self._workers.shutdown()
 
     # -- internals ---------------------------------------------------------------------------------
 
@@ -349,7 +358,8 @@ class OrchestrationEngine:
                                              Name=name, Version="", Input=input_json))
         if retry is not None:
             execution.retries[task_id] = retry
-        future = self._pool.submit(self._functions.run_activity, name, input_json)
+        future = (self._workers.submit(name, input_json) if self._workers is not None
+                  else self._pool.submit(self._functions.run_activity, name, input_json))
         execution_id = execution.state.execution_id
         future.add_done_callback(lambda f: self._on_activity_done(execution, execution_id, task_id, f))
 
@@ -363,7 +373,8 @@ class OrchestrationEngine:
                 execution.inbox.append(_Pending(event(EventType.TASK_COMPLETED, now, TaskScheduledId=task_id,
                                                       Result=future.result())))
             else:
-                details = "".join(traceback.format_exception(error))
+                details = (error.details if isinstance(error, ActivityFailed)
+                           else "".join(traceback.format_exception(error)))
                 failed = event(EventType.TASK_FAILED, now, TaskScheduledId=task_id, Reason=str(error), Details=details)
                 retry = execution.retries.get(task_id)
                 if retry is None:

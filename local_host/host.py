@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -40,10 +41,13 @@ class HostOptions:
     route_prefix: str = "api"
     function_key: str | None = None
     port: int = 0
+    worker_processes: int = 1  # the FUNCTIONS_WORKER_PROCESS_COUNT app setting (Azure's default: 1)
+    worker_app: str = "function_app:app"  # what each worker process imports when worker_processes > 1
 
     @classmethod
     def from_host_json(cls, path: Path, **overrides: Any) -> HostOptions:
-        """Honour host.json: task hub name, activity concurrency, overridable instance states, route prefix."""
+        """Honour host.json (task hub name, activity concurrency, overridable instance states, route prefix)
+        and the ``FUNCTIONS_WORKER_PROCESS_COUNT`` app setting from the environment."""
         config = json.loads(path.read_text(encoding="utf-8"))
         durable = config.get("extensions", {}).get("durableTask", {})
         http = config.get("extensions", {}).get("http", {})
@@ -53,6 +57,7 @@ class HostOptions:
                                                          cls.max_concurrent_activities)),
             "override_running_instances": durable.get("overridableExistingInstanceStates", "AnyState") == "AnyState",
             "route_prefix": http.get("routePrefix", cls.route_prefix),
+            "worker_processes": int(os.environ.get("FUNCTIONS_WORKER_PROCESS_COUNT") or cls.worker_processes),
         }
         return cls(**{**values, **overrides})
 
@@ -67,7 +72,8 @@ class LocalFunctionHost:
         self.engine = OrchestrationEngine(self.functions, self.taskhub, EngineOptions(
             max_concurrent_activities=self.options.max_concurrent_activities,
             instant_timers=self.options.instant_timers,
-            override_running_instances=self.options.override_running_instances))
+            override_running_instances=self.options.override_running_instances,
+            worker_processes=self.options.worker_processes, worker_app=self.options.worker_app))
         self.client_loop = ClientLoop()
         self.server = HostHttpServer(self, self.options.port)
         self.server.start()

@@ -39,8 +39,10 @@ def install_config(runtime: Runtime, config_text: str) -> None:
 
 
 def run_pipeline(settings: Settings, demo: Path | None = None, config_text: str | None = None,
-                 host: LocalFunctionHost | None = None, timeout: float = 600, app: Any = None) -> PipelineRun:
-    """Land ``demo/landing`` (if given), send one BlobCreated per file, and follow the lake's instance."""
+                 host: LocalFunctionHost | None = None, timeout: float = 600, app: Any = None,
+                 **host_options: Any) -> PipelineRun:
+    """Land ``demo/landing`` (if given), send one BlobCreated per file, and follow the lake's instance
+    (``host_options``: ``HostOptions`` fields for the host started here)."""
     runtime = build_runtime(settings)
     if config_text is None and demo is not None:
         config_text = (demo / "c360.yaml").read_text(encoding="utf-8")
@@ -58,7 +60,7 @@ def run_pipeline(settings: Settings, demo: Path | None = None, config_text: str 
 
     if host is not None:
         return go(host)
-    with running_host(settings, app) as started:
+    with running_host(settings, app, **host_options) as started:
         return go(started)
 
 

@@ -115,6 +115,21 @@ def test_every_buyer_has_value_churn_brand_and_segment_matching_their_orders(dem
     assert len(idle) and customers.loc[idle, "LifetimeValue"].isna().all()
 
 
+def test_worker_processes_produce_the_same_dimension(small_demo: Path, demo_run,
+                                                    tmp_path_factory: pytest.TempPathFactory) -> None:
+    """As ``c360 run`` and the benchmark run it: activities in two worker processes, not host threads."""
+    threads, _ = demo_run
+    settings = Settings.from_mapping({"C360_LAKE_KIND": "local",
+                                      "C360_LAKE_ROOT": str(tmp_path_factory.mktemp("workers") / "lake"),
+                                      "C360_QUIET_PERIOD_SECONDS": "1", "C360_ACTIVITY_RETRY_INTERVAL_MS": "100"})
+    processes = run_pipeline(settings, small_demo, worker_processes=2)
+    assert processes.status == "Completed", processes.custom_status
+    for entity in ("Customer", "AlternateKey"):
+        a = threads.table(entity).sort_values(list(threads.table(entity).columns[:4])).reset_index(drop=True)
+        b = processes.table(entity).sort_values(list(a.columns[:4])).reset_index(drop=True)
+        pd.testing.assert_frame_equal(a, b[a.columns])
+
+
 @pytest.mark.azurite
 def test_blob_lake_on_azurite_produces_the_same_dimension(small_demo: Path, local_settings: Settings,
                                                           azurite_settings: Settings) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -137,9 +136,10 @@ def DEMO_PROBABILISTIC(config: str) -> str:
 def main() -> None:
     dataset, data = sys.argv[1], Path(sys.argv[2])
     people = int(sys.argv[sys.argv.index("--demo-people") + 1]) if "--demo-people" in sys.argv else None
+    from memory import TreePeak
     from metrics import evaluate
 
-    from c360_cli.local import follow, land_files, local_settings, running_host  # noqa: F401
+    from c360_cli.local import default_workers, follow, land_files, local_settings, running_host  # noqa: F401
     from orchestrators.starters import instance_id
     from shared.lakeio import read_parquet
     from shared.runs import list_runs
@@ -149,6 +149,7 @@ def main() -> None:
     with (contextlib.nullcontext(keep) if keep else tempfile.TemporaryDirectory(prefix="c360-match-")) as tmp:
         lake_root = Path(tmp) / "lake"
         config, truth = land(lake_root, dataset, data, people)
+        memory = TreePeak().start()  # the host's worker processes count too
         started = time.perf_counter()
         settings = local_settings(lake_root, {"C360_QUIET_PERIOD_SECONDS": "0", "C360_SQL_KIND": "none",
                                               "C360_MATCH_PARTITION_RECORDS": os.environ.get("PARTITION_ROWS",
@@ -167,11 +168,12 @@ def main() -> None:
         for item in runtime.lake.list(settings.landing_prefix):  # what the Event Grid starter does per file
             ledger.record_landed(runtime.lake, item, classify(item.path, settings.landing_prefix, parsed),
                                  datetime.now(UTC))
-        with running_host(settings, max_concurrent_activities=2) as host:
+        with running_host(settings, max_concurrent_activities=2, worker_processes=default_workers()) as host:
             request = urllib.request.Request(f"{host.base_url}/api/runs", data=b'{"mode": "match_only"}', method="POST",
                                              headers={"Content-Type": "application/json"})
             urllib.request.urlopen(request).read()
             result = follow(host, instance_id(runtime))
+            memory.record_children()
         seconds = time.perf_counter() - started
         if str(result.status) != "Completed":
             raise SystemExit(f"run failed: {result.custom_status}")
@@ -191,8 +193,9 @@ def main() -> None:
             record = [tables.get(t, t) for t in keys["TableName"]]
         predicted = dict(zip(pd_concat(record, keys["AlternateValue"]), keys["CustomerId"], strict=True))
         metrics = evaluate(truth, predicted)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"tool": "c360", "dataset": dataset, "seconds": seconds, "peak_mb": peak, **metrics}))
+    memory.stop()
+    print(json.dumps({"tool": "c360", "dataset": dataset, "seconds": seconds, "peak_mb": memory.peak_mb,
+                      "peak_mb_upper_bound": memory.upper_bound_mb, **metrics}))
 
 
 def pd_concat(tables: list[str], keys: object) -> list[str]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -84,3 +86,47 @@ def test_http_starter_returns_check_status_urls(host: LocalFunctionHost) -> None
         body = json.loads(response.read())
     assert body["statusQueryGetUri"].startswith(host.base_url)
     assert host.wait(body["id"], timeout=30).output["total"] == 2
+
+
+@pytest.fixture()
+def process_host() -> Iterator[LocalFunctionHost]:
+    options = HostOptions(max_concurrent_activities=4, worker_processes=2,
+                          worker_app="tests.local_host.toy_app:build_app")
+    with LocalFunctionHost(toy_app.build_app(), options) as running:
+        yield running
+
+
+def test_worker_processes_run_the_activities_of_a_fan_out_outside_the_host(process_host: LocalFunctionHost) -> None:
+    state = process_host.engine.start_new("where", None, json.dumps(6))
+    done = process_host.wait(state.instance_id, timeout=60)
+    assert done.runtime_status == RuntimeStatus.COMPLETED, done.output
+    assert [index for index, _ in done.output] == list(range(6))
+    pids = {pid for _, pid in done.output}
+    assert len(pids) == 2 and os.getpid() not in pids  # both workers, never the host process
+
+
+def test_a_failure_in_a_worker_reaches_the_orchestration_with_its_traceback(process_host: LocalFunctionHost) -> None:
+    state = process_host.engine.start_new("failing", None, None)
+    done = process_host.wait(state.instance_id, timeout=60)
+    assert done.runtime_status == RuntimeStatus.FAILED
+    assert "boom" in done.output
+    failed = next(e for e in done.history if e["EventType"] == EventType.TASK_FAILED)
+    assert failed["Reason"] == "boom"
+    assert "ValueError: boom" in failed["Details"] and "in explode" in failed["Details"]
+
+
+def test_a_dead_worker_fails_its_activity_and_the_host_starts_a_new_one(process_host: LocalFunctionHost) -> None:
+    state = process_host.engine.start_new("survives_crash", None, None)
+    done = process_host.wait(state.instance_id, timeout=60)
+    assert done.runtime_status == RuntimeStatus.COMPLETED, done.output
+    caught, doubled = done.output
+    assert "terminated abruptly" in caught
+    assert doubled == 42
+
+
+def test_worker_process_count_comes_from_the_app_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "host.json").write_text(json.dumps({"version": "2.0"}))
+    monkeypatch.delenv("FUNCTIONS_WORKER_PROCESS_COUNT", raising=False)
+    assert HostOptions.from_host_json(tmp_path / "host.json").worker_processes == 1
+    monkeypatch.setenv("FUNCTIONS_WORKER_PROCESS_COUNT", "3")
+    assert HostOptions.from_host_json(tmp_path / "host.json").worker_processes == 3

@@ -62,6 +62,33 @@ def build_app() -> df.DFApp:
         value = yield context.wait_for_external_event("go")
         return {"got": value}
 
+    @app.orchestration_trigger(context_name="context")
+    def where(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+        return (yield context.task_all([context.call_activity("whoami", i) for i in range(context.get_input())]))
+
+    @app.orchestration_trigger(context_name="context")
+    def survives_crash(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+        try:
+            yield context.call_activity("crash", 3)
+            caught = "no failure"
+        except Exception as exc:  # noqa: BLE001 - the orchestrator sees the dead worker as a failed activity
+            caught = str(exc)
+        return [caught, (yield context.call_activity("double", 21))]
+
+    @app.activity_trigger(input_name="index")
+    def whoami(index: int) -> list[int]:
+        import os
+        import time
+
+        time.sleep(0.3)  # long enough that the fan-out keeps every worker busy
+        return [index, os.getpid()]
+
+    @app.activity_trigger(input_name="code")
+    def crash(code: int) -> None:
+        import os
+
+        os._exit(code)  # a worker process dying mid-activity (killed, out of memory)
+
     @app.activity_trigger(input_name="value")
     def double(value: int) -> int:
         import time

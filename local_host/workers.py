@@ -1,0 +1,86 @@
+"""Language worker processes: where activities run when ``FUNCTIONS_WORKER_PROCESS_COUNT`` is above 1.
+
+The Functions host starts that many Python worker processes and spreads invocations over them; that is
+how CPU-bound Python runs in parallel on one instance (threads share one GIL), and on Azure each
+scaled-out instance is a process of its own anyway. Each worker here imports the app itself from a
+``module:attribute`` reference and runs one activity at a time (``PYTHON_THREADPOOL_THREAD_COUNT=1``,
+what Microsoft recommends for CPU-bound Python). Workers are spawned, not forked: the host process has
+threads (dispatcher, HTTP server, DuckDB) that a fork would copy mid-flight.
+"""
+
+from __future__ import annotations
+
+import importlib
+import multiprocessing
+import threading
+import traceback
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from local_host.functions import FunctionIndex
+
+_index: FunctionIndex | None = None
+
+
+class ActivityFailed(Exception):
+    """An activity's exception, carried back from its worker as text (the original may not pickle)."""
+
+    def __init__(self, reason: str, details: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.details = details
+
+    def __reduce__(self) -> tuple[Any, tuple[str, str]]:
+        return ActivityFailed, (self.reason, self.details)
+
+
+def load_app(reference: str) -> Any:
+    """The app named by ``module:attribute``; an attribute without ``get_functions`` is called to build it."""
+    module, _, attribute = reference.partition(":")
+    target = getattr(importlib.import_module(module), attribute or "app")
+    return target if hasattr(target, "get_functions") else target()
+
+
+def _start_worker(reference: str) -> None:
+    global _index
+    _index = FunctionIndex(load_app(reference))
+
+
+def _run_activity(name: str, input_json: str | None) -> str:
+    assert _index is not None, "worker started without its app"
+    try:
+        return _index.run_activity(name, input_json)
+    except Exception as exc:  # noqa: BLE001 - every failure goes back to the orchestration as TaskFailed
+        raise ActivityFailed(str(exc), "".join(traceback.format_exception(exc))) from None
+
+
+class WorkerPool:
+    """``processes`` spawned workers running activities of the app ``reference`` names.
+
+    A worker that dies (killed, out of memory) fails the activities it was running; the pool is then
+    started again, as the Functions host restarts a crashed language worker.
+    """
+
+    def __init__(self, processes: int, reference: str) -> None:
+        self.processes = processes
+        self.reference = reference
+        self._lock = threading.Lock()
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_start_worker, initargs=(self.reference,))
+
+    def submit(self, name: str, input_json: str | None) -> Future[str]:
+        with self._lock:
+            try:
+                return self._pool.submit(_run_activity, name, input_json)
+            except BrokenProcessPool:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = self._new_pool()
+                return self._pool.submit(_run_activity, name, input_json)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            self._pool.shutdown(wait=True, cancel_futures=True)
