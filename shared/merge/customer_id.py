@@ -17,8 +17,10 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 
+import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 NAMESPACE = uuid.UUID("6f1c0e55-6c36-4d5e-9a53-3c6b3a2f0c36")
 
@@ -50,6 +52,16 @@ def uuid5_sql(expression: str, namespace: uuid.UUID = NAMESPACE) -> str:
             f"substr(d, 21, 12) FROM (SELECT {digest} AS d))")
 
 
+def system_ids(natural_keys: list[str]) -> list[str]:
+    """``system_id`` of many keys at once (SHA-1 in DuckDB): a million ids in a fraction of a second."""
+    if not natural_keys:
+        return []
+    keys = pa.table({"k": pa.array(natural_keys, pa.string()), "i": pa.array(np.arange(len(natural_keys)))})
+    with duckdb.connect() as connection:
+        connection.register("keys", keys)
+        return connection.execute(f"SELECT {uuid5_sql('k')} AS id FROM keys ORDER BY i").fetchnumpy()["id"].tolist()
+
+
 def assign_ids(current: pd.DataFrame, previous: pd.DataFrame | None,
                custom_keys: pd.Series | None = None) -> IdAssignment:
     """Ids per profile.
@@ -58,35 +70,82 @@ def assign_ids(current: pd.DataFrame, previous: pd.DataFrame | None,
     ``is_primary`` (the profile's primary record). ``previous``: ``record_key``, ``CustomerId``,
     ``is_primary`` from the last published run (or None). ``custom_keys``: per profile, the natural key of a
     custom id (None where the fields are empty).
+
+    Computed column-wise; when two profiles would get the same id (a custom key shared by two profiles, an
+    id derived for a split-off part that another profile holds), ``_assign_in_order`` decides instead.
     """
     profiles = np.sort(current["profile"].unique())
     primaries = current[current["is_primary"]]
-    primary_key = dict(zip(primaries["profile"].tolist(), primaries["record_key"].tolist(), strict=True))
-    held: dict[int, list[tuple[int, str]]] = {int(p): [] for p in profiles}
-    parts_of: dict[int, set[str]] = {int(p): set() for p in profiles}
-    if previous is not None and len(previous):
-        joined = current.merge(previous[["record_key", "CustomerId"]], on="record_key", how="inner")
-        counts = joined.groupby(["CustomerId", "profile"]).size().rename("n").reset_index()
-        prev_primary = previous[previous["is_primary"]][["record_key", "CustomerId"]]
-        anchor = prev_primary.merge(current[["record_key", "profile"]], on="record_key", how="inner")
-        anchor_of = dict(zip(anchor["CustomerId"], anchor["profile"], strict=True))
-        counts = counts.sort_values(["CustomerId", "n", "profile"], ascending=[True, False, True])
-        most = counts.drop_duplicates("CustomerId").set_index("CustomerId")["profile"]
-        for old_id, n_records in counts.groupby("CustomerId")["n"].sum().items():
-            holder = int(anchor_of.get(old_id, most[old_id]))
-            held[holder].append((int(n_records), str(old_id)))
-        for old_id, profile in zip(counts["CustomerId"], counts["profile"], strict=True):
-            parts_of[int(profile)].add(str(old_id))
+    primary_key = pd.Series(primaries["record_key"].to_numpy(), index=primaries["profile"].to_numpy())
+    held, parts = _held_and_parts(current, previous)
+    custom = (custom_keys.reindex(profiles) if custom_keys is not None
+              else pd.Series(None, index=profiles, dtype=object))
+    has_custom = custom.notna().to_numpy()
+    held = held.sort_values(["profile", "n", "old"], ascending=[True, False, True])
+    top = held.drop_duplicates("profile").set_index("profile")["old"].reindex(profiles)
+    has_held = top.notna().to_numpy() & ~has_custom
+    derived = ~has_custom & ~has_held
+    ids = pd.Series(top.to_numpy(dtype=object), index=profiles)
+    ids[has_custom] = system_ids(("custom|" + custom[has_custom].astype(str)).tolist())
+    ids[derived] = system_ids(primary_key.reindex(profiles[derived]).astype(str).tolist())
+    order = np.r_[np.flatnonzero(~derived), np.flatnonzero(derived)]  # the order ids are handed out in
+    if ids.iloc[order].duplicated().any():
+        return _assign_in_order(profiles, primary_key, held, parts, custom)
+    # previous ids listed per profile: held ones other than the id kept; for a new id, those it split from
+    listed = pd.concat([held[["profile", "old"]], parts[["profile", "old"]].loc[
+        np.isin(parts["profile"].to_numpy(), profiles[derived])]], ignore_index=True)
+    listed = listed[listed["old"].to_numpy() != ids.reindex(listed["profile"]).to_numpy()].drop_duplicates()
+    joined = listed.sort_values(["profile", "old"]).groupby("profile")["old"].agg(";".join).reindex(profiles)
+    previous_ids = pd.Series([v if isinstance(v, str) else None for v in joined.tolist()], index=profiles,
+                             dtype=object)
+    lists = joined.notna().to_numpy()
+    return IdAssignment(ids, previous_ids, merges=int((has_held & lists).sum()), splits=int((derived & lists).sum()),
+                        new=int((derived & ~lists).sum()))
+
+
+def _held_and_parts(current: pd.DataFrame, previous: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Which profile holds each previous id (profile, n records, old id), and every (profile, old id) overlap.
+
+    The holder is the profile containing the id's primary record, or, if that record is gone, the profile
+    holding most of its records (ties: lowest profile).
+    """
+    empty = pd.DataFrame({"profile": pd.Series(dtype=np.int64), "n": pd.Series(dtype=np.int64),
+                          "old": pd.Series(dtype=object)})
+    if previous is None or not len(previous):
+        return empty, empty[["profile", "old"]]
+    joined = current.merge(previous[["record_key", "CustomerId"]], on="record_key", how="inner")
+    counts = joined.groupby(["CustomerId", "profile"]).size().rename("n").reset_index()
+    prev_primary = previous[previous["is_primary"]][["record_key", "CustomerId"]]
+    anchor = prev_primary.merge(current[["record_key", "profile"]], on="record_key", how="inner")
+    anchor_of = anchor.drop_duplicates("CustomerId", keep="last").set_index("CustomerId")["profile"]
+    counts = counts.sort_values(["CustomerId", "n", "profile"], ascending=[True, False, True])
+    most = counts.drop_duplicates("CustomerId").set_index("CustomerId")["profile"]
+    totals = counts.groupby("CustomerId")["n"].sum()
+    holder = anchor_of.reindex(totals.index).fillna(most.reindex(totals.index)).astype(np.int64)
+    held = pd.DataFrame({"profile": holder.to_numpy(), "n": totals.to_numpy(), "old": totals.index.astype(str)})
+    parts = pd.DataFrame({"profile": counts["profile"].to_numpy(), "old": counts["CustomerId"].astype(str).to_numpy()})
+    return held, parts
+
+
+def _assign_in_order(profiles: np.ndarray, primary_key: pd.Series, held: pd.DataFrame, parts: pd.DataFrame,
+                     custom: pd.Series) -> IdAssignment:
+    """Profile by profile: held and custom ids first, so that an id derived for a split-off part never takes
+    an id another profile holds (a split-off part's primary record may be the one an old id was minted
+    from); an id already given gets a deterministic variant."""
+    held_of: dict[int, list[tuple[int, str]]] = {}
+    for p, n, old in zip(held["profile"].tolist(), held["n"].tolist(), held["old"].tolist(), strict=True):
+        held_of.setdefault(int(p), []).append((int(n), str(old)))
+    parts_of: dict[int, set[str]] = {}
+    for p, old in zip(parts["profile"].tolist(), parts["old"].tolist(), strict=True):
+        parts_of.setdefault(int(p), set()).add(str(old))
     ids, previous_ids = {}, {}
     merges = splits = new = 0
-    # Held and custom ids first, so that an id derived for a split-off part never takes an id that
-    # another profile holds (a split-off part's primary record may be the one an old id was minted from).
     derived: list[int] = []
     used: set[str] = set()
     for p in profiles.tolist():
-        mine = sorted(held[p], key=lambda item: (-item[0], item[1]))
-        if custom_keys is not None and custom_keys.get(p) is not None:
-            ids[p] = _unused(system_id(f"custom|{custom_keys[p]}"), used)
+        mine = sorted(held_of.get(p, []), key=lambda item: (-item[0], item[1]))
+        if pd.notna(custom.get(p)):
+            ids[p] = _unused(system_id(f"custom|{custom[p]}"), used)
             others = sorted(i for _, i in mine if i != ids[p])
         elif mine:
             ids[p] = mine[0][1]
@@ -101,13 +160,13 @@ def assign_ids(current: pd.DataFrame, previous: pd.DataFrame | None,
         chosen = _unused(system_id(str(primary_key[p])), used)
         used.add(chosen)
         ids[p] = chosen
-        others = sorted(parts_of[p])
+        others = sorted(parts_of.get(p, set()))
         splits += bool(others)
         new += not others
         previous_ids[p] = ";".join(others) if others else None
     ids = {p: ids[p] for p in profiles.tolist()}
     previous_ids = {p: previous_ids[p] for p in profiles.tolist()}
-    return IdAssignment(pd.Series(ids), pd.Series(previous_ids), merges, splits, new)
+    return IdAssignment(pd.Series(ids, dtype=object), pd.Series(previous_ids, dtype=object), merges, splits, new)
 
 
 def _unused(base: str, used: set[str]) -> str:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
+from shared.merge.customer_id import _assign_in_order, _held_and_parts, assign_ids, system_id, system_ids
 from tests.match.harness import unify
 from tests.match.test_rules import config, row
 
@@ -86,8 +89,6 @@ def test_custom_customer_id_from_configured_fields(tmp_path: Path) -> None:
     tables = {"crm": [row("1", "Ann", "Lee", "ann@x.com"), row("2", "Bob", "Ray")],
               "pos": [row("7", "Ann", "Lee", "ann@x.com", "555")]}
     result = unify(tmp_path, text, tables)
-    from shared.merge.customer_id import system_id
-
     assert result.customer_of("Contacts", "1") == system_id("custom|Contactsann@x.com|Members555")
     assert result.customer_of("Contacts", "2") != system_id("custom|")  # no values: a system id
 
@@ -95,10 +96,61 @@ def test_custom_customer_id_from_configured_fields(tmp_path: Path) -> None:
 def test_system_ids_are_uuid5_of_the_natural_key() -> None:
     import uuid
 
-    from shared.merge.customer_id import NAMESPACE, system_id
+    from shared.merge.customer_id import NAMESPACE
 
-    for key in ("", "ERP|Customers|C0001", "custom|Zoë|漢字", "x" * 500):
+    keys = ["", "ERP|Customers|C0001", "custom|Zoë|漢字", "x" * 500]
+    for key in keys:
         assert system_id(key) == str(uuid.uuid5(NAMESPACE, key))
+    assert system_ids(keys) == [str(uuid.uuid5(NAMESPACE, k)) for k in keys]  # the column-wise twin
+
+
+def _id_scenario(rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.Series | None]:
+    """Random profiles over a previous crosswalk (merges, splits, dropped records) and custom keys; a
+    third of them made to clash (shared custom keys, an old id minted from a record now primary elsewhere)."""
+    n = int(rng.integers(1, 60))
+    clash = rng.random() < 0.3
+    keys = np.array([f"S|T|{i}" for i in range(n)], dtype=object)
+    current = pd.DataFrame({"profile": pd.factorize(rng.integers(0, max(1, n // 2), n))[0], "record_key": keys})
+    current["is_primary"] = ~current.duplicated("profile")
+    previous = None
+    if rng.random() < 0.7:
+        before = pd.factorize(rng.integers(0, max(1, n // 2), n))[0]
+        old_ids = np.array([system_id(f"old{i}") for i in range(before.max() + 1)], dtype=object)
+        kept = rng.random(n) < 0.8
+        previous = pd.DataFrame({"record_key": keys[kept], "CustomerId": old_ids[before][kept]})
+        previous["is_primary"] = ~previous.duplicated("CustomerId")
+        if clash and len(previous):
+            last_primary = current["record_key"][current["is_primary"]].iloc[-1]
+            previous.loc[previous.index[0], "CustomerId"] = system_id(last_primary)
+    custom = None
+    if rng.random() < 0.4:
+        profiles = np.unique(current["profile"])
+        spread = len(profiles) if clash else 10**9
+        custom = pd.Series([None if rng.random() < 0.3 else f"k{rng.integers(0, spread)}" for _ in profiles],
+                           index=profiles, dtype=object)
+    return current, previous, custom
+
+
+def test_ids_handed_out_column_wise_equal_the_profile_by_profile_rules() -> None:
+    """``assign_ids`` works on whole columns; the profile-by-profile loop it falls back to on a clash states
+    the rules (held and custom ids first, then derived ones, variants for ids already given)."""
+    rng = np.random.default_rng(7)
+    clashes = 0
+    for _ in range(300):
+        current, previous, custom = _id_scenario(rng)
+        fast = assign_ids(current, previous, custom)
+        profiles = np.sort(current["profile"].unique())
+        primaries = current[current["is_primary"]]
+        held, parts = _held_and_parts(current, previous)
+        primary_key = pd.Series(primaries["record_key"].to_numpy(), index=primaries["profile"])
+        by_profile = _assign_in_order(profiles, primary_key, held, parts, custom.reindex(profiles) if custom is not None
+                                      else pd.Series(None, index=profiles, dtype=object))
+        assert fast.customer_id.tolist() == by_profile.customer_id.tolist()
+        assert fast.previous.tolist() == by_profile.previous.tolist()
+        assert (fast.merges, fast.splits, fast.new) == (by_profile.merges, by_profile.splits, by_profile.new)
+        assert fast.customer_id.is_unique  # a clash always ends in distinct ids
+        clashes += custom is not None and custom.dropna().duplicated().any()
+    assert clashes > 10  # the fallback was exercised
 
 
 def test_survivorship_in_several_passes_gives_the_same_profiles(tmp_path: Path,
