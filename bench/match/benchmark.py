@@ -3,7 +3,9 @@
     python bench/match/benchmark.py [--sets febrl3 febrl4 rldata10000 demo-100000 demo-1000000]
 
 Each tool runs in its own process (Splink in bench/.venv-splink); wall time is measured by the runner from
-reading the inputs to final clusters, peak memory is the process's maximum RSS. F1 is over record pairs of
+reading the inputs to final clusters, peak memory is the peak RSS of the runner's process tree (c360's
+activities run in worker processes; sampled every 50 ms, never below the runner's own maximum RSS; c360
+also reports the sum of each process's own peak as an upper bound). F1 is over record pairs of
 the final clusters (transitive closure included); cluster F1 counts exactly recovered clusters.
 """
 
