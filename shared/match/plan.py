@@ -15,12 +15,17 @@ Streams each source table in batches, so memory stays bounded however large the 
 
 from __future__ import annotations
 
+import functools
 import glob
 import math
 import os
 import shutil
 import tempfile
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import duckdb
 import numpy as np
@@ -56,7 +61,10 @@ PREFIX_CHARS = 3
 SYSTEM_COLUMNS = {Col.SOURCE_KEY, Col.SOURCE_FILE, Col.SOURCE_LINE, Col.RECORD_MODIFIED}
 RECORD_COLUMNS = [(Col.RECORD_ID, pa.int64()), ("TableIndex", pa.int16()), (Col.SOURCE_KEY, pa.string()),
                   (Col.RECORD_MODIFIED, pa.timestamp("us", tz="UTC")), ("Filled", pa.int16())]
+T = TypeVar("T")
+R = TypeVar("R")
 BATCH_ROWS = 100_000
+FEATURE_THREADS = 2  # batches normalized at once (each holds BATCH_ROWS rows)
 BLOCK_ROW_GROUP = 32_768  # rows per row group of a partition file, and per flush of the partitioned COPY
 MAX_OPEN_PARTITIONS = 900  # below the usual limit of 1024 open files
 
@@ -213,26 +221,47 @@ def features_schema(setup: MatchSetup) -> pa.Schema:
     return pa.schema([*RECORD_COLUMNS, *[(f.column, pa.string()) for f in setup.features]])
 
 
+def _featurize(table: pa.Table, needed: set[Feature], config: UnificationConfig) -> tuple[pa.Table, np.ndarray,
+                                                                                      dict[str, pa.Array]]:
+    """One batch: how many fields each row fills, and its normalized features."""
+    filled = np.zeros(table.num_rows, np.int16)
+    for column in table.column_names:
+        if column not in SYSTEM_COLUMNS:
+            filled += np.asarray(table.column(column).is_valid(), dtype=np.int16)
+    return table, filled, compute_features(table, needed, config)
+
+
+def _in_order(pool: ThreadPoolExecutor, items: Iterable[T], work: Callable[[T], R]) -> Iterator[R]:
+    """``work`` over ``items`` on the pool, results in input order, at most one item per thread ahead."""
+    pending: deque[Future[R]] = deque()
+    for item in items:
+        pending.append(pool.submit(work, item))
+        if len(pending) > FEATURE_THREADS:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
 def write_features(lake: Lake, config: UnificationConfig, setup: MatchSetup, paths: RunPaths,
                    tables: dict[str, str]) -> tuple[int, list[int]]:
-    """Pass 1: records and their normalized features; returns (records, records per table)."""
+    """Pass 1: records and their normalized features; returns (records, records per table).
+
+    Batches are normalized on ``FEATURE_THREADS`` threads (the Arrow kernels run without the GIL) and
+    written in their input order, so record ids do not depend on which thread finished first."""
     schema = features_schema(setup)
     next_id, sizes = 0, []
-    with parquet_sink(lake, paths.match_features(), schema) as sink:
+    with parquet_sink(lake, paths.match_features(), schema) as sink, \
+            ThreadPoolExecutor(FEATURE_THREADS, thread_name_prefix="features") as pool:
         for table_index, name in enumerate(config.unification.match_order):
             path = tables.get(name)
             start = next_id
             if path is not None:
                 needed = setup.features_for(config, name)
-                for batch in iter_parquet_batches(lake, path, batch_rows=BATCH_ROWS):
-                    table = pa.Table.from_batches([batch])
+                batches = (pa.Table.from_batches([b]) for b in iter_parquet_batches(lake, path, batch_rows=BATCH_ROWS))
+                featurize = functools.partial(_featurize, needed=needed, config=config)
+                for table, filled, values in _in_order(pool, batches, featurize):
                     ids = np.arange(next_id, next_id + table.num_rows, dtype=np.int64)
                     next_id += table.num_rows
-                    filled = np.zeros(table.num_rows, np.int16)
-                    for column in table.column_names:
-                        if column not in SYSTEM_COLUMNS:
-                            filled += np.asarray(table.column(column).is_valid(), dtype=np.int16)
-                    values = compute_features(table, needed, config)
                     columns = {Col.RECORD_ID: ids, "TableIndex": np.full(len(ids), table_index, np.int16),
                                Col.SOURCE_KEY: table.column(Col.SOURCE_KEY),
                                Col.RECORD_MODIFIED: table.column(Col.RECORD_MODIFIED), "Filled": filled}

@@ -1,0 +1,49 @@
+"""Pass 1 of planning: normalized features, computed on several threads, written in input order."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from shared.adapters.local_lake import LocalLake
+from shared.config import load_config_text
+from shared.lakeio import read_parquet
+from shared.match import plan
+from shared.match.plan import MatchSetup, write_features
+from shared.paths import RunPaths
+from tests.match.harness import snapshot_tables
+from tests.match.test_rule_groups import CONFIG, people
+
+
+def features(root: Path, threads: int, monkeypatch: pytest.MonkeyPatch) -> pa.Table:
+    lake, config = LocalLake(root), load_config_text(CONFIG)
+    rng = random.Random(5)
+    snapshots = snapshot_tables(lake, config, {t: people(t, 120, rng) for t in ("crm", "ecom", "pos")}, "run1")
+    monkeypatch.setattr(plan, "FEATURE_THREADS", threads)
+    records, sizes = write_features(lake, config, MatchSetup.of(config), RunPaths("run1"), snapshots)
+    assert (records, sizes) == (360, [120, 120, 120])
+    return read_parquet(lake, RunPaths("run1").match_features())
+
+
+def test_features_keep_the_input_order_whichever_thread_finishes_first(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(plan, "BATCH_ROWS", 7)  # 18 batches per table, several in flight at once
+    one_thread = features(tmp_path / "serial", 1, monkeypatch)
+    original = plan.compute_features
+    delays = random.Random(3)
+
+    def uneven(*args: object) -> dict[str, pa.Array]:  # later batches often finish first
+        time.sleep(delays.random() * 0.01)
+        return original(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(plan, "compute_features", uneven)
+    three_threads = features(tmp_path / "threads", 3, monkeypatch)
+    assert three_threads.equals(one_thread)
+    assert three_threads.column("RecordId").to_pylist() == list(range(360))
+    keys = three_threads.column("SourceKey").to_pylist()  # tables in match order, each in snapshot (key) order
+    assert [keys[i * 120:(i + 1) * 120] for i in range(3)] == [sorted(f"{t}{n}" for n in range(120))
+                                                                for t in ("crm", "ecom", "pos")]
