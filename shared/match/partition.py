@@ -132,8 +132,9 @@ def score_block(block: FsBlock, rows: pa.Table, model: FsModel, settings: Probab
         i, j = i[different], j[different]
     used = {Col.RECORD_ID} | columns  # ``MatchSetup.probabilistic_columns``
     rows = rows.select([c for c in rows.column_names if c in used])  # take only what scoring reads
-    if len(i) and earlier:
-        fresh = ~_covered_by(earlier, rows.take(pa.array(i)), rows.take(pa.array(j)))
+    if len(i) and earlier:  # gather only the earlier rules' key columns for every candidate
+        keyed = rows.select(sorted({f.column for b in earlier for f in b.features}))
+        fresh = ~_covered_by(earlier, keyed.take(pa.array(i)), keyed.take(pa.array(j)))
         i, j = i[fresh], j[fresh]
     stats.candidate_pairs += len(i)
     if len(i) == 0:
