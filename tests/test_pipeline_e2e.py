@@ -16,6 +16,7 @@ import sqlglot
 from c360_cli.local import runtime_folder
 from shared.export.publish import view_specs
 from shared.paths import RunPaths
+from shared.report.figures import TOP
 from shared.runs import current
 from shared.settings import Settings
 from shared.sql.render import SynapseSetup, render_tsql_setup, render_tsql_view, script
@@ -166,6 +167,10 @@ def test_the_run_report_agrees_with_the_views_and_renders_in_chromium(demo_run, 
     sizes = dict(sql.query("SELECT CAST(n AS VARCHAR), count(*) FROM (SELECT count(*) AS n FROM c360.AlternateKey "
                            "GROUP BY CustomerId) GROUP BY n"))
     assert figures["unification"]["cluster_sizes"] == sizes
+    largest = sql.query(f"SELECT CustomerId, count(*) AS n, string_agg(DISTINCT TableName, ', ' ORDER BY TableName) "
+                        f"FROM c360.AlternateKey GROUP BY CustomerId ORDER BY n DESC, CustomerId LIMIT {TOP}")
+    assert [(c["customer_id"], c["records"], c["tables"]) for c in figures["unification"]["largest_clusters"]] == [
+        tuple(row) for row in largest]
     assert figures["sources"]["crm_contacts"]["landed"] > 0 and figures["timings"]["steps"]["match_partition"]
     record = run.runtime.lake.read_bytes(paths.record)
     assert json.loads(record)["key_numbers"] == key  # the key numbers are in the run status too

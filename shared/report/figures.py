@@ -102,9 +102,11 @@ def _unification(lake: Lake, run_id: str, config_sources: dict[str, tuple[str, s
         sizes = con.execute("SELECT n, count(*) FROM (SELECT count(*) AS n FROM keys GROUP BY CustomerId) "
                             "GROUP BY n ORDER BY n").fetchall()
         out["cluster_sizes"] = {str(n): c for n, c in sizes}
-        largest = con.execute(
-            "SELECT CustomerId, count(*) AS n, string_agg(DISTINCT TableName, ', ' ORDER BY TableName) FROM keys "
-            f"GROUP BY CustomerId ORDER BY n DESC, CustomerId LIMIT {TOP}").fetchall()
+        largest = con.execute(  # the tables of the largest only: aggregating them for a million took 1.6 s
+            f"WITH top AS (SELECT CustomerId, count(*) AS n FROM keys GROUP BY CustomerId ORDER BY n DESC, "
+            f"CustomerId LIMIT {TOP}) SELECT t.CustomerId, t.n, string_agg(DISTINCT k.TableName, ', ' ORDER BY "
+            "k.TableName) FROM top t JOIN keys k USING (CustomerId) GROUP BY t.CustomerId, t.n "
+            "ORDER BY t.n DESC, t.CustomerId").fetchall()
         out["largest_clusters"] = [{"customer_id": c, "records": n, "tables": t} for c, n, t in largest]
         pairs = entity_files(lake, run_id, MATCH_PAIRS)
         if pairs:
