@@ -85,6 +85,8 @@ def _by_component(labels: np.ndarray, left: np.ndarray, wanted: np.ndarray) -> d
     """Row positions grouped by the component of ``left``, for the wanted components only."""
     component = labels[left]
     rows = np.flatnonzero(np.isin(component, wanted))
+    if len(rows) == 0:  # e.g. no cannot-link anywhere, only components too large
+        return {}
     order = rows[np.argsort(component[rows], kind="stable")]
     keys = component[order]
     bounds = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1], True])
