@@ -109,7 +109,8 @@ def guarded_groups(n: int, edges: pd.DataFrame, cannot: pd.DataFrame,
     bad = np.union1d(np.flatnonzero(sizes > limit), labels[c_left[inside]])
     if len(bad) == 0:
         return labels, []
-    ordered = edges.sort_values(["priority", "score", "left", "right"], ascending=[True, False, True, True])
+    affected = edges[np.isin(labels[edges["left"].to_numpy()], bad)]  # sort only the edges to rebuild
+    ordered = affected.sort_values(["priority", "score", "left", "right"], ascending=[True, False, True, True])
     e_left, e_right = ordered["left"].to_numpy(np.int64), ordered["right"].to_numpy(np.int64)
     edge_rows = _by_component(labels, e_left, bad)
     cannot_rows = _by_component(labels, c_left[inside], bad)
