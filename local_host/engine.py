@@ -4,10 +4,9 @@ One dispatcher thread runs orchestrator episodes; activities run on a thread poo
 ``FUNCTIONS_WORKER_PROCESS_COUNT`` above 1 — in worker processes (``local_host.workers``), the only way
 CPU-bound Python activities of a fan-out run in parallel. Each episode hands the SDK the full history
 (old events played, new events not), reads the cumulative actions it replies with, and schedules what
-is new. Retries follow DTFx: a failed
-attempt becomes ``TaskFailed``, then a retry timer, then a new ``TaskScheduled``, each taking the next
-sequence number; retry-related events are delivered alone in their episode so the SDK numbers them
-exactly as the host does.
+is new. Retries follow DTFx: a failed attempt becomes ``TaskFailed``, then a retry timer, then a new
+``TaskScheduled``, each taking the next sequence number; retry-related events are delivered alone in
+their episode so the SDK numbers them exactly as the host does.
 """
 
 from __future__ import annotations

@@ -88,8 +88,7 @@ def assign_ids(current: pd.DataFrame, previous: pd.DataFrame | None,
     ids = pd.Series(top.to_numpy(dtype=object), index=profiles)
     ids[has_custom] = system_ids(("custom|" + custom[has_custom].astype(str)).tolist())
     ids[derived] = system_ids(primary_key.reindex(profiles[derived]).astype(str).tolist())
-    order = np.r_[np.flatnonzero(~derived), np.flatnonzero(derived)]  # the order ids are handed out in
-    if ids.iloc[order].duplicated().any():
+    if ids.duplicated().any():  # a clash: who keeps the id and who gets a variant depends on the order
         return _assign_in_order(profiles, primary_key, held, parts, custom)
     # previous ids listed per profile: held ones other than the id kept; for a new id, those it split from
     listed = pd.concat([held[["profile", "old"]], parts[["profile", "old"]].loc[
