@@ -67,6 +67,7 @@ azurite-stop:
 	  echo "Azurite stopped"; fi
 
 test: system-deps $(VENV)/.installed node_modules/.package-lock.json
+	@$(MAKE) --no-print-directory lint typecheck
 	@$(MAKE) --no-print-directory azurite-start
 	@set +e; C360_TEST_AZURITE=1 $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	  $(MAKE) --no-print-directory azurite-stop; exit $$rc

@@ -274,7 +274,7 @@ def unify_activities(request: MergeResult, runtime: Runtime) -> ActivitiesResult
 
     lake = runtime.lake
     config = run_config(runtime, request.run_id)
-    snapshots = {name: snap["path"] for name, snap in _table_snapshots(runtime, request.run_id).items()}
+    snapshots = {name: str(snap["path"]) for name, snap in _table_snapshots(runtime, request.run_id).items()}
     with step_record(lake, request.run_id, "unify_activities") as record:
         counts = build(lake, config, request.run_id, snapshots)
         record.update(**counts)

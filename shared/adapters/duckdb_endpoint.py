@@ -28,7 +28,8 @@ _lock = threading.Lock()  # one writer at a time per process; DuckDB files take 
 
 def connect(path: Path | str, lake: Lake | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """A connection with extension downloads disabled (and the lake filesystem registered if remote)."""
-    config = {"autoinstall_known_extensions": "false", "autoload_known_extensions": "false", "threads": "2"}
+    config: dict[str, str | bool | int | float | list[str]] = {
+        "autoinstall_known_extensions": "false", "autoload_known_extensions": "false", "threads": "2"}
     connection = duckdb.connect(str(path), read_only=read_only, config=config)
     if lake is not None and lake.kind != "local":
         connection.register_filesystem(lake_fsspec(lake))

@@ -7,6 +7,7 @@ deadline; any other error fails at once with the statement and the server's mess
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -32,7 +33,7 @@ class RetryPolicy:
 
 
 def is_transient(error: Exception) -> bool:
-    args = getattr(error, "args", ())
+    args: tuple[object, ...] = tuple(getattr(error, "args", ()))
     state = str(args[0]) if args else ""
     message = str(args[1]) if len(args) > 1 else str(error)
     return state in TRANSIENT_SQLSTATES or any(f"({n})" in message for n in TRANSIENT_NUMBERS)
@@ -46,6 +47,10 @@ def synapse_connection_string(server: str, database: str, client_id: str = "") -
     return ("DRIVER={ODBC Driver 18 for SQL Server};"
             f"SERVER=tcp:{server},1433;DATABASE={database};{uid}"
             "Authentication=ActiveDirectoryMsi;Encrypt=yes;TrustServerCertificate=no;")
+
+
+def _execute(connection: Any, statement: str) -> Any:
+    return connection.cursor().execute(statement)
 
 
 class OdbcExecutor:
@@ -86,7 +91,7 @@ class OdbcExecutor:
 
     def execute_batches(self, batches: Sequence[str]) -> None:
         for batch in batches:
-            self._with_retries(batch, lambda c, b=batch: c.cursor().execute(b))
+            self._with_retries(batch, functools.partial(_execute, statement=batch))
 
     def query(self, sql: str) -> list[tuple[object, ...]]:
         return self._with_retries(sql, lambda c: [tuple(r) for r in c.cursor().execute(sql).fetchall()])

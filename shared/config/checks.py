@@ -81,9 +81,9 @@ def reference_errors(config: UnificationConfig) -> list[str]:
     custom = config.unification.custom
     for kind, pairs in (("always_match", custom.always_match), ("never_match", custom.never_match)):
         for i, pair in enumerate(pairs):
-            for table in (pair.table1, pair.table2):
-                if table not in sources:
-                    problems.append(f"unification.custom.{kind}[{i}]: {table!r} is not a source table")
+            for name in (pair.table1, pair.table2):
+                if name not in sources:
+                    problems.append(f"unification.custom.{kind}[{i}]: {name!r} is not a source table")
     defined: set[str] = set()
     for i, segment in enumerate(config.enrichment.segments):
         for kind in ("union", "intersect", "exclude"):

@@ -52,7 +52,8 @@ def _trait_arguments(partition: dict[str, Any]) -> tuple[str | None, dict[str, s
     for trait in partition.get("exhibitsTraits", []):
         reference = trait.get("traitReference", "")
         if reference.startswith("is.partition.format"):
-            arguments = {a.get("name"): str(a.get("value")) for a in trait.get("arguments", []) if isinstance(a, dict)}
+            arguments = {str(a["name"]): str(a.get("value")) for a in trait.get("arguments", [])
+                         if isinstance(a, dict) and a.get("name")}
             return reference.rsplit(".", 1)[-1].lower(), arguments
     return None, {}
 
@@ -64,7 +65,8 @@ def _entity_attribute_names(lake: Lake, definition_path: str, entity: str) -> li
         return []
     for definition in doc.get("definitions", []):
         if definition.get("entityName") == entity:
-            return [a.get("name") for a in definition.get("hasAttributes", []) if isinstance(a, dict)]
+            return [str(a["name"]) for a in definition.get("hasAttributes", [])
+                    if isinstance(a, dict) and a.get("name")]
     return []
 
 

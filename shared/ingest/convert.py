@@ -51,7 +51,7 @@ def _quarantine_table(source: str, rejected: list[Rejected]) -> pa.Table:
 def convert_file(lake: Lake, table: TableBase, source_path: str, output: str, quarantine: str,
                  cdm_entity: str | None = None) -> Conversion:
     """Convert ``source_path`` into ``output``; rejected rows (or the whole file) go to ``quarantine``."""
-    accepted, rejected_all = 0, []
+    accepted, rejected_all = 0, list[Rejected]()
     try:
         if table.format == "cdm":
             accepted, rejected_all = _convert_cdm(lake, table, source_path, output, cdm_entity or table.table)

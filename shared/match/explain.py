@@ -124,10 +124,10 @@ def explain_pair(lake: Lake, config: UnificationConfig, run_id: str, first: tupl
                                        "level": "missing" if level == NULL_LEVEL else comparison.levels[level],
                                        "weight": round(weight, 2)})
         result.probability = float(probability(np.asarray([total]))[0])
-        for exception in settings.cannot_link:
-            outcome = [_check(compile_condition(c), a, b, base) for c in exception.conditions]
+        for cannot in settings.cannot_link:
+            outcome = [_check(compile_condition(condition), a, b, base) for condition in cannot.conditions]
             results = [(np.asarray([c.holds is True]), np.asarray([c.holds is not None])) for c in outcome]
-            if exception_fires(exception.when, results, 1)[0]:
+            if exception_fires(cannot.when, results, 1)[0]:
                 result.cannot_link.append(", ".join(f"{c.field} {c.left!r} vs {c.right!r}" for c in outcome))
     result.verdict = _verdict(result, config, ta != tb)
     return result

@@ -8,6 +8,7 @@ scored on the candidate pairs the key produces.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from shared.config.model import Condition, Rule, UnificationConfig
@@ -27,7 +28,7 @@ class Feature:
         return f"f_{self.field}_{digest}"
 
 
-def _feature(field: str, steps: list[str]) -> Feature:
+def _feature(field: str, steps: Sequence[str]) -> Feature:
     lookups = [s for s in ("alias", "bypass") if s in steps]
     ordered = [s for s in ORDER if s in steps]
     return Feature(field, tuple(lookups + ordered))

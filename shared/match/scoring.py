@@ -8,6 +8,8 @@ normalized similarity (0.909 there).
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -16,7 +18,7 @@ from rapidfuzz.process import cpdist
 
 from shared.match.normalize import compatible_names
 
-Strings = pa.Array | pa.ChunkedArray | list[str | None]
+Strings: TypeAlias = pa.Array | pa.ChunkedArray | list[str | None]
 
 
 def fuzzy_scores(left: Strings, right: Strings, base: str = "shorter", names: bool = False) -> np.ndarray:

@@ -134,8 +134,8 @@ def merge_profiles(lake: Lake, config: UnificationConfig, run_id: str, pair_path
     mapping = pa.table({"TableIndex": records["TableIndex"].to_numpy(np.int16),
                         Col.SOURCE_KEY: records[Col.SOURCE_KEY].to_numpy(dtype=object),
                         "profile": clustering.profile, "is_winner": is_winner, "is_primary_row": primary})
-    custom = custom_id_keys(lake, config, tables, mapping) if config.merge.custom_id_fields else None
-    assignment = assign_ids(current, _previous_crosswalk(lake, previous_crosswalk), custom)
+    custom_keys = custom_id_keys(lake, config, tables, mapping) if config.merge.custom_id_fields else None
+    assignment = assign_ids(current, _previous_crosswalk(lake, previous_crosswalk), custom_keys)
     customers = _write_customers(lake, config, paths, tables, mapping, assignment)
     _write_lineage(lake, config, paths, records, clustering, assignment, pairs, rules, primary, data_source,
                    table_name)
