@@ -79,7 +79,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 
 typecheck: $(VENV)/.installed
-	$(VENV)/bin/mypy shared
+	$(VENV)/bin/mypy shared activities orchestrators local_host c360_cli function_app.py
 
 schema: $(VENV)/.installed
 	$(C360) schema --out schemas/c360.schema.json

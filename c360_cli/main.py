@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -18,7 +18,7 @@ console = Console(stderr=False)
 LakeOption = Annotated[Path, typer.Option("--lake", help="Folder of the local lake.", file_okay=False)]
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     console.print(f"[red]error:[/red] {message}")
     raise typer.Exit(2)
 
@@ -230,10 +230,10 @@ def explain(lake: LakeOption,
     config = load_config_text(lake_port.read_bytes(RunPaths(run_id).config).decode("utf-8"))
     refs = []
     for text in (first, second):
-        table, _, key = text.partition(":")
-        if not key or table not in config.unification.match_order:
+        source, _, key = text.partition(":")
+        if not key or source not in config.unification.match_order:
             _fail(f"{text!r}: expected SOURCE_TABLE:KEY with a table of {', '.join(config.unification.match_order)}")
-        refs.append((table, key))
+        refs.append((source, key))
     try:
         result = explain_pair(lake_port, config, run_id, refs[0], refs[1])
     except KeyError as exc:
@@ -254,8 +254,9 @@ def explain(lake: LakeOption,
         table = Table(title=f"probabilistic: match probability {result.probability:.4f}")
         for column in ("comparison", "left", "right", "level", "weight (bits)"):
             table.add_column(column)
-        for c in result.comparisons:
-            table.add_row(c["comparison"], str(c["left"]), str(c["right"]), c["level"], f"{c['weight']:+.2f}")
+        for row in result.comparisons:
+            table.add_row(row["comparison"], str(row["left"]), str(row["right"]), row["level"],
+                          f"{row['weight']:+.2f}")
         console.print(table)
     console.print(f"[bold]{result.verdict}[/bold]")
 

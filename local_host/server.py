@@ -137,17 +137,17 @@ def _durable(host: LocalFunctionHost, method: str, rest: str, query: dict[str, s
         statuses = [s for s in hub.all() if _matches(s, query)]
         return Reply(200, [s.to_status(show_input=query.get("showInput") == "True") for s in statuses])
     instance_id = segments[1]
-    state = hub.get(instance_id)
+    found = hub.get(instance_id)
     if len(segments) == 2 and method == "GET":
-        if state is None:
+        if found is None:
             return Reply(404, None)
-        return Reply(_status_code_for(state.runtime_status),
-                     state.to_status(show_input=query.get("showInput") == "True",
+        return Reply(_status_code_for(found.runtime_status),
+                     found.to_status(show_input=query.get("showInput") == "True",
                                      show_history=query.get("showHistory") == "True"))
     if len(segments) == 2 and method == "DELETE":
         return Reply(200, {"instancesDeleted": 1}) if hub.delete(instance_id) else Reply(404, None)
     if len(segments) >= 3 and method == "POST":
-        if state is None:
+        if found is None:
             return Reply(404, None)
         try:
             if segments[2] == "terminate":

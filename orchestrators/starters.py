@@ -57,7 +57,7 @@ async def start_if_idle(client: df.DurableOrchestrationClient, runtime: Runtime,
 
 def _blob_event(event: func.EventGridEvent | Any) -> BlobEvent:
     event_type = getattr(event, "event_type", None) or getattr(event, "type", None)
-    return BlobEvent.from_parts(event.id, event_type, event.subject, event.get_json())
+    return BlobEvent.from_parts(event.id, str(event_type or ""), event.subject, event.get_json())
 
 
 @bp.event_grid_trigger(arg_name="event")
