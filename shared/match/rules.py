@@ -157,18 +157,17 @@ def rule_tables(rule: CompiledRule, order: list[str]) -> tuple[list[int], list[i
 def rule_groups(rules: list[CompiledRule], order: list[str]) -> tuple[list[RuleGroup], list[CompiledRule]]:
     """(groups, rules left on their own): a rule joins a group when it blocks on the same columns on
     both sides and never matches a table against itself; the others keep block rows per side."""
-    index = {name: i for i, name in enumerate(order)}
     members: dict[tuple[tuple[str, ...], bool], list[CompiledRule]] = {}
     alone = []
     for rule in rules:
         left = tuple(c.left.column for c in rule.blocking)
         right = tuple(c.right.column for c in rule.blocking)
-        if rule.table not in index or left != right or (not rule.dedupe and rule.table in rule.against):
+        if rule.table not in order or left != right or (not rule.dedupe and rule.table in rule.against):
             alone.append(rule)
             continue
         members.setdefault((left, rule.blocks_on_prefix), []).append(rule)
     groups = []
     for number, ((columns, prefix), grouped) in enumerate(members.items()):
-        tables = sorted({index[t] for r in grouped for t in (r.table, *r.against) if t in index})
+        tables = sorted({t for r in grouped for side in rule_tables(r, order) for t in side})
         groups.append(RuleGroup(-1 - number, columns, prefix, tuple(grouped), tuple(tables)))
     return groups, alone
