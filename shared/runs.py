@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from shared import procmem
 from shared.lakeio import read_json, write_json
 from shared.names import Lake as L
 from shared.paths import RunPaths
@@ -43,12 +44,18 @@ def read_steps(lake: Lake, run_id: str) -> list[dict[str, Any]]:
 
 @contextmanager
 def step_record(lake: Lake, run_id: str, step: str, key: str | None = None) -> Iterator[dict[str, Any]]:
-    """Time a step and write what it reports (counts, paths) to ``steps/<step>[-key].json``."""
+    """Time a step and write what it reports (counts, paths) to ``steps/<step>[-key].json``.
+
+    ``peak_mb`` is the step's own peak resident memory where it ran alone in its process (an activity in
+    a language worker), else ``None`` (see ``shared.procmem``).
+    """
     record: dict[str, Any] = {"step": step, "key": key, "started": now_utc().isoformat()}
     started = time.perf_counter()
     name = f"{step}-{key}" if key else step
+    peak = procmem.Peak()
     try:
-        yield record
+        with procmem.measure(peak):
+            yield record
         record["status"] = "Succeeded"
     except Exception as exc:
         record["status"] = "Failed"
@@ -57,6 +64,7 @@ def step_record(lake: Lake, run_id: str, step: str, key: str | None = None) -> I
     finally:
         record["finished"] = now_utc().isoformat()
         record["seconds"] = round(time.perf_counter() - started, 3)
+        record["peak_mb"] = peak.mb
         write_json(lake, f"{RunPaths(run_id).root}/steps/{name}.json", record)
 
 

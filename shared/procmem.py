@@ -1,0 +1,89 @@
+"""A step's own peak resident memory, measured where it can be measured exactly.
+
+Activity instances have a memory size (2 GB on Flex Consumption by default), so what a capacity plan
+needs is the peak of one activity, not of the whole run. Linux keeps a process's peak resident set in
+``VmHWM`` and lets the process reset it (``/proc/self/clear_refs``, value 5), so a step that runs alone
+in its process — as an activity does in a language worker running one invocation at a time — can read
+its own peak when it ends. A step that overlaps another step of the same process (host threads) cannot
+tell its memory from the other's; it reports ``None`` rather than a number that is not its own. So do
+platforms without ``/proc``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+_STATUS = Path("/proc/self/status")
+_CLEAR_REFS = Path("/proc/self/clear_refs")
+_RESET_PEAK = "5"  # "reset the peak resident set size ("high water mark") to the process's current value"
+
+_lock = threading.Lock()
+_running = 0
+_started = 0
+
+
+class Peak:
+    """What ``measure`` fills in when the step ends: ``mb``, or ``None`` unless it was exact."""
+
+    def __init__(self) -> None:
+        self.mb: float | None = None
+
+
+def _reset() -> bool:
+    try:
+        _CLEAR_REFS.write_text(_RESET_PEAK)
+        return True
+    except OSError:
+        return False
+
+
+def _high_water_mb() -> float | None:
+    try:
+        for line in _STATUS.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+@contextmanager
+def measure(peak: Peak | None = None) -> Iterator[Peak]:
+    """Measure the enclosed step's peak resident memory into ``peak.mb`` if nothing else runs in this
+    process meanwhile; ``None`` otherwise."""
+    global _running, _started
+    with _lock:
+        alone = _running == 0
+        _running += 1
+        _started += 1
+        ticket = _started
+        exact = alone and _reset()
+    peak = peak if peak is not None else Peak()
+    try:
+        yield peak
+    finally:
+        with _lock:
+            _running -= 1
+            # another step started while this one ran: the peak may be partly theirs
+            if exact and _started == ticket:
+                value = _high_water_mb()
+                peak.mb = None if value is None else round(value, 1)
+
+
+def release() -> None:
+    """Hand memory freed by Python back to the operating system (glibc keeps freed heap pages mapped, so
+    a step that dropped large intermediates would still hold them). One call, where a step has just freed
+    what it no longer needs; a no-op where the C library is not glibc."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return
+    try:
+        trim = ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim(0)

@@ -1,0 +1,66 @@
+"""A step's own peak memory: exact when it runs alone in its process, ``None`` when it cannot be."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from shared import procmem
+from shared.adapters.local_lake import LocalLake
+from shared.lakeio import read_json
+from shared.paths import RunPaths
+from shared.runs import step_record
+
+MB = 1024 * 1024
+
+
+def _touch(megabytes: int) -> int:
+    """Allocate and write ``megabytes`` (so they are resident), then free them."""
+    block = np.ones(megabytes * MB // 8)
+    total = int(block[:: 4096].sum())
+    del block
+    return total
+
+
+def test_a_step_alone_reports_its_own_peak_not_an_earlier_one() -> None:
+    with procmem.measure() as big:
+        _touch(300)
+    with procmem.measure() as small:
+        _touch(20)
+    assert big.mb is not None and small.mb is not None
+    # the first step's 300 MB are in its peak; the second's peak starts again from what is resident now
+    assert big.mb - small.mb > 250
+
+
+def test_overlapping_steps_report_no_number() -> None:
+    inside, release = threading.Event(), threading.Event()
+    peaks: dict[str, procmem.Peak] = {}
+
+    def first() -> None:
+        with procmem.measure() as peak:
+            peaks["first"] = peak
+            inside.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert inside.wait(10)
+    with procmem.measure() as second:
+        _touch(10)
+    release.set()
+    thread.join()
+    assert peaks["first"].mb is None  # a step started while it ran
+    assert second.mb is None  # it started while another ran
+    with procmem.measure() as after:
+        pass
+    assert after.mb is not None  # alone again
+
+
+def test_the_step_record_carries_the_peak(tmp_path) -> None:
+    lake = LocalLake(tmp_path)
+    with step_record(lake, "run-1", "merge_clusters"):
+        _touch(100)
+    record = read_json(lake, f"{RunPaths('run-1').root}/steps/merge_clusters.json")
+    assert record["status"] == "Succeeded"
+    assert record["peak_mb"] > 100
