@@ -144,6 +144,19 @@ def test_blob_lake_on_azurite_produces_the_same_dimension(small_demo: Path, loca
     assert remote.runtime.sql.query("SELECT count(*) FROM c360.Customer")[0][0] == len(b)  # type: ignore[union-attr]
 
 
+def test_conflation_match_pairs_hold_each_pair_and_rule_once(demo_run) -> None:
+    run, _ = demo_run
+    sql = run.runtime.sql
+    rows, distinct, linked = sql.query(
+        "SELECT count(*), count(DISTINCT (Table1, Key1, Table2, Key2, Rule)), count(*) FILTER (WHERE Linked) "
+        "FROM c360.ConflationMatchPairs")[0]
+    assert rows == distinct and linked > 0
+    # a pair matched by several rules is listed once per rule, and linked under each or none
+    mixed = sql.query("SELECT count(*) FROM (SELECT Key1, Key2 FROM c360.ConflationMatchPairs GROUP BY Key1, Key2 "
+                      "HAVING count(DISTINCT Rule) > 1 AND count(DISTINCT Linked) > 1)")[0][0]
+    assert mixed == 0
+
+
 def test_the_run_report_agrees_with_the_views_and_renders_in_chromium(demo_run, tmp_path: Path) -> None:
     run, _ = demo_run
     lake, sql = run.runtime.lake, run.runtime.sql

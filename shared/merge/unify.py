@@ -285,7 +285,8 @@ def _write_lineage(lake: Lake, config: UnificationConfig, paths: RunPaths, recor
             FROM pairs p JOIN lineage a ON a.record = p."left" JOIN lineage b ON b.record = p."right"
             JOIN sources s1 ON s1.TableIndex = a.TableIndex JOIN sources s2 ON s2.TableIndex = b.TableIndex
             JOIN rules r USING (rule)
-            LEFT JOIN links k ON k."left" = p."left" AND k."right" = p."right"
+            LEFT JOIN (SELECT DISTINCT "left", "right" FROM links) k
+                   ON k."left" = p."left" AND k."right" = p."right"  -- a pair linked under two rules: one row
             WHERE NOT p.same_table
             """, lake, paths.unified(MATCH_PAIRS))
 
