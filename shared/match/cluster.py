@@ -39,7 +39,7 @@ class Clustering:
     suspect: list[dict[str, int]] = field(default_factory=list)
 
 
-def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     graph = coo_matrix((np.ones(len(left), np.int8), (left, right)), shape=(n, n))
     _, labels = connected_components(graph, directed=False)
     return labels
@@ -100,7 +100,7 @@ def guarded_groups(n: int, edges: pd.DataFrame, cannot: pd.DataFrame,
     ``edges`` has columns left, right, priority, score; ``cannot`` has left, right. Only the affected
     components are rebuilt, each from its own edges, so the cost follows the size of the problem.
     """
-    labels = _components(n, edges["left"].to_numpy(), edges["right"].to_numpy())
+    labels = components(n, edges["left"].to_numpy(), edges["right"].to_numpy())
     if n == 0:
         return labels, []
     sizes = np.bincount(labels)
@@ -137,6 +137,18 @@ def guarded_groups(n: int, edges: pd.DataFrame, cannot: pd.DataFrame,
     return labels, suspect
 
 
+def priority_of(rules: list[CompiledRule]) -> dict[int, int]:
+    """Rule id → priority (rank in the rule order) of the match rules; probabilistic links rank 1000."""
+    return {r.id: r.priority for r in rules}
+
+
+def _priorities(rule: np.ndarray, rules: list[CompiledRule]) -> np.ndarray:
+    lookup = np.full(max([int(rule.max()) if len(rule) else 0, *priority_of(rules)]) + 1, 1000, np.int16)
+    for rule_id, priority in priority_of(rules).items():
+        lookup[rule_id] = priority
+    return lookup[rule]
+
+
 def mutual_best(links: pd.DataFrame) -> pd.DataFrame:
     """One-to-one linkage: keep a link only if each side is the other's most probable match."""
     if links.empty:
@@ -155,29 +167,43 @@ def cluster_probabilistic(records: pd.DataFrame, pairs: pd.DataFrame, rules: lis
     if n == 0:
         return cluster(records, pairs, rules, table_names, include_all, always, never, limit, winner_rank)
     table_of = records["TableIndex"].to_numpy()
-    priority = {r.id: r.priority for r in rules}
-    cannot_pairs = pairs[pairs["cannot"]][["left", "right"]] if "cannot" in pairs else pairs.iloc[:0][["left", "right"]]
-    links = pairs[~pairs["cannot"]] if "cannot" in pairs else pairs
-    rule_links = links[links["rule"].isin(list(priority))]
-    probabilistic = links[~links["rule"].isin(list(priority))]
+    left, right = pairs["left"].to_numpy(), pairs["right"].to_numpy()
+    rule, score = pairs["rule"].to_numpy(), pairs["score"].to_numpy()
+    cannot = pairs["cannot"].to_numpy(bool) if "cannot" in pairs else np.zeros(len(pairs), bool)
+    cannot_pairs = pd.DataFrame({"left": left[cannot], "right": right[cannot]})
+    # rule links first, then probabilistic ones, each in pair order; arrays, not frame copies: at a
+    # million customers the links are 4.9 M rows and the merge activity must fit one instance's memory
+    is_rule = np.isin(rule, np.fromiter(priority_of(rules), np.int64)) & ~cannot
+    is_probabilistic = ~is_rule & ~cannot
     if one_to_one:
-        probabilistic = mutual_best(probabilistic.sort_values("score", ascending=False).drop_duplicates(
+        best = mutual_best(pairs[is_probabilistic].sort_values("score", ascending=False).drop_duplicates(
             ["left", "right"]))
-    edges = pd.concat([
-        rule_links.assign(priority=rule_links["rule"].map(priority))[["left", "right", "priority", "score"]],
-        probabilistic.assign(priority=1000)[["left", "right", "priority", "score"]],
-        always.assign(priority=ALWAYS, score=1.0)[["left", "right", "priority", "score"]]], ignore_index=True)
+        rows = np.flatnonzero(is_rule)
+        parts = [(left[rows], right[rows], _priorities(rule[rows], rules), score[rows]),
+                 (best["left"].to_numpy(), best["right"].to_numpy(), np.full(len(best), 1000, np.int16),
+                  best["score"].to_numpy())]
+    else:
+        rows = np.concatenate([np.flatnonzero(is_rule), np.flatnonzero(is_probabilistic)])
+        parts = [(left[rows], right[rows], _priorities(rule[rows], rules), score[rows])]
+    del is_rule, is_probabilistic, cannot, rows
+    if len(always):
+        parts.append((always["left"].to_numpy(), always["right"].to_numpy(), np.full(len(always), ALWAYS, np.int16),
+                      np.ones(len(always), np.float32)))
+    edges = pd.DataFrame({name: np.concatenate([part[i] for part in parts])
+                          for i, name in enumerate(("left", "right", "priority", "score"))})
+    del parts
     component, suspect = guarded_groups(n, edges, pd.concat([never, cannot_pairs], ignore_index=True), limit)
-    group = pd.factorize(pd.Series(component).astype(str) + ":" + pd.Series(table_of).astype(str))[0].astype(np.int64)
+    # one group per (component, table), numbered in order of first appearance
+    group = pd.factorize(component.astype(np.int64) * (int(table_of.max()) + 1) + table_of)[0].astype(np.int64)
     order = np.lexsort((winner_rank, group))
     first = np.r_[True, group[order][1:] != group[order][:-1]]
     group_winner = pd.Series(order[first], index=group[order][first]).reindex(group).to_numpy()
     profile = _drop_excluded(pd.factorize(component)[0].astype(np.int64), table_of, table_names, include_all)
-    cross = edges[table_of[edges["left"].to_numpy()] != table_of[edges["right"].to_numpy()]]
-    linked = cross[component[cross["left"].to_numpy()] == component[cross["right"].to_numpy()]]
-    frame = pd.DataFrame({"group": group[linked["right"].to_numpy()], "profile": profile[linked["left"].to_numpy()],
-                          "priority": linked["priority"].to_numpy(), "score": linked["score"].to_numpy(),
-                          "left": linked["left"].to_numpy(), "right": linked["right"].to_numpy()})
+    e_left, e_right = edges["left"].to_numpy(), edges["right"].to_numpy()
+    linked = (table_of[e_left] != table_of[e_right]) & (component[e_left] == component[e_right])
+    frame = pd.DataFrame({"group": group[e_right[linked]], "profile": profile[e_left[linked]],
+                          "priority": edges["priority"].to_numpy()[linked], "score": edges["score"].to_numpy()[linked],
+                          "left": e_left[linked], "right": e_right[linked]})
     return Clustering(group, profile, group_winner, frame, suspect)
 
 

@@ -97,3 +97,20 @@ def test_probabilistic_links_true_matches_and_keeps_twins_and_households_apart(t
     linked = sum(result.together(("Contacts", f"c{i}"), ("Members", f"m{i}")) for i in range(600))
     assert linked >= 590
     assert len(result.customers) <= 600 + 6 + 10
+
+
+def test_a_cannot_link_inside_a_chained_component_splits_it(tmp_path: Path) -> None:
+    """Ann (crm) links to Ann (pos) on name, e-mail and birth date. An always-match pair ties pos Ann to
+    crm Beth, whom crm Ann was compared with (one home phone) and cannot be (another first name). The
+    guard keeps the always-match pair and refuses the link that would make Ann and Beth one customer."""
+    crm, pos = people(300)
+    crm += [row("ann", "Ann", "Zellweger", "ann.z@x.com", "5551112222", "1980-01-01"),
+            row("beth", "Beth", "Quarrington", "beth.q@y.com", "5551112222", "1985-05-05")]
+    pos.append(row("ann2", "Ann", "Zellweger", "ann.z@x.com", "", "1980-01-01"))
+    config = PROBABILISTIC + """  custom:
+    always_match: [{table1: pos, key1: ann2, table2: crm, key2: beth}]
+"""
+    result = unify(tmp_path, config, {"crm": crm, "pos": pos})
+    assert result.together(("Members", "ann2"), ("Contacts", "beth"))
+    assert not result.together(("Contacts", "ann"), ("Contacts", "beth"))
+    assert not result.together(("Contacts", "ann"), ("Members", "ann2"))
