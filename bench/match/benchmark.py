@@ -120,7 +120,19 @@ def markdown_table(results: list[dict]) -> str:
             f"| {s.get('best_f1_with_labels', float('nan')):.4f} | {s['seconds']:.1f} / {s['peak_mb']:,.0f} "
             f"| {c['f1'] / max(s['f1'], 1e-9):.3f} / {c['seconds'] / s['seconds']:.2f} / "
             f"{c['peak_mb'] / s['peak_mb']:.2f} |")
+    rows += ["", "c360's largest activity, per step (MB of one worker process running it; an activity instance of",
+             "Flex Consumption has 2,048 or 4,096 MB):", "",
+             "| set | " + " | ".join(STEPS) + " |", "|" + " --- |" * (len(STEPS) + 1)]
+    for d in sorted(datasets, key=lambda d: order.index(d) if d in order else len(order)):
+        c = by_key.get(("c360", d))
+        if c and c.get("activity_peak_mb"):
+            peaks = c["activity_peak_mb"]
+            rows.append(f"| {d} | " + " | ".join(
+                f"{peaks[s]:,.0f}" if peaks.get(s) is not None else "–" for s in STEPS) + " |")
     return "\n".join(rows) + "\n"
+
+
+STEPS = ["convert_source_file", "apply_source_changes", "plan_match_partitions", "match_partition", "merge_clusters"]
 
 
 if __name__ == "__main__":
