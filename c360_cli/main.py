@@ -200,12 +200,15 @@ def status(lake: LakeOption, run_id: Annotated[str | None, typer.Argument(help="
     console.print(f"run {run_id}: [bold]{record.get('status')}[/bold] mode={record.get('mode')} "
                   f"published={'yes' if run_id == published else 'no'} {record.get('error') or ''}")
     table = Table(title="steps")
-    for column in ("step", "status", "seconds", "counts"):
+    for column in ("step", "status", "seconds", "peak MB", "counts"):
         table.add_column(column)
     for step in record["steps"]:
-        counts = {k: v for k, v in step.items() if k not in ("step", "key", "started", "finished", "seconds", "status")}
+        counts = {k: v for k, v in step.items()
+                  if k not in ("step", "key", "started", "finished", "seconds", "status", "peak_mb")}
+        peak = step.get("peak_mb")  # None where the step shared its process with another (host threads)
         table.add_row(step["step"] + (f" [{step['key']}]" if step.get("key") else ""), step.get("status", ""),
-                      f"{step.get('seconds', 0):.2f}", json.dumps(counts, default=str)[:120])
+                      f"{step.get('seconds', 0):.2f}", "–" if peak is None else f"{peak:,.0f}",
+                      json.dumps(counts, default=str)[:120])
     console.print(table)
 
 

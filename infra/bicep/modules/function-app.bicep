@@ -28,8 +28,8 @@ param c360Settings object
 @description('Optional. Maximum instances. Default: 40.')
 param maximumInstanceCount int = 40
 
-@description('Optional. Memory per instance in MB. Default: 2048.')
-param instanceMemoryMB int = 2048
+@description('Optional. Memory per instance in MB. Default: 4096.')
+param instanceMemoryMB int = 4096
 
 @description('Optional. Tags.')
 param tags object = {}
