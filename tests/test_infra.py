@@ -120,6 +120,16 @@ def test_the_bicep_sets_exactly_the_settings_the_code_reads_in_azure() -> None:
     assert bicep_app_settings() == settings_the_code_reads("both")
 
 
+def test_an_instance_runs_one_activity_at_a_time_in_memory_sized_for_the_merge() -> None:
+    """Per-activity peaks were measured for one activity per process (bench/README.md); on Azure an
+    instance must then run one activity at a time, whatever host.json allows the local host."""
+    app = (REPO / "infra" / "bicep" / "modules" / "function-app.bicep").read_text()
+    assert "AzureFunctionsJobHost__extensions__durableTask__maxConcurrentActivityFunctions: '1'" in app
+    assert "PYTHON_THREADPOOL_THREAD_COUNT: '1'" in app
+    main = (REPO / "infra" / "bicep" / "main.bicep").read_text()
+    assert re.search(r"param instanceMemoryMB int = 4096", main)
+
+
 def test_identity_based_host_storage_and_python_311_on_flex_consumption() -> None:
     app = (REPO / "infra" / "bicep" / "modules" / "function-app.bicep").read_text()
     for setting in ("AzureWebJobsStorage__blobServiceUri", "AzureWebJobsStorage__queueServiceUri",

@@ -62,6 +62,10 @@ var hostSettings = {
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
   OPENBLAS_NUM_THREADS: '1'
   OMP_NUM_THREADS: '1'
+  // one activity at a time per instance, so an instance's memory is one activity's peak (bench/README.md:
+  // up to 2.5 GB for the merge at a million customers); parallelism comes from scaling out
+  AzureFunctionsJobHost__extensions__durableTask__maxConcurrentActivityFunctions: '1'
+  PYTHON_THREADPOOL_THREAD_COUNT: '1'
 }
 
 resource app 'Microsoft.Web/sites@2024-04-01' = {
