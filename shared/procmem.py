@@ -1,10 +1,11 @@
 """A step's own peak resident memory, measured where it can be measured exactly.
 
-Activity instances have a memory size (2 GB on Flex Consumption by default), so what a capacity plan
-needs is the peak of one activity, not of the whole run. Linux keeps a process's peak resident set in
+Activity instances have a memory size (2 or 4 GB on Flex Consumption), so what a capacity plan needs
+is the peak of one activity, not of the whole run. Linux keeps a process's peak resident set in
 ``VmHWM`` and lets the process reset it (``/proc/self/clear_refs``, value 5), so a step that runs alone
 in its process — as an activity does in a language worker running one invocation at a time — can read
-its own peak when it ends. A step that overlaps another step of the same process (host threads) cannot
+its own peak when it ends. The peak counts what the process already held when the step started (the
+imported app, heap kept from earlier activities), as the instance's memory does. A step that overlaps another step of the same process (host threads) cannot
 tell its memory from the other's; it reports ``None`` rather than a number that is not its own. So do
 platforms without ``/proc``.
 """
