@@ -5,9 +5,9 @@ is the peak of one activity, not of the whole run. Linux keeps a process's peak 
 ``VmHWM`` and lets the process reset it (``/proc/self/clear_refs``, value 5), so a step that runs alone
 in its process — as an activity does in a language worker running one invocation at a time — can read
 its own peak when it ends. The peak counts what the process already held when the step started (the
-imported app, heap kept from earlier activities), as the instance's memory does. A step that overlaps another step of the same process (host threads) cannot
-tell its memory from the other's; it reports ``None`` rather than a number that is not its own. So do
-platforms without ``/proc``.
+imported app, heap kept from earlier activities), as the instance's memory does. A step that overlaps
+another step of the same process (host threads) cannot tell its memory from the other's; it reports
+``None`` rather than a number that is not its own. So do platforms without ``/proc``.
 """
 
 from __future__ import annotations
