@@ -47,11 +47,11 @@ _mirror: ContextVar[_Mirror | None] = ContextVar("c360_duck_mirror", default=Non
 
 
 @contextlib.contextmanager
-def lake_duckdb(lake: Lake, threads: int = 2) -> Iterator[duckdb.DuckDBPyConnection]:
+def lake_duckdb(lake: Lake, threads: int = 2, memory_limit: str = MEMORY_LIMIT) -> Iterator[duckdb.DuckDBPyConnection]:
     scratch = tempfile.mkdtemp(prefix="c360-duck-")
     connection = duckdb.connect(config={
         "autoinstall_known_extensions": "false", "autoload_known_extensions": "false", "threads": str(threads),
-        "memory_limit": MEMORY_LIMIT, "temp_directory": os.path.join(scratch, "spill"),
+        "memory_limit": memory_limit, "temp_directory": os.path.join(scratch, "spill"),
         "preserve_insertion_order": "false"})
     token = _mirror.set(_Mirror(lake, scratch) if lake.kind != "local" else None)
     try:

@@ -37,6 +37,9 @@ MATCH_PAIRS = "ConflationMatchPairs"
 # winner rows per survivorship pass: the GROUP BY keeps one arg_min/arg_max state of a struct per merged
 # field and profile, and at 1 M customers (1.7 M winner rows) one pass ran out of the 1 GB DuckDB limit
 SURVIVORSHIP_ROWS = 400_000
+# DuckDB's share of the merge activity, which also holds the run's clustering in Python: at 1 M customers
+# 1 GB put the activity at 2.39 GB, 640 MB at 2.04 GB, for 0.5 s more of spilling (bench/README.md)
+MERGE_DUCKDB_MEMORY = "640MB"
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,14 @@ def _read_pairs(lake: Lake, paths: list[str], records: int, always: pd.DataFrame
     return links.combine_chunks().to_pandas(split_blocks=True, self_destruct=True)
 
 
+def _lineage_pairs(pairs: pd.DataFrame, table_of: np.ndarray) -> pa.Table:
+    """The links (no cannot-links) for the lineage tables, with whether both records are of one table."""
+    links = pairs[~pairs["cannot"].to_numpy(bool)] if "cannot" in pairs else pairs
+    left, right = links["left"].to_numpy(), links["right"].to_numpy()
+    return pa.table({"left": left, "right": right, "rule": links["rule"].to_numpy(np.int32),
+                     "score": links["score"].to_numpy(np.float64), "same_table": table_of[left] == table_of[right]})
+
+
 def _previous_crosswalk(lake: Lake, path: str | None) -> pd.DataFrame | None:
     if path is None:
         return None
@@ -152,6 +163,8 @@ def merge_profiles(lake: Lake, config: UnificationConfig, run_id: str, pair_path
     else:
         clustering = cluster(records, pairs, rules, order, include_all, always, never,
                              config.unification.max_cluster_size, rank)
+    pair_table = _lineage_pairs(pairs, records["TableIndex"].to_numpy())
+    del pairs  # the lineage tables need the links only, as Arrow
     primary = _primary_records(records, clustering, rank)
     data_source = np.asarray([s.data_source for s in sources], dtype=object)[records["TableIndex"].to_numpy()]
     table_name = np.asarray([s.table for s in sources], dtype=object)[records["TableIndex"].to_numpy()]
@@ -168,7 +181,8 @@ def merge_profiles(lake: Lake, config: UnificationConfig, run_id: str, pair_path
     del current, record_key  # 2 M strings at a million customers; DuckDB needs the room next
     procmem.release()
     customers = _write_customers(lake, config, paths, tables, mapping, assignment)
-    _write_lineage(lake, config, paths, records, clustering, assignment, pairs, rules, primary, data_source,
+    del mapping
+    _write_lineage(lake, config, paths, records, clustering, assignment, pair_table, rules, primary, data_source,
                    table_name)
     outcome = MergeOutcome(records=int(kept.sum()), customers=customers,
                            merged_records=int(kept.sum()) - customers, new_ids=assignment.new,
@@ -188,7 +202,7 @@ def custom_id_keys(lake: Lake, config: UnificationConfig, tables: dict[str, str]
     names = {i: config.source(n).table for i, n in enumerate(order)}
     table_name = "CASE s.TableIndex " + " ".join(f"WHEN {i} THEN {quote_literal(t, 'duckdb')}" for i, t in
                                                names.items()) + " END"
-    with lake_duckdb(lake) as con:
+    with lake_duckdb(lake, memory_limit=MERGE_DUCKDB_MEMORY) as con:
         con.register("mapping", mapping)
         selects = [f"SELECT {i}::SMALLINT AS TableIndex, * FROM {parquet_source(lake, [tables[name]])}"
                    for i, name in enumerate(order) if name in tables]
@@ -222,7 +236,7 @@ def _write_customers(lake: Lake, config: UnificationConfig, paths: RunPaths, tab
                     Col.CUSTOMER_ID: pa.array(assignment.customer_id.tolist(), pa.string()),  # type: ignore[attr-defined]
                     Col.PREVIOUS_CUSTOMER_ID: pa.array([v if isinstance(v, str) else None for v in previous.tolist()],
                                                        pa.string())})
-    with lake_duckdb(lake) as con:
+    with lake_duckdb(lake, memory_limit=MERGE_DUCKDB_MEMORY) as con:
         con.register("mapping", mapping)
         con.register("ids", ids)
         selects = [f"SELECT {i}::SMALLINT AS TableIndex, * FROM {parquet_source(lake, [tables[name]])}"
@@ -254,7 +268,7 @@ def _write_customers(lake: Lake, config: UnificationConfig, paths: RunPaths, tab
 
 
 def _write_lineage(lake: Lake, config: UnificationConfig, paths: RunPaths, records: pd.DataFrame,
-                   clustering: Clustering, assignment: object, pairs: pd.DataFrame, rules: list,
+                   clustering: Clustering, assignment: object, pair_table: pa.Table, rules: list,
                    primary: np.ndarray, data_source: np.ndarray, table_name: np.ndarray) -> None:
     customer_of = assignment.customer_id  # type: ignore[attr-defined]
     record_ids = records[Col.RECORD_ID].to_numpy()
@@ -266,15 +280,9 @@ def _write_lineage(lake: Lake, config: UnificationConfig, paths: RunPaths, recor
     ids = pa.table({"profile": pa.array(np.asarray(customer_of.index, dtype=np.int64)),
                     Col.CUSTOMER_ID: pa.array(customer_of.tolist(), pa.string())})
     facts = rule_facts(config, rules)
-    table_of = records["TableIndex"].to_numpy()
-    pairs = pairs[~pairs["cannot"]] if "cannot" in pairs else pairs
-    same_table = table_of[pairs["left"].to_numpy()] == table_of[pairs["right"].to_numpy()]
     rule_table = pa.table({"rule": pa.array(list(facts), pa.int32()),
                            "RuleName": pa.array([f[0] for f in facts.values()], pa.string()),
                            "priority": pa.array([f[1] for f in facts.values()], pa.int32())})
-    pair_table = pa.table({"left": pairs["left"].to_numpy(np.int64), "right": pairs["right"].to_numpy(np.int64),
-                           "rule": pairs["rule"].to_numpy(np.int32), "score": pairs["score"].to_numpy(np.float64),
-                           "same_table": same_table})
     links = pa.table({"left": clustering.links["left"].to_numpy(np.int64) if len(clustering.links) else
                       np.zeros(0, np.int64),
                       "right": clustering.links["right"].to_numpy(np.int64) if len(clustering.links) else
@@ -282,7 +290,7 @@ def _write_lineage(lake: Lake, config: UnificationConfig, paths: RunPaths, recor
     order = config.unification.match_order
     table_names = pa.table({"TableIndex": pa.array(range(len(order)), pa.int16()),
                             "Source": pa.array(order, pa.string())})
-    with lake_duckdb(lake) as con:
+    with lake_duckdb(lake, memory_limit=MERGE_DUCKDB_MEMORY) as con:
         for name, table in (("lineage", lineage), ("ids", ids), ("rules", rule_table), ("pairs", pair_table),
                             ("links", links), ("sources", table_names)):
             con.register(name, table)
