@@ -38,7 +38,7 @@ MATCH_PAIRS = "ConflationMatchPairs"
 # field and profile, and at 1 M customers (1.7 M winner rows) one pass ran out of the 1 GB DuckDB limit
 SURVIVORSHIP_ROWS = 400_000
 # DuckDB's share of the merge activity, which also holds the run's clustering in Python: at 1 M customers
-# 1 GB put the activity at 2.39 GB, 640 MB at 2.04 GB, for 0.5 s more of spilling (bench/README.md)
+# 1 GB put the activity at 2.39 GB, 640 MB at 2.04 GB (run alone), for 0.5 s more of spilling
 MERGE_DUCKDB_MEMORY = "640MB"
 
 

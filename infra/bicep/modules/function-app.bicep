@@ -63,7 +63,7 @@ var hostSettings = {
   OPENBLAS_NUM_THREADS: '1'
   OMP_NUM_THREADS: '1'
   // one activity at a time per instance, so an instance's memory is one activity's peak (bench/README.md:
-  // up to 2.4 GB for the merge at a million customers); parallelism comes from scaling out
+  // 2.0 GB for the merge at a million customers); parallelism comes from scaling out
   AzureFunctionsJobHost__extensions__durableTask__maxConcurrentActivityFunctions: '1'
   PYTHON_THREADPOOL_THREAD_COUNT: '1'
 }
