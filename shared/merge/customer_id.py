@@ -62,7 +62,7 @@ def system_ids(natural_keys: list[str]) -> list[str]:
         return connection.execute(f"SELECT {uuid5_sql('k')} AS id FROM keys ORDER BY i").fetchnumpy()["id"].tolist()
 
 
-def assign_ids(current: pd.DataFrame, previous: pd.DataFrame | None,
+def assign_ids(current: pd.DataFrame, previous: pd.DataFrame | pa.Table | None,
                custom_keys: pd.Series | None = None) -> IdAssignment:
     """Ids per profile.
 
@@ -102,27 +102,43 @@ def assign_ids(current: pd.DataFrame, previous: pd.DataFrame | None,
                         new=int((derived & ~lists).sum()))
 
 
-def _held_and_parts(current: pd.DataFrame, previous: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _held_and_parts(current: pd.DataFrame, previous: pd.DataFrame | pa.Table | None
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Which profile holds each previous id (profile, n records, old id), and every (profile, old id) overlap.
 
-    The holder is the profile containing the id's primary record, or, if that record is gone, the profile
-    holding most of its records (ties: lowest profile).
+    The holder is the profile containing the id's primary record (the last such record in ``previous``
+    if there are several), or, if that record is gone, the profile holding most of its records (ties:
+    lowest profile). Joined in DuckDB: at a million customers both sides hold 2 M record keys.
     """
     empty = pd.DataFrame({"profile": pd.Series(dtype=np.int64), "n": pd.Series(dtype=np.int64),
                           "old": pd.Series(dtype=object)})
     if previous is None or not len(previous):
         return empty, empty[["profile", "old"]]
-    joined = current.merge(previous[["record_key", "CustomerId"]], on="record_key", how="inner")
-    counts = joined.groupby(["CustomerId", "profile"]).size().rename("n").reset_index()
-    prev_primary = previous[previous["is_primary"]][["record_key", "CustomerId"]]
-    anchor = prev_primary.merge(current[["record_key", "profile"]], on="record_key", how="inner")
-    anchor_of = anchor.drop_duplicates("CustomerId", keep="last").set_index("CustomerId")["profile"]
-    counts = counts.sort_values(["CustomerId", "n", "profile"], ascending=[True, False, True])
-    most = counts.drop_duplicates("CustomerId").set_index("CustomerId")["profile"]
-    totals = counts.groupby("CustomerId")["n"].sum()
-    holder = anchor_of.reindex(totals.index).fillna(most.reindex(totals.index)).astype(np.int64)
-    held = pd.DataFrame({"profile": holder.to_numpy(), "n": totals.to_numpy(), "old": totals.index.astype(str)})
-    parts = pd.DataFrame({"profile": counts["profile"].to_numpy(), "old": counts["CustomerId"].astype(str).to_numpy()})
+    before = previous if isinstance(previous, pa.Table) else pa.Table.from_pandas(
+        previous[["record_key", "CustomerId", "is_primary"]], preserve_index=False)
+    before = before.select(["record_key", "CustomerId", "is_primary"]).append_column(
+        "row", pa.array(np.arange(len(before), dtype=np.int64)))
+    now = pa.table({"record_key": pa.array(current["record_key"].to_numpy(dtype=object), pa.string()),
+                    "profile": pa.array(current["profile"].to_numpy(np.int64))})
+    with duckdb.connect() as connection:
+        connection.register("before", before)
+        connection.register("now", now)
+        connection.execute("""
+            CREATE TEMP TABLE counts AS
+            SELECT b.CustomerId AS old, c.profile, count(*) AS n FROM before b JOIN now c USING (record_key)
+            GROUP BY ALL""")
+        parts = connection.execute(
+            "SELECT profile, old FROM counts ORDER BY old, n DESC, profile").df()
+        held = connection.execute("""
+            WITH anchor AS (
+                SELECT b.CustomerId AS old, arg_max(c.profile, b.row) AS profile
+                FROM before b JOIN now c USING (record_key) WHERE b.is_primary GROUP BY ALL),
+            most AS (SELECT old, arg_min(profile, (-n, profile)) AS profile, sum(n) AS n FROM counts GROUP BY old)
+            SELECT coalesce(a.profile, m.profile) AS profile, m.n, m.old
+            FROM most m LEFT JOIN anchor a USING (old) ORDER BY m.old""").df()
+    held = pd.DataFrame({"profile": held["profile"].to_numpy(np.int64), "n": held["n"].to_numpy(np.int64),
+                         "old": held["old"].to_numpy(dtype=object)})
+    parts = pd.DataFrame({"profile": parts["profile"].to_numpy(np.int64), "old": parts["old"].to_numpy(dtype=object)})
     return held, parts
 
 

@@ -119,13 +119,16 @@ def _lineage_pairs(pairs: pd.DataFrame, table_of: np.ndarray) -> pa.Table:
                      "score": links["score"].to_numpy(np.float64), "same_table": table_of[left] == table_of[right]})
 
 
-def _previous_crosswalk(lake: Lake, path: str | None) -> pd.DataFrame | None:
+def _previous_crosswalk(lake: Lake, path: str | None) -> pa.Table | None:
+    """The published crosswalk as Arrow (record_key, CustomerId, is_primary): 2 M rows at a million customers,
+    joined in DuckDB, never turned into Python strings."""
     if path is None:
         return None
     table = read_parquet(lake, path, [Col.DATA_SOURCE, Col.TABLE, "AlternateValue", Col.CUSTOMER_ID, "IsPrimary"])
-    frame = table.to_pandas()
-    return pd.DataFrame({"record_key": frame[Col.DATA_SOURCE] + "|" + frame[Col.TABLE] + "|" + frame["AlternateValue"],
-                         "CustomerId": frame[Col.CUSTOMER_ID], "is_primary": frame["IsPrimary"].astype(bool)})
+    key = pc.binary_join_element_wise(table.column(Col.DATA_SOURCE), table.column(Col.TABLE),
+                                      table.column("AlternateValue"), "|")
+    return pa.table({"record_key": key, "CustomerId": table.column(Col.CUSTOMER_ID),
+                     "is_primary": pc.fill_null(table.column("IsPrimary").cast(pa.bool_()), False)})
 
 
 def _primary_records(records: pd.DataFrame, clustering: Clustering, rank: np.ndarray) -> np.ndarray:
