@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -76,15 +77,22 @@ def measure(peak: Peak | None = None) -> Iterator[Peak]:
                 peak.mb = None if value is None else round(value, 1)
 
 
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, looked up once (``find_library`` runs ``ldconfig``), or None."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    try:
+        return ctypes.CDLL(name).malloc_trim  # type: ignore[no-any-return]
+    except (OSError, AttributeError):
+        return None
+
+
 def release() -> None:
     """Hand memory freed by Python back to the operating system (glibc keeps freed heap pages mapped, so
     a step that dropped large intermediates would still hold them). One call, where a step has just freed
     what it no longer needs; a no-op where the C library is not glibc."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return
-    try:
-        trim = ctypes.CDLL(name).malloc_trim
-    except (OSError, AttributeError):
-        return
-    trim(0)
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)

@@ -208,12 +208,12 @@ def main() -> None:
 def largest_activity_peaks(steps: list[dict]) -> dict[str, float | None]:
     """Per step, the largest peak memory of one of its activities: what one Function instance must hold.
     Exact because each worker process runs one activity at a time (``shared.procmem``)."""
-    peaks: dict[str, float | None] = {}
+    peaks: dict[str, list[float]] = {}
     for record in steps:
-        value = record.get("peak_mb")
-        known = peaks.get(record["step"])
-        peaks[record["step"]] = value if known is None else max(known, value) if value is not None else known
-    return peaks
+        measured = peaks.setdefault(record["step"], [])
+        if record.get("peak_mb") is not None:
+            measured.append(record["peak_mb"])
+    return {step: max(values) if values else None for step, values in peaks.items()}
 
 
 def pd_concat(tables: list[str], keys: object) -> list[str]:

@@ -142,11 +142,16 @@ def priority_of(rules: list[CompiledRule]) -> dict[int, int]:
     return {r.id: r.priority for r in rules}
 
 
-def _priorities(rule: np.ndarray, rules: list[CompiledRule]) -> np.ndarray:
-    lookup = np.full(max([int(rule.max()) if len(rule) else 0, *priority_of(rules)]) + 1, 1000, np.int16)
-    for rule_id, priority in priority_of(rules).items():
-        lookup[rule_id] = priority
+def _by_rule(rule: np.ndarray, values: dict[int, int], default: int, dtype: type) -> np.ndarray:
+    """Per pair, the value of its rule id (an array lookup, not a Python call per pair)."""
+    lookup: np.ndarray = np.full(max([int(rule.max()) if len(rule) else 0, *values]) + 1, default, dtype)
+    for rule_id, value in values.items():
+        lookup[rule_id] = value
     return lookup[rule]
+
+
+def _priorities(rule: np.ndarray, rules: list[CompiledRule]) -> np.ndarray:
+    return _by_rule(rule, priority_of(rules), 1000, np.int16)
 
 
 def mutual_best(links: pd.DataFrame) -> pd.DataFrame:
@@ -223,9 +228,9 @@ def cluster(records: pd.DataFrame, pairs: pd.DataFrame, rules: list[CompiledRule
         return Clustering(empty, empty, empty, pd.DataFrame(columns=["group", "profile", "priority", "score",
                                                                      "left", "right"]))
     table_of = records["TableIndex"].to_numpy()
-    by_id = {r.id: r for r in rules}
-    rule_dedupe = pairs["rule"].map(lambda r: by_id[int(r)].dedupe).to_numpy(bool) if len(pairs) else np.zeros(0, bool)
-    rule_priority = pairs["rule"].map(lambda r: by_id[int(r)].priority).to_numpy() if len(pairs) else np.zeros(0)
+    rule_ids = pairs["rule"].to_numpy()
+    rule_dedupe = _by_rule(rule_ids, {r.id: r.dedupe for r in rules}, False, np.bool_)
+    rule_priority = _priorities(rule_ids, rules)
     pairs = pairs.assign(priority=rule_priority)
     same_table_always = always[table_of[always["left"].to_numpy()] == table_of[always["right"].to_numpy()]]
     edges = pd.concat([pairs.loc[rule_dedupe, ["left", "right", "priority", "score"]],
