@@ -21,17 +21,27 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 NAMESPACE = uuid.UUID("6f1c0e55-6c36-4d5e-9a53-3c6b3a2f0c36")
 
 
 @dataclass(frozen=True)
 class IdAssignment:
-    customer_id: pd.Series  # per profile
-    previous: pd.Series  # per profile: ';'-joined previous ids, or None
+    table: pa.Table  # one row per profile, ascending: profile, CustomerId, PreviousCustomerId (';'-joined or null)
     merges: int
     splits: int
     new: int
+
+    @property
+    def customer_id(self) -> pd.Series:
+        return pd.Series(self.table.column("CustomerId").to_pylist(), index=self.table.column("profile").to_numpy(),
+                         dtype=object)
+
+    @property
+    def previous(self) -> pd.Series:
+        return pd.Series(self.table.column("PreviousCustomerId").to_pylist(),
+                         index=self.table.column("profile").to_numpy(), dtype=object)
 
 
 def system_id(natural_key: str) -> str:
@@ -62,84 +72,138 @@ def system_ids(natural_keys: list[str]) -> list[str]:
         return connection.execute(f"SELECT {uuid5_sql('k')} AS id FROM keys ORDER BY i").fetchnumpy()["id"].tolist()
 
 
-def assign_ids(current: pd.DataFrame, previous: pd.DataFrame | pa.Table | None,
-               custom_keys: pd.Series | None = None) -> IdAssignment:
+def _arrow(frame: pd.DataFrame | pa.Table, columns: list[str]) -> pa.Table:
+    if isinstance(frame, pa.Table):
+        return frame.select(columns)
+    return pa.Table.from_pandas(frame[columns], preserve_index=False)
+
+
+def _custom_table(custom_keys: pd.Series | pa.Table | None) -> pa.Table:
+    if isinstance(custom_keys, pa.Table):
+        return custom_keys.select(["profile", "natural_key"])
+    keys = custom_keys if custom_keys is not None else pd.Series(dtype=object)
+    return pa.table({"profile": pa.array(np.asarray(keys.index, dtype=np.int64)),
+                     "natural_key": pa.array([v if isinstance(v, str) else None for v in keys.tolist()], pa.string())})
+
+
+def assign_ids(current: pd.DataFrame | pa.Table | str, previous: pd.DataFrame | pa.Table | None,
+               custom_keys: pd.Series | pa.Table | None = None,
+               connection: duckdb.DuckDBPyConnection | None = None) -> IdAssignment:
     """Ids per profile.
 
     ``current``: one row per record with ``profile``, ``record_key`` (``DataSource|Table|SourceKey``) and
-    ``is_primary`` (the profile's primary record). ``previous``: ``record_key``, ``CustomerId``,
-    ``is_primary`` from the last published run (or None). ``custom_keys``: per profile, the natural key of a
-    custom id (None where the fields are empty).
+    ``is_primary`` (the profile's primary record), or the name of such a table in ``connection``.
+    ``previous``: ``record_key``, ``CustomerId``, ``is_primary`` from the last published run (or None).
+    ``custom_keys``: per profile, the natural key of a custom id (None where the fields are empty).
 
-    Computed column-wise; when two profiles would get the same id (a custom key shared by two profiles, an
-    id derived for a split-off part that another profile holds), ``_assign_in_order`` decides instead.
+    Computed in DuckDB, column-wise, so that no id, key or profile becomes a Python object (at ten million
+    records that alone would take a 2 GB instance); when two profiles would get the same id (a custom key
+    shared by two profiles, an id derived for a split-off part that another profile holds),
+    ``_assign_in_order`` decides instead.
     """
-    profiles = np.sort(current["profile"].unique())
-    primaries = current[current["is_primary"]]
-    primary_key = pd.Series(primaries["record_key"].to_numpy(), index=primaries["profile"].to_numpy())
-    held, parts = _held_and_parts(current, previous)
-    custom = (custom_keys.reindex(profiles) if custom_keys is not None
-              else pd.Series(None, index=profiles, dtype=object))
-    has_custom = custom.notna().to_numpy()
-    held = held.sort_values(["profile", "n", "old"], ascending=[True, False, True])
-    top = held.drop_duplicates("profile").set_index("profile")["old"].reindex(profiles)
-    has_held = top.notna().to_numpy() & ~has_custom
-    derived = ~has_custom & ~has_held
-    ids = pd.Series(top.to_numpy(dtype=object), index=profiles)
-    ids[has_custom] = system_ids(("custom|" + custom[has_custom].astype(str)).tolist())
-    ids[derived] = system_ids(primary_key.reindex(profiles[derived]).astype(str).tolist())
-    if ids.duplicated().any():  # a clash: who keeps the id and who gets a variant depends on the order
-        return _assign_in_order(profiles, primary_key, held, parts, custom)
-    # previous ids listed per profile: held ones other than the id kept; for a new id, those it split from
-    listed = pd.concat([held[["profile", "old"]], parts[["profile", "old"]].loc[
-        np.isin(parts["profile"].to_numpy(), profiles[derived])]], ignore_index=True)
-    listed = listed[listed["old"].to_numpy() != ids.reindex(listed["profile"]).to_numpy()].drop_duplicates()
-    joined = listed.sort_values(["profile", "old"]).groupby("profile")["old"].agg(";".join).reindex(profiles)
-    previous_ids = pd.Series([v if isinstance(v, str) else None for v in joined.tolist()], index=profiles,
-                             dtype=object)
-    lists = joined.notna().to_numpy()
-    return IdAssignment(ids, previous_ids, merges=int((has_held & lists).sum()), splits=int((derived & lists).sum()),
-                        new=int((derived & ~lists).sum()))
+    own = connection is None
+    con = duckdb.connect() if connection is None else connection
+    try:
+        if not isinstance(current, str):
+            con.register("ids_current", _arrow(current, ["record_key", "profile", "is_primary"]))
+            current = "ids_current"
+        con.register("ids_custom", _custom_table(custom_keys))
+        _held_and_parts_tables(con, current, previous)
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE ids_chosen AS
+            WITH profiles AS (
+                SELECT profile::BIGINT AS profile, min(record_key) FILTER (WHERE is_primary) AS primary_key
+                FROM {current} GROUP BY profile),
+            top AS (SELECT profile, arg_min(old, (-n, old)) AS old FROM ids_held GROUP BY profile)
+            SELECT p.profile, p.primary_key, c.natural_key, t.old AS held,
+                   CASE WHEN c.natural_key IS NOT NULL THEN {uuid5_sql("'custom|' || c.natural_key")}
+                        WHEN t.old IS NOT NULL THEN t.old ELSE {uuid5_sql('p.primary_key')} END AS CustomerId
+            FROM profiles p LEFT JOIN (SELECT * FROM ids_custom WHERE natural_key IS NOT NULL) c USING (profile)
+            LEFT JOIN top t USING (profile)""")
+        (clashes,) = con.execute("SELECT count(*) - count(DISTINCT CustomerId) FROM ids_chosen").fetchall()[0]
+        if clashes:  # who keeps the id and who gets a variant depends on the order
+            return _in_order_from(con)
+        # previous ids listed per profile: held ones other than the id kept; for a new id, those it split from
+        table = con.sql("""
+            WITH listed AS (
+                SELECT DISTINCT l.profile, l.old FROM (
+                    SELECT profile, old FROM ids_held
+                    UNION ALL SELECT p.profile, p.old FROM ids_counts p JOIN ids_chosen c USING (profile)
+                              WHERE c.natural_key IS NULL AND c.held IS NULL) l
+                JOIN ids_chosen c USING (profile) WHERE l.old <> c.CustomerId)
+            SELECT c.profile, c.CustomerId, p.PreviousCustomerId,
+                   c.natural_key IS NULL AND c.held IS NOT NULL AS kept_held,
+                   c.natural_key IS NULL AND c.held IS NULL AS derived
+            FROM ids_chosen c LEFT JOIN (SELECT profile, string_agg(old, ';' ORDER BY old) AS PreviousCustomerId
+                                         FROM listed GROUP BY profile) p USING (profile)
+            ORDER BY c.profile""").to_arrow_table()
+    finally:
+        if own:
+            con.close()
+    lists = pc.is_valid(table.column("PreviousCustomerId"))
+    kept_held, derived = table.column("kept_held"), table.column("derived")
+    count = lambda mask: int(pc.sum(pc.cast(mask, pa.int64())).as_py() or 0)  # noqa: E731
+    return IdAssignment(table.select(["profile", "CustomerId", "PreviousCustomerId"]),
+                        merges=count(pc.and_(kept_held, lists)), splits=count(pc.and_(derived, lists)),
+                        new=count(pc.and_(derived, pc.invert(lists))))
+
+
+def _held_and_parts_tables(con: duckdb.DuckDBPyConnection, current: str,
+                           previous: pd.DataFrame | pa.Table | None) -> None:
+    """Temp tables ``ids_held`` (profile, n, old: who holds each previous id) and ``ids_counts`` (old,
+    profile, n: every overlap of a profile and a previous id), from ``current`` and the previous crosswalk.
+
+    The holder is the profile containing the id's primary record (the last such record in ``previous``
+    if there are several), or, if that record is gone, the profile holding most of its records (ties:
+    lowest profile).
+    """
+    if previous is None or not len(previous):
+        con.execute("CREATE OR REPLACE TEMP TABLE ids_held (profile BIGINT, n BIGINT, old VARCHAR)")
+        con.execute("CREATE OR REPLACE TEMP TABLE ids_counts (old VARCHAR, profile BIGINT, n BIGINT)")
+        return
+    before = _arrow(previous, ["record_key", "CustomerId", "is_primary"])
+    con.register("ids_before", before.append_column("row", pa.array(np.arange(len(before), dtype=np.int64))))
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE ids_counts AS
+        SELECT b.CustomerId AS old, c.profile::BIGINT AS profile, count(*) AS n
+        FROM ids_before b JOIN {current} c USING (record_key) GROUP BY ALL""")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE ids_held AS
+        WITH anchor AS (
+            SELECT b.CustomerId AS old, arg_max(c.profile::BIGINT, b.row) AS profile
+            FROM ids_before b JOIN {current} c USING (record_key) WHERE b.is_primary GROUP BY ALL),
+        most AS (SELECT old, arg_min(profile, (-n, profile)) AS profile, sum(n) AS n FROM ids_counts GROUP BY old)
+        SELECT coalesce(a.profile, m.profile) AS profile, m.n, m.old FROM most m LEFT JOIN anchor a USING (old)""")
+    con.unregister("ids_before")
 
 
 def _held_and_parts(current: pd.DataFrame, previous: pd.DataFrame | pa.Table | None
                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Which profile holds each previous id (profile, n records, old id), and every (profile, old id) overlap.
+    """``ids_held`` and the overlaps as frames (held ordered by old id; parts by old, n desc, profile)."""
+    with duckdb.connect() as con:
+        con.register("ids_current", _arrow(current, ["record_key", "profile"]))
+        _held_and_parts_tables(con, "ids_current", previous)
+        return _held_parts_frames(con)
 
-    The holder is the profile containing the id's primary record (the last such record in ``previous``
-    if there are several), or, if that record is gone, the profile holding most of its records (ties:
-    lowest profile). Joined in DuckDB: at a million customers both sides hold 2 M record keys.
-    """
-    empty = pd.DataFrame({"profile": pd.Series(dtype=np.int64), "n": pd.Series(dtype=np.int64),
-                          "old": pd.Series(dtype=object)})
-    if previous is None or not len(previous):
-        return empty, empty[["profile", "old"]]
-    before = previous if isinstance(previous, pa.Table) else pa.Table.from_pandas(
-        previous[["record_key", "CustomerId", "is_primary"]], preserve_index=False)
-    before = before.select(["record_key", "CustomerId", "is_primary"]).append_column(
-        "row", pa.array(np.arange(len(before), dtype=np.int64)))
-    now = pa.table({"record_key": pa.array(current["record_key"].to_numpy(dtype=object), pa.string()),
-                    "profile": pa.array(current["profile"].to_numpy(np.int64))})
-    with duckdb.connect() as connection:
-        connection.register("before", before)
-        connection.register("now", now)
-        connection.execute("""
-            CREATE TEMP TABLE counts AS
-            SELECT b.CustomerId AS old, c.profile, count(*) AS n FROM before b JOIN now c USING (record_key)
-            GROUP BY ALL""")
-        parts = connection.execute(
-            "SELECT profile, old FROM counts ORDER BY old, n DESC, profile").df()
-        held = connection.execute("""
-            WITH anchor AS (
-                SELECT b.CustomerId AS old, arg_max(c.profile, b.row) AS profile
-                FROM before b JOIN now c USING (record_key) WHERE b.is_primary GROUP BY ALL),
-            most AS (SELECT old, arg_min(profile, (-n, profile)) AS profile, sum(n) AS n FROM counts GROUP BY old)
-            SELECT coalesce(a.profile, m.profile) AS profile, m.n, m.old
-            FROM most m LEFT JOIN anchor a USING (old) ORDER BY m.old""").df()
+
+def _held_parts_frames(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFrame]:
+    held = con.execute("SELECT profile, n, old FROM ids_held ORDER BY old").df()
+    parts = con.execute("SELECT profile, old FROM ids_counts ORDER BY old, n DESC, profile").df()
     held = pd.DataFrame({"profile": held["profile"].to_numpy(np.int64), "n": held["n"].to_numpy(np.int64),
                          "old": held["old"].to_numpy(dtype=object)})
     parts = pd.DataFrame({"profile": parts["profile"].to_numpy(np.int64), "old": parts["old"].to_numpy(dtype=object)})
     return held, parts
+
+
+def _in_order_from(con: duckdb.DuckDBPyConnection) -> IdAssignment:
+    """The clash path: the profile-by-profile rules over the tables ``assign_ids`` built."""
+    chosen = con.execute("SELECT profile, primary_key, natural_key FROM ids_chosen ORDER BY profile").df()
+    held, parts = _held_parts_frames(con)
+    profiles = chosen["profile"].to_numpy(np.int64)
+    primary_key = pd.Series(chosen["primary_key"].to_numpy(dtype=object), index=profiles)
+    custom = pd.Series([v if isinstance(v, str) else None for v in chosen["natural_key"].tolist()], index=profiles,
+                       dtype=object)
+    return _assign_in_order(profiles, primary_key, held, parts, custom)
 
 
 def _assign_in_order(profiles: np.ndarray, primary_key: pd.Series, held: pd.DataFrame, parts: pd.DataFrame,
@@ -179,9 +243,11 @@ def _assign_in_order(profiles: np.ndarray, primary_key: pd.Series, held: pd.Data
         splits += bool(others)
         new += not others
         previous_ids[p] = ";".join(others) if others else None
-    ids = {p: ids[p] for p in profiles.tolist()}
-    previous_ids = {p: previous_ids[p] for p in profiles.tolist()}
-    return IdAssignment(pd.Series(ids, dtype=object), pd.Series(previous_ids, dtype=object), merges, splits, new)
+    order = profiles.tolist()
+    table = pa.table({"profile": pa.array(order, pa.int64()),
+                      "CustomerId": pa.array([ids[p] for p in order], pa.string()),
+                      "PreviousCustomerId": pa.array([previous_ids[p] for p in order], pa.string())})
+    return IdAssignment(table, merges, splits, new)
 
 
 def _unused(base: str, used: set[str]) -> str:

@@ -9,15 +9,17 @@ score and whether they linked) and ``clusters.json`` (counts and guarded giant c
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from shared import procmem
-from shared.config.model import KeyPair, UnificationConfig
+from shared.config.model import KeyPair, SourceTable, UnificationConfig
 from shared.duck import copy_to_lake, lake_duckdb, parquet_source
 from shared.lakeio import read_parquet, write_json
 from shared.match.cluster import Clustering, cluster, cluster_probabilistic, components
@@ -30,7 +32,6 @@ from shared.paths import RunPaths
 from shared.ports import Lake
 from shared.sql.identifiers import quote_literal
 
-RECORD_FIELDS = [Col.RECORD_ID, "TableIndex", Col.SOURCE_KEY, Col.RECORD_MODIFIED, "Filled"]
 ALTERNATE_KEY = "AlternateKey"
 CUSTOMER = "Customer"
 MATCH_PAIRS = "ConflationMatchPairs"
@@ -69,19 +70,36 @@ def _key_pairs(pairs: list[KeyPair], config: UnificationConfig, ids: dict[tuple[
     return pd.DataFrame(rows, columns=["left", "right"], dtype=np.int64)
 
 
-def _winner_rank(records: pd.DataFrame, config: UnificationConfig) -> np.ndarray:
-    """Order of records inside their group (0 wins): the table's winner policy, ties to the largest key."""
+def _named_record_ids(con: duckdb.DuckDBPyConnection, config: UnificationConfig) -> dict[tuple[int, str], int]:
+    """(table index, source key) → record id for the keys named by always- and never-match pairs only."""
+    custom = config.unification.custom
     order = config.unification.match_order
-    policies = np.asarray([config.unification_of(name).deduplication.winner.policy for name in order], dtype=object)
-    policy = policies[records["TableIndex"].to_numpy()]
-    modified = pd.to_datetime(records[Col.RECORD_MODIFIED], utc=True)
-    recency = ((modified - pd.Timestamp(0, tz="UTC")).dt.total_seconds()).fillna(-np.inf).to_numpy()
-    primary = np.select([policy == "most_recent", policy == "least_recent"], [-recency, recency],
-                        default=-records["Filled"].to_numpy(dtype=np.float64))
-    frame = pd.DataFrame({"primary": primary, "key": records[Col.SOURCE_KEY].to_numpy()})
-    ranked = frame.sort_values(["primary", "key"], ascending=[True, False], kind="stable")
-    rank = np.empty(len(frame), np.int64)
-    rank[ranked.index.to_numpy()] = np.arange(len(frame))
+    named = {(order.index(t), k) for pair in [*custom.always_match, *custom.never_match]
+             for t, k in ((pair.table1, pair.key1), (pair.table2, pair.key2)) if t in order}
+    if not named:
+        return {}
+    con.register("named", pa.table({"TableIndex": pa.array([t for t, _ in named], pa.int16()),
+                                    "SourceKey": pa.array([k for _, k in named], pa.string())}))
+    rows = con.execute(f"SELECT f.TableIndex, f.{q(Col.SOURCE_KEY)}, f.{q(Col.RECORD_ID)} FROM features f JOIN named n "
+                       f"ON n.TableIndex = f.TableIndex AND n.SourceKey = f.{q(Col.SOURCE_KEY)}").fetchall()
+    con.unregister("named")
+    return {(int(t), str(k)): int(r) for t, k, r in rows}
+
+
+def _winner_rank(con: duckdb.DuckDBPyConnection, config: UnificationConfig, n: int) -> np.ndarray:
+    """Per record id, its order inside its group (0 wins): the table's winner policy (most filled, most
+    recent, least recent; no date ranks last for most recent, first for least recent), ties to the largest
+    key. Sorted in DuckDB: the keys never become Python strings."""
+    order = config.unification.match_order
+    modified = f"epoch_us({q(Col.RECORD_MODIFIED)})::DOUBLE"
+    by_policy = {"most_recent": f"-coalesce({modified}, '-inf'::DOUBLE)",
+                 "least_recent": f"coalesce({modified}, '-inf'::DOUBLE)"}
+    policies = [config.unification_of(name).deduplication.winner.policy for name in order]
+    cases = " ".join(f"WHEN {i} THEN {by_policy.get(policy, '-Filled::DOUBLE')}" for i, policy in enumerate(policies))
+    ranked = con.execute(f"SELECT {q(Col.RECORD_ID)} FROM features ORDER BY CASE TableIndex {cases} END, "
+                         f"{q(Col.SOURCE_KEY)} DESC, {q(Col.RECORD_ID)}").fetchnumpy()[Col.RECORD_ID]
+    rank = np.empty(n, np.int64)
+    rank[ranked] = np.arange(n)
     return rank
 
 
@@ -131,98 +149,132 @@ def _previous_crosswalk(lake: Lake, path: str | None) -> pa.Table | None:
                      "is_primary": pc.fill_null(table.column("IsPrimary").cast(pa.bool_()), False)})
 
 
-def _primary_records(records: pd.DataFrame, clustering: Clustering, rank: np.ndarray) -> np.ndarray:
+def _primary_records(table_of: np.ndarray, clustering: Clustering, rank: np.ndarray) -> np.ndarray:
     """Per record: whether it is its profile's primary (the first table's winner, best ranked)."""
-    is_winner = clustering.group_winner == records[Col.RECORD_ID].to_numpy()
-    frame = pd.DataFrame({"profile": clustering.profile, "table": records["TableIndex"].to_numpy(), "rank": rank,
-                          "winner": is_winner})
+    is_winner = clustering.group_winner == np.arange(len(table_of))
+    frame = pd.DataFrame({"profile": clustering.profile, "table": table_of, "rank": rank, "winner": is_winner})
     candidates = frame[frame["winner"] & (frame["profile"] >= 0)].sort_values(["profile", "table", "rank"])
     primary = np.zeros(len(frame), bool)
     primary[candidates.drop_duplicates("profile").index.to_numpy()] = True
     return primary
 
 
+def _case(config: UnificationConfig, value: Callable[[SourceTable], str], column: str = "TableIndex") -> str:
+    """SQL: per table index (in ``column``), a literal of its source (data source or table name)."""
+    order = config.unification.match_order
+    return f"CASE {column} " + " ".join(f"WHEN {i} THEN {quote_literal(value(config.source(name)), 'duckdb')}"
+                                         for i, name in enumerate(order)) + " END"
+
+
 def merge_profiles(lake: Lake, config: UnificationConfig, run_id: str, pair_paths: list[str],
                    tables: dict[str, str], previous_crosswalk: str | None) -> MergeOutcome:
+    """Cluster in Python over record ids and pairs (numbers only), then join keys, ids and source rows in
+    DuckDB, which spills to disk beyond its share: no source key or id becomes a Python object, so the
+    activity's memory grows by tens of bytes per record, not hundreds."""
     paths = RunPaths(run_id)
     procmem.release()  # what earlier activities of this worker freed: this one holds the most
     order = config.unification.match_order
-    sources = [config.source(name) for name in order]
-    records = read_parquet(lake, paths.match_features(), RECORD_FIELDS).to_pandas()
-    records = records.sort_values(Col.RECORD_ID).reset_index(drop=True)
+    with lake_duckdb(lake, memory_limit=MERGE_DUCKDB_MEMORY) as con:
+        _features_view(lake, con, paths)
+        ids = con.execute(f"SELECT {q(Col.RECORD_ID)}, TableIndex FROM features").fetchnumpy()
+        n = len(ids[Col.RECORD_ID])
+        if not np.array_equal(ids[Col.RECORD_ID], np.arange(n)):  # record ids are positions 0..n-1
+            ids["TableIndex"] = ids["TableIndex"][np.argsort(ids[Col.RECORD_ID])]
+        table_of = np.asarray(ids["TableIndex"], np.int16)
+        rank = _winner_rank(con, config, n)
+        named = _named_record_ids(con, config)
+    records = pd.DataFrame({"TableIndex": table_of})
     custom = config.unification.custom
-    ids = {(int(t), k): int(r) for t, k, r in zip(records["TableIndex"], records[Col.SOURCE_KEY],
-                                                  records[Col.RECORD_ID], strict=True)} \
-        if custom.always_match or custom.never_match else {}
-    rank = _winner_rank(records, config)
     rules = compile_rules(config)
     include_all = {name: config.unification_of(name).include_all_records for name in order}
-    always, never = _key_pairs(custom.always_match, config, ids), _key_pairs(custom.never_match, config, ids)
+    always, never = _key_pairs(custom.always_match, config, named), _key_pairs(custom.never_match, config, named)
     settings = config.unification.probabilistic
-    pairs = _read_pairs(lake, pair_paths, len(records), always if settings.enabled else None)
+    pairs = _read_pairs(lake, pair_paths, n, always if settings.enabled else None)
     if settings.enabled:
         clustering = cluster_probabilistic(records, pairs, rules, order, include_all, always, never,
                                            config.unification.max_cluster_size, rank, settings.one_to_one)
     else:
         clustering = cluster(records, pairs, rules, order, include_all, always, never,
                              config.unification.max_cluster_size, rank)
-    pair_table = _lineage_pairs(pairs, records["TableIndex"].to_numpy())
+    pair_table = _lineage_pairs(pairs, table_of)
     del pairs  # the lineage tables need the links only, as Arrow
-    primary = _primary_records(records, clustering, rank)
-    data_source = np.asarray([s.data_source for s in sources], dtype=object)[records["TableIndex"].to_numpy()]
-    table_name = np.asarray([s.table for s in sources], dtype=object)[records["TableIndex"].to_numpy()]
-    record_key = data_source + "|" + table_name + "|" + records[Col.SOURCE_KEY].to_numpy(dtype=object)
+    primary = _primary_records(table_of, clustering, rank)
+    labels = pa.table({"record": pa.array(np.arange(n, dtype=np.int64)), "TableIndex": pa.array(table_of),
+                       "profile": pa.array(clustering.profile.astype(np.int64)),
+                       "group_winner": pa.array(clustering.group_winner.astype(np.int64)),
+                       "is_winner": pa.array(clustering.group_winner == np.arange(n)), "is_primary_row": primary})
+    linked = pa.table({"left": clustering.links["left"].to_numpy(np.int64) if len(clustering.links) else
+                       np.zeros(0, np.int64),
+                       "right": clustering.links["right"].to_numpy(np.int64) if len(clustering.links) else
+                       np.zeros(0, np.int64)})
     kept = clustering.profile >= 0
-    current = pd.DataFrame({"profile": clustering.profile[kept], "record_key": record_key[kept],
-                            "is_primary": primary[kept]})
-    is_winner = clustering.group_winner == records[Col.RECORD_ID].to_numpy()
-    mapping = pa.table({"TableIndex": records["TableIndex"].to_numpy(np.int16),
-                        Col.SOURCE_KEY: records[Col.SOURCE_KEY].to_numpy(dtype=object),
-                        "profile": clustering.profile, "is_winner": is_winner, "is_primary_row": primary})
-    custom_keys = custom_id_keys(lake, config, tables, mapping) if config.merge.custom_id_fields else None
-    assignment = assign_ids(current, _previous_crosswalk(lake, previous_crosswalk), custom_keys)
-    del current, record_key  # 2 M strings at a million customers; DuckDB needs the room next
+    kept_records, sizes, suspect = int(kept.sum()), _size_histogram(clustering.profile[kept]), clustering.suspect
+    del clustering, rank, primary, kept, records, table_of
     procmem.release()
-    customers = _write_customers(lake, config, paths, tables, mapping, assignment)
-    del mapping
-    _write_lineage(lake, config, paths, records, clustering, assignment, pair_table, rules, primary, data_source,
-                   table_name)
-    outcome = MergeOutcome(records=int(kept.sum()), customers=customers,
-                           merged_records=int(kept.sum()) - customers, new_ids=assignment.new,
-                           merges=assignment.merges, splits=assignment.splits,
-                           suspect_clusters=len(clustering.suspect))
+    with lake_duckdb(lake, memory_limit=MERGE_DUCKDB_MEMORY) as con:
+        # DuckDB's own tables, which spill to disk; the Arrow copies are freed
+        _features_view(lake, con, paths)
+        for name, table in (("labels", labels), ("pairs", pair_table), ("links", linked)):
+            con.register(f"{name}_arrow", table)
+            con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
+            con.unregister(f"{name}_arrow")
+        del labels, pair_table, linked
+        con.execute(f"""
+            CREATE TEMP TABLE records AS
+            SELECT l.*, f.{q(Col.SOURCE_KEY)}, {_case(config, lambda s: s.data_source)} AS {q(Col.DATA_SOURCE)},
+                   {_case(config, lambda s: s.table)} AS {q(Col.TABLE)}
+            FROM labels l JOIN (SELECT {q(Col.RECORD_ID)} AS record, {q(Col.SOURCE_KEY)} FROM features) f
+            USING (record)""")
+        con.execute("DROP TABLE labels")
+        _snapshots_view(lake, con, config, tables)
+        con.execute(f"""CREATE TEMP VIEW current_keys AS
+            SELECT {q(Col.DATA_SOURCE)} || '|' || {q(Col.TABLE)} || '|' || {q(Col.SOURCE_KEY)} AS record_key,
+                   profile, is_primary_row AS is_primary FROM records WHERE profile >= 0""")
+        custom_keys = custom_id_keys(con, config) if config.merge.custom_id_fields else None
+        assignment = assign_ids("current_keys", _previous_crosswalk(lake, previous_crosswalk), custom_keys, con)
+        con.register("ids_arrow", assignment.table)
+        con.execute("CREATE TEMP TABLE ids AS SELECT * FROM ids_arrow")
+        con.unregister("ids_arrow")
+        customers = _write_customers(lake, con, config, paths)
+        _write_lineage(lake, con, config, paths, rules)
+    outcome = MergeOutcome(records=kept_records, customers=customers, merged_records=kept_records - customers,
+                           new_ids=assignment.new, merges=assignment.merges, splits=assignment.splits,
+                           suspect_clusters=len(suspect))
     write_json(lake, paths.unified("clusters").replace(".parquet", ".json"), {
-        "records": len(records), "profiles": customers, "dropped_records": int((~kept).sum()),
-        "suspect_clusters": clustering.suspect, "merges": assignment.merges, "splits": assignment.splits,
-        "new_ids": assignment.new, "cluster_sizes": _size_histogram(clustering.profile[kept])})
+        "records": n, "profiles": customers, "dropped_records": n - kept_records, "suspect_clusters": suspect,
+        "merges": assignment.merges, "splits": assignment.splits, "new_ids": assignment.new, "cluster_sizes": sizes})
     return outcome
 
 
-def custom_id_keys(lake: Lake, config: UnificationConfig, tables: dict[str, str], mapping: pa.Table) -> pd.Series:
+def _features_view(lake: Lake, con: duckdb.DuckDBPyConnection, paths: RunPaths) -> None:
+    """View ``features``: the run's records (id, table index, source key, date, filled fields)."""
+    con.execute(f"CREATE TEMP VIEW features AS SELECT * FROM {parquet_source(lake, [paths.match_features()])}")
+
+
+def _snapshots_view(lake: Lake, con: duckdb.DuckDBPyConnection, config: UnificationConfig,
+                    tables: dict[str, str]) -> None:
+    """View ``snapshots``: every source table's current rows with their ``TableIndex``."""
+    selects = [f"SELECT {i}::SMALLINT AS TableIndex, * FROM {parquet_source(lake, [tables[name]])}"
+               for i, name in enumerate(config.unification.match_order) if name in tables]
+    con.execute("CREATE TEMP VIEW snapshots AS " + " UNION ALL BY NAME ".join(selects))
+
+
+def custom_id_keys(con: duckdb.DuckDBPyConnection, config: UnificationConfig) -> pa.Table:
     """Per profile, the natural key of a custom CustomerId: for each configured field (up to five) the first
-    non-null ``TableName`` + value in match order, joined by ``|``; None when every field is empty."""
-    order = config.unification.match_order
-    names = {i: config.source(n).table for i, n in enumerate(order)}
-    table_name = "CASE s.TableIndex " + " ".join(f"WHEN {i} THEN {quote_literal(t, 'duckdb')}" for i, t in
-                                               names.items()) + " END"
-    with lake_duckdb(lake, memory_limit=MERGE_DUCKDB_MEMORY) as con:
-        con.register("mapping", mapping)
-        selects = [f"SELECT {i}::SMALLINT AS TableIndex, * FROM {parquet_source(lake, [tables[name]])}"
-                   for i, name in enumerate(order) if name in tables]
-        con.execute("CREATE TEMP VIEW snapshots AS " + " UNION ALL BY NAME ".join(selects))
-        columns = {row[0] for row in con.execute("DESCRIBE snapshots").fetchall()}
-        parts = [f"arg_min({table_name} || CAST(s.{q(f)} AS VARCHAR), s.TableIndex) "
-                 f"FILTER (WHERE s.{q(f)} IS NOT NULL)" for f in config.merge.custom_id_fields if f in columns]
-        if not parts:
-            return pd.Series(dtype=object)
-        key = " || '|' || ".join(f"coalesce({p}, '')" for p in parts)
-        any_value = " OR ".join(f"s.{q(f)} IS NOT NULL" for f in config.merge.custom_id_fields if f in columns)
-        frame = con.execute(
-            f"SELECT m.profile, CASE WHEN bool_or({any_value}) THEN {key} END AS natural_key FROM snapshots s "
-            f"JOIN mapping m ON s.TableIndex = m.TableIndex AND s.{q(Col.SOURCE_KEY)} = m.{q(Col.SOURCE_KEY)} "
-            "WHERE m.is_winner AND m.profile >= 0 GROUP BY m.profile").df()
-    keys = frame.set_index("profile")["natural_key"]
-    return keys.where(keys.notna(), None)
+    non-null ``TableName`` + value in match order, joined by ``|``; null when every field is empty.
+    Reads the views ``snapshots`` and ``records``."""
+    columns = {row[0] for row in con.execute("DESCRIBE snapshots").fetchall()}
+    table_name = _case(config, lambda s: s.table, "s.TableIndex")
+    parts = [f"arg_min({table_name} || CAST(s.{q(f)} AS VARCHAR), s.TableIndex) "
+             f"FILTER (WHERE s.{q(f)} IS NOT NULL)" for f in config.merge.custom_id_fields if f in columns]
+    if not parts:
+        return pa.table({"profile": pa.array([], pa.int64()), "natural_key": pa.array([], pa.string())})
+    key = " || '|' || ".join(f"coalesce({p}, '')" for p in parts)
+    any_value = " OR ".join(f"s.{q(f)} IS NOT NULL" for f in config.merge.custom_id_fields if f in columns)
+    return con.sql(
+        f"SELECT m.profile, CASE WHEN bool_or({any_value}) THEN {key} END AS natural_key FROM snapshots s "
+        f"JOIN records m ON s.TableIndex = m.TableIndex AND s.{q(Col.SOURCE_KEY)} = m.{q(Col.SOURCE_KEY)} "
+        "WHERE m.is_winner AND m.profile >= 0 GROUP BY m.profile").to_arrow_table()
 
 
 def _size_histogram(profile: np.ndarray) -> dict[str, int]:
@@ -231,106 +283,81 @@ def _size_histogram(profile: np.ndarray) -> dict[str, int]:
     return {str(int(v)): int(c) for v, c in zip(values, counts, strict=True)}
 
 
-def _write_customers(lake: Lake, config: UnificationConfig, paths: RunPaths, tables: dict[str, str],
-                     mapping: pa.Table, assignment: object) -> int:
-    order = config.unification.match_order
-    previous = assignment.previous  # type: ignore[attr-defined]
-    ids = pa.table({"profile": pa.array(np.asarray(assignment.customer_id.index, dtype=np.int64)),  # type: ignore[attr-defined]
-                    Col.CUSTOMER_ID: pa.array(assignment.customer_id.tolist(), pa.string()),  # type: ignore[attr-defined]
-                    Col.PREVIOUS_CUSTOMER_ID: pa.array([v if isinstance(v, str) else None for v in previous.tolist()],
-                                                       pa.string())})
-    with lake_duckdb(lake, memory_limit=MERGE_DUCKDB_MEMORY) as con:
-        con.register("mapping", mapping)
-        con.register("ids", ids)
-        selects = [f"SELECT {i}::SMALLINT AS TableIndex, * FROM {parquet_source(lake, [tables[name]])}"
-                   for i, name in enumerate(order) if name in tables]
-        con.execute("CREATE TEMP VIEW snapshots AS " + " UNION ALL BY NAME ".join(selects))
-        columns = {row[0] for row in con.execute("DESCRIBE snapshots").fetchall()}
-        winners = np.asarray(mapping.column("is_winner")) & (np.asarray(mapping.column("profile")) >= 0)
-        passes = max(1, -(-int(winners.sum()) // SURVIVORSHIP_ROWS))
-        for index in range(passes):  # a profile's rows are all in one pass: profile % passes
-            candidates = (f"(SELECT s.*, m.profile FROM snapshots s JOIN (SELECT * FROM mapping WHERE is_winner "
-                          f"AND profile >= 0 AND profile % {passes} = {index}) m ON s.TableIndex = m.TableIndex "
-                          f"AND s.{q(Col.SOURCE_KEY)} = m.{q(Col.SOURCE_KEY)})")
-            verb = "CREATE TEMP TABLE merged AS" if index == 0 else "INSERT INTO merged"
-            con.execute(f"{verb} {survivorship_sql(config, candidates, columns)}")
-        kept = "(SELECT * FROM mapping WHERE profile >= 0)"
-        con.execute(f"CREATE TEMP TABLE keys AS {source_keys_sql(config, kept)}")
-        household = household_sql(config, "merged")
-        household_select = "NULL::VARCHAR AS HouseholdId"
-        if household:
-            con.execute(f"CREATE TEMP TABLE households AS {household}")
-            household_select = ("CASE WHEN h.household_key IS NULL THEN NULL ELSE "
-                                "CAST(h.household_key::UUID AS VARCHAR) END AS HouseholdId")
-        join_household = "LEFT JOIN households h USING (profile)" if household else ""
-        query = (f"SELECT i.{q(Col.CUSTOMER_ID)}, i.{q(Col.PREVIOUS_CUSTOMER_ID)}, m.* EXCLUDE (profile), "
-                 f"k.* EXCLUDE (profile), {household_select} "
-                 f"FROM merged m JOIN ids i USING (profile) JOIN keys k USING (profile) {join_household} "
-                 f"ORDER BY i.{q(Col.CUSTOMER_ID)}")
-        return copy_to_lake(con, query, lake, paths.unified(CUSTOMER))
+def _write_customers(lake: Lake, con: duckdb.DuckDBPyConnection, config: UnificationConfig, paths: RunPaths) -> int:
+    """``Customer``: the survivorship of the winner rows, the source key columns, ids and household."""
+    columns = {row[0] for row in con.execute("DESCRIBE snapshots").fetchall()}
+    (winners,) = con.execute("SELECT count(*) FROM records WHERE is_winner AND profile >= 0").fetchall()[0]
+    passes = max(1, -(-int(winners) // SURVIVORSHIP_ROWS))
+    for index in range(passes):  # a profile's rows are all in one pass: profile % passes
+        candidates = (f"(SELECT s.*, m.profile FROM snapshots s JOIN (SELECT * FROM records WHERE is_winner "
+                      f"AND profile >= 0 AND profile % {passes} = {index}) m ON s.TableIndex = m.TableIndex "
+                      f"AND s.{q(Col.SOURCE_KEY)} = m.{q(Col.SOURCE_KEY)})")
+        verb = "CREATE TEMP TABLE merged AS" if index == 0 else "INSERT INTO merged"
+        con.execute(f"{verb} {survivorship_sql(config, candidates, columns)}")
+    kept = "(SELECT * FROM records WHERE profile >= 0)"
+    con.execute(f"CREATE TEMP TABLE keys AS {source_keys_sql(config, kept)}")
+    household = household_sql(config, "merged")
+    household_select = "NULL::VARCHAR AS HouseholdId"
+    if household:
+        con.execute(f"CREATE TEMP TABLE households AS {household}")
+        household_select = ("CASE WHEN h.household_key IS NULL THEN NULL ELSE "
+                            "CAST(h.household_key::UUID AS VARCHAR) END AS HouseholdId")
+    join_household = "LEFT JOIN households h USING (profile)" if household else ""
+    query = (f"SELECT i.{q(Col.CUSTOMER_ID)}, i.{q(Col.PREVIOUS_CUSTOMER_ID)}, m.* EXCLUDE (profile), "
+             f"k.* EXCLUDE (profile), {household_select} "
+             f"FROM merged m JOIN ids i USING (profile) JOIN keys k USING (profile) {join_household} "
+             f"ORDER BY i.{q(Col.CUSTOMER_ID)}")
+    return copy_to_lake(con, query, lake, paths.unified(CUSTOMER))
 
 
-def _write_lineage(lake: Lake, config: UnificationConfig, paths: RunPaths, records: pd.DataFrame,
-                   clustering: Clustering, assignment: object, pair_table: pa.Table, rules: list,
-                   primary: np.ndarray, data_source: np.ndarray, table_name: np.ndarray) -> None:
-    customer_of = assignment.customer_id  # type: ignore[attr-defined]
-    record_ids = records[Col.RECORD_ID].to_numpy()
-    lineage = pa.table({
-        "record": record_ids, "TableIndex": records["TableIndex"].to_numpy(np.int16),
-        "profile": clustering.profile, "group_winner": clustering.group_winner, "IsPrimary": primary,
-        Col.DATA_SOURCE: pa.array(data_source, pa.string()), Col.TABLE: pa.array(table_name, pa.string()),
-        "AlternateValue": pa.array(records[Col.SOURCE_KEY].to_numpy(dtype=object), pa.string())})
-    ids = pa.table({"profile": pa.array(np.asarray(customer_of.index, dtype=np.int64)),
-                    Col.CUSTOMER_ID: pa.array(customer_of.tolist(), pa.string())})
+def _write_lineage(lake: Lake, con: duckdb.DuckDBPyConnection, config: UnificationConfig, paths: RunPaths,
+                   rules: list) -> None:
+    """``AlternateKey``, the deduplication tables and ``ConflationMatchPairs`` from the tables ``records``,
+    ``ids``, ``pairs`` and ``links``."""
     facts = rule_facts(config, rules)
-    rule_table = pa.table({"rule": pa.array(list(facts), pa.int32()),
-                           "RuleName": pa.array([f[0] for f in facts.values()], pa.string()),
-                           "priority": pa.array([f[1] for f in facts.values()], pa.int32())})
-    links = pa.table({"left": clustering.links["left"].to_numpy(np.int64) if len(clustering.links) else
-                      np.zeros(0, np.int64),
-                      "right": clustering.links["right"].to_numpy(np.int64) if len(clustering.links) else
-                      np.zeros(0, np.int64)})
+    con.register("rules", pa.table({"rule": pa.array(list(facts), pa.int32()),
+                                    "RuleName": pa.array([f[0] for f in facts.values()], pa.string()),
+                                    "priority": pa.array([f[1] for f in facts.values()], pa.int32())}))
     order = config.unification.match_order
-    table_names = pa.table({"TableIndex": pa.array(range(len(order)), pa.int16()),
-                            "Source": pa.array(order, pa.string())})
-    with lake_duckdb(lake, memory_limit=MERGE_DUCKDB_MEMORY) as con:
-        for name, table in (("lineage", lineage), ("ids", ids), ("rules", rule_table), ("pairs", pair_table),
-                            ("links", links), ("sources", table_names)):
-            con.register(name, table)
-        identifier = f"{q(Col.DATA_SOURCE)} || '|' || {q(Col.TABLE)} || '|' || AlternateValue"
+    con.register("sources", pa.table({"TableIndex": pa.array(range(len(order)), pa.int16()),
+                                      "Source": pa.array(order, pa.string())}))
+    con.execute(f"""CREATE TEMP VIEW lineage AS
+        SELECT record, TableIndex, profile, group_winner, is_primary_row AS IsPrimary, {q(Col.DATA_SOURCE)},
+               {q(Col.TABLE)}, {q(Col.SOURCE_KEY)} AS AlternateValue FROM records""")
+    identifier = f"{q(Col.DATA_SOURCE)} || '|' || {q(Col.TABLE)} || '|' || AlternateValue"
+    copy_to_lake(con, f"""
+        SELECT i.{q(Col.CUSTOMER_ID)}, l.{q(Col.DATA_SOURCE)}, l.{q(Col.TABLE)}, l.AlternateValue,
+               {identifier} AS Identifier, {uuid5_sql(identifier, uuid.NAMESPACE_URL)} AS AlternateKeyId,
+               l.IsPrimary, l.group_winner = l.record AS IsDeduplicationWinner
+        FROM lineage l JOIN ids i USING (profile) ORDER BY l.record""", lake, paths.unified(ALTERNATE_KEY))
+    # per record: the first rule (by priority) and best score of the deduplication pairs it is in
+    con.execute("""
+        CREATE TEMP TABLE best AS
+        SELECT record, arg_min(RuleName, (priority, -score)) AS Rule,
+               arg_min(score, (priority, -score)) AS Score FROM (
+            SELECT "left" AS record, rule, score FROM pairs WHERE same_table
+            UNION ALL SELECT "right", rule, score FROM pairs WHERE same_table) JOIN rules USING (rule)
+        GROUP BY record""")
+    for index, name in enumerate(order):
+        group_key = f"'group|{name}|' || w.AlternateValue"
         copy_to_lake(con, f"""
-            SELECT i.{q(Col.CUSTOMER_ID)}, l.{q(Col.DATA_SOURCE)}, l.{q(Col.TABLE)}, l.AlternateValue,
-                   {identifier} AS Identifier, {uuid5_sql(identifier, uuid.NAMESPACE_URL)} AS AlternateKeyId,
-                   l.IsPrimary, l.group_winner = l.record AS IsDeduplicationWinner
-            FROM lineage l JOIN ids i USING (profile) ORDER BY l.record""", lake, paths.unified(ALTERNATE_KEY))
-        # per record: the first rule (by priority) and best score of the deduplication pairs it is in
-        con.execute("""
-            CREATE TEMP TABLE best AS
-            SELECT record, arg_min(RuleName, (priority, -score)) AS Rule,
-                   arg_min(score, (priority, -score)) AS Score FROM (
-                SELECT "left" AS record, rule, score FROM pairs WHERE same_table
-                UNION ALL SELECT "right", rule, score FROM pairs WHERE same_table) JOIN rules USING (rule)
-            GROUP BY record""")
-        for index, name in enumerate(order):
-            group_key = f"'group|{name}|' || w.AlternateValue"
-            copy_to_lake(con, f"""
-                SELECT l.AlternateValue AS {q(Col.SOURCE_KEY)},
-                       {uuid5_sql(group_key)} AS Deduplication_GroupId,
-                       w.AlternateValue AS Deduplication_WinnerId, b.Rule, b.Score,
-                       count(*) OVER (PARTITION BY l.group_winner) AS GroupSize
-                FROM lineage l LEFT JOIN lineage w ON w.record = l.group_winner LEFT JOIN best b ON b.record = l.record
-                WHERE l.TableIndex = {index} ORDER BY l.record""",
-                         lake, paths.unified(dedup_table_name(config, name)))
-        copy_to_lake(con, """
-            SELECT s1.Source AS Table1, a.AlternateValue AS Key1, s2.Source AS Table2, b.AlternateValue AS Key2,
-                   r.RuleName AS Rule, p.score AS Score, k."left" IS NOT NULL AS Linked
-            FROM pairs p JOIN lineage a ON a.record = p."left" JOIN lineage b ON b.record = p."right"
-            JOIN sources s1 ON s1.TableIndex = a.TableIndex JOIN sources s2 ON s2.TableIndex = b.TableIndex
-            JOIN rules r USING (rule)
-            LEFT JOIN (SELECT DISTINCT "left", "right" FROM links) k
-                   ON k."left" = p."left" AND k."right" = p."right"  -- a pair linked under two rules: one row
-            WHERE NOT p.same_table
-            """, lake, paths.unified(MATCH_PAIRS))
+            SELECT l.AlternateValue AS {q(Col.SOURCE_KEY)},
+                   {uuid5_sql(group_key)} AS Deduplication_GroupId,
+                   w.AlternateValue AS Deduplication_WinnerId, b.Rule, b.Score,
+                   count(*) OVER (PARTITION BY l.group_winner) AS GroupSize
+            FROM lineage l LEFT JOIN lineage w ON w.record = l.group_winner LEFT JOIN best b ON b.record = l.record
+            WHERE l.TableIndex = {index} ORDER BY l.record""",
+                     lake, paths.unified(dedup_table_name(config, name)))
+    copy_to_lake(con, """
+        SELECT s1.Source AS Table1, a.AlternateValue AS Key1, s2.Source AS Table2, b.AlternateValue AS Key2,
+               r.RuleName AS Rule, p.score AS Score, k."left" IS NOT NULL AS Linked
+        FROM pairs p JOIN lineage a ON a.record = p."left" JOIN lineage b ON b.record = p."right"
+        JOIN sources s1 ON s1.TableIndex = a.TableIndex JOIN sources s2 ON s2.TableIndex = b.TableIndex
+        JOIN rules r USING (rule)
+        LEFT JOIN (SELECT DISTINCT "left", "right" FROM links) k
+               ON k."left" = p."left" AND k."right" = p."right"  -- a pair linked under two rules: one row
+        WHERE NOT p.same_table
+        """, lake, paths.unified(MATCH_PAIRS))
 
 
 def rule_facts(config: UnificationConfig, rules: list) -> dict[int, tuple[str, int]]:

@@ -139,3 +139,25 @@ def test_fuzzy_precision_presets_decide_on_the_documented_score(tmp_path: Path) 
         return result.together(("Contacts", "1"), ("Members", "7"))
 
     assert linked("high") and linked("90") and not linked("91") and not linked("exact")
+
+
+def test_the_winner_policy_picks_each_group_winner_and_ties_go_to_the_largest_key(tmp_path: Path) -> None:
+    """Most recent, least recent and most filled, over one group of four e-mail duplicates: two share the
+    latest date, one has no date (never the most recent; the least recent, as if older than any date) but
+    the most fields."""
+    crm = [row("1", "Ann", "Lee", "ann@x.com", modified="2026-03-01"),
+           row("2", "Ann", "Lee", "ann@x.com", modified="2026-05-01"),
+           row("3", "Ann", "Lee", "ann@x.com", phone="555", birth="1990-01-01", modified=""),
+           row("4", "Ann", "Lee", "ann@x.com", modified="2026-05-01"),
+           row("5", "Bob", "Ray", "bob@x.com", modified="2026-02-01")]
+    winners = {}
+    for policy in ("most_recent", "least_recent", "most_filled"):
+        text = config().replace("""          - name: same_email
+            conditions: [{field: Email, normalize: [lowercase, whitespace]}]""", f"""          - name: same_email
+            conditions: [{{field: Email, normalize: [lowercase, whitespace]}}]
+        winner: {{policy: {policy}}}""")
+        result = unify(tmp_path / policy, text, {"crm": crm, "pos": [row("9", "Zed", "Q")]})
+        dedup = result.table("Deduplication_CRM_Contacts").set_index("SourceKey")
+        winners[policy] = dedup.loc["1", "Deduplication_WinnerId"]
+        assert dedup.loc["5", "Deduplication_WinnerId"] == "5"
+    assert winners == {"most_recent": "4", "least_recent": "3", "most_filled": "3"}
