@@ -69,21 +69,25 @@ def exception_fires(when: str, results: list[tuple[np.ndarray, np.ndarray]], siz
 def score_rule(rule: CompiledRule, rows: pa.Table, base: str, max_block: int,
                stats: PartitionStats, is_left: np.ndarray | None = None) -> pa.Table:
     """Matched pairs of one rule within one partition's rows (``is_left``: which rows are on the rule's left
-    side, for rows of a rule group; by default the rows' ``side``)."""
+    side, for rows of a rule group; by default the rows' ``side``). Candidates are scored chunk by chunk."""
     keys = np.asarray(rows.column("key"))
     if rule.dedupe:
-        i, j, skipped, skipped_records = block_pairs(keys, max_block)
+        candidates = block_pairs(keys, max_block)
     else:
         if is_left is None:
             is_left = np.asarray(rows.column("side")) == LEFT
-        i, j, skipped, skipped_records = cross_pairs(keys, is_left, max_block)
-    stats.skipped_blocks += skipped
-    stats.skipped_block_records += skipped_records
-    stats.candidate_pairs += len(i)
-    if len(i) == 0:
-        return PAIRS_SCHEMA.empty_table()
+        candidates = cross_pairs(keys, is_left, max_block)
+    stats.skipped_blocks += candidates.skipped_blocks
+    stats.skipped_block_records += candidates.skipped_records
     used = {Col.RECORD_ID} | {f.column for f in rule.features(BOTH)}
     rows = rows.select([c for c in rows.column_names if c in used])  # take only what the rule reads
+    outputs = [_score_rule_chunk(rule, rows, i, j, base, stats) for i, j in candidates.chunks()]
+    return pa.concat_tables(outputs) if outputs else PAIRS_SCHEMA.empty_table()
+
+
+def _score_rule_chunk(rule: CompiledRule, rows: pa.Table, i: np.ndarray, j: np.ndarray, base: str,
+                      stats: PartitionStats) -> pa.Table:
+    stats.candidate_pairs += len(i)
     lefts, rights = rows.take(pa.array(i)), rows.take(pa.array(j))
     ok = np.ones(len(i), bool)
     score = np.ones(len(i))
@@ -121,24 +125,31 @@ def _covered_by(earlier: list[FsBlock], lefts: pa.Table, rights: pa.Table) -> np
 def score_block(block: FsBlock, rows: pa.Table, model: FsModel, settings: Probabilistic, max_block: int,
                 stats: PartitionStats, columns: set[str], earlier: list[FsBlock] | None = None) -> pa.Table:
     """Probabilistic links (and cannot-link pairs) of one blocking rule within a partition. A pair that an
-    earlier blocking rule also produces is left to that rule, so every candidate pair is scored once."""
-    keys = np.asarray(rows.column("key"))
-    i, j, skipped, skipped_records = block_pairs(keys, max_block)
-    stats.skipped_blocks += skipped
-    stats.skipped_block_records += skipped_records
-    if settings.link_only and len(i):
-        tables = np.asarray(rows.column("TableIndex"))
-        different = tables[i] != tables[j]
-        i, j = i[different], j[different]
+    earlier blocking rule also produces is left to that rule, so every candidate pair is scored once.
+    Candidates are scored chunk by chunk: a large block holds millions of them."""
+    candidates = block_pairs(np.asarray(rows.column("key")), max_block)
+    stats.skipped_blocks += candidates.skipped_blocks
+    stats.skipped_block_records += candidates.skipped_records
+    tables = np.asarray(rows.column("TableIndex")) if settings.link_only else None
     used = {Col.RECORD_ID} | columns  # ``MatchSetup.probabilistic_columns``
     rows = rows.select([c for c in rows.column_names if c in used])  # take only what scoring reads
-    if len(i) and earlier:  # gather only the earlier rules' key columns for every candidate
-        keyed = rows.select(sorted({f.column for b in earlier for f in b.features}))
-        fresh = ~_covered_by(earlier, keyed.take(pa.array(i)), keyed.take(pa.array(j)))
-        i, j = i[fresh], j[fresh]
-    stats.candidate_pairs += len(i)
-    if len(i) == 0:
-        return PAIRS_SCHEMA.empty_table()
+    keyed = rows.select(sorted({f.column for b in earlier or [] for f in b.features}))
+    outputs = []
+    for i, j in candidates.chunks():
+        if tables is not None:
+            different = tables[i] != tables[j]
+            i, j = i[different], j[different]
+        if len(i) and earlier:  # gather only the earlier rules' key columns for every candidate
+            fresh = ~_covered_by(earlier, keyed.take(pa.array(i)), keyed.take(pa.array(j)))
+            i, j = i[fresh], j[fresh]
+        stats.candidate_pairs += len(i)
+        if len(i):
+            outputs.append(_score_block_chunk(block, rows, i, j, model, settings, stats))
+    return pa.concat_tables(outputs) if outputs else PAIRS_SCHEMA.empty_table()
+
+
+def _score_block_chunk(block: FsBlock, rows: pa.Table, i: np.ndarray, j: np.ndarray, model: FsModel,
+                       settings: Probabilistic, stats: PartitionStats) -> pa.Table:
     lefts, rights = rows.take(pa.array(i)), rows.take(pa.array(j))
     levels = pair_levels(model.comparisons, lefts, rights)
     tf = np.full(levels.shape, np.nan)
