@@ -35,7 +35,7 @@ class Clustering:
     group: np.ndarray
     profile: np.ndarray
     group_winner: np.ndarray  # record id of the group's winner, per record
-    links: pd.DataFrame  # the chosen cross-table links: group, profile, rule, score
+    links: pd.DataFrame  # left, right: the record pairs that joined records of two tables into one profile
     suspect: list[dict[str, int]] = field(default_factory=list)
 
 
@@ -206,9 +206,7 @@ def cluster_probabilistic(records: pd.DataFrame, pairs: pd.DataFrame, rules: lis
     profile = _drop_excluded(pd.factorize(component)[0].astype(np.int64), table_of, table_names, include_all)
     e_left, e_right = edges["left"].to_numpy(), edges["right"].to_numpy()
     linked = (table_of[e_left] != table_of[e_right]) & (component[e_left] == component[e_right])
-    frame = pd.DataFrame({"group": group[e_right[linked]], "profile": profile[e_left[linked]],
-                          "priority": edges["priority"].to_numpy()[linked], "score": edges["score"].to_numpy()[linked],
-                          "left": e_left[linked], "right": e_right[linked]})
+    frame = pd.DataFrame({"left": e_left[linked], "right": e_right[linked]})
     return Clustering(group, profile, group_winner, frame, suspect)
 
 
@@ -225,8 +223,7 @@ def cluster(records: pd.DataFrame, pairs: pd.DataFrame, rules: list[CompiledRule
     pairs = pairs[~pairs["cannot"]] if "cannot" in pairs else pairs
     if n == 0:
         empty = np.zeros(0, np.int64)
-        return Clustering(empty, empty, empty, pd.DataFrame(columns=["group", "profile", "priority", "score",
-                                                                     "left", "right"]))
+        return Clustering(empty, empty, empty, pd.DataFrame(columns=["left", "right"]))
     table_of = records["TableIndex"].to_numpy()
     rule_ids = pairs["rule"].to_numpy()
     rule_dedupe = _by_rule(rule_ids, {r.id: r.dedupe for r in rules}, False, np.bool_)
@@ -286,8 +283,8 @@ def cluster(records: pd.DataFrame, pairs: pd.DataFrame, rules: list[CompiledRule
                 next_profile += 1
         profile[members] = pd.Series(group[members]).map(group_profile).to_numpy()
     profile = _drop_excluded(profile, table_of, table_names, include_all)
-    links_frame = pd.concat(chosen, ignore_index=True) if chosen else pd.DataFrame(
-        columns=["group", "profile", "priority", "score", "left", "right"])
+    links_frame = pd.concat(chosen, ignore_index=True)[["left", "right"]] if chosen else pd.DataFrame(
+        columns=["left", "right"])
     return Clustering(group, profile, group_winner, links_frame, suspect)
 
 

@@ -21,7 +21,6 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 NAMESPACE = uuid.UUID("6f1c0e55-6c36-4d5e-9a53-3c6b3a2f0c36")
 
@@ -86,66 +85,74 @@ def _custom_table(custom_keys: pd.Series | pa.Table | None) -> pa.Table:
                      "natural_key": pa.array([v if isinstance(v, str) else None for v in keys.tolist()], pa.string())})
 
 
-def assign_ids(current: pd.DataFrame | pa.Table | str, previous: pd.DataFrame | pa.Table | None,
-               custom_keys: pd.Series | pa.Table | None = None,
-               connection: duckdb.DuckDBPyConnection | None = None) -> IdAssignment:
-    """Ids per profile.
+def assign_ids(current: pd.DataFrame | pa.Table, previous: pd.DataFrame | pa.Table | None,
+               custom_keys: pd.Series | pa.Table | None = None) -> IdAssignment:
+    """Ids per profile (``assign_ids_in`` on a connection of its own, the result fetched).
 
     ``current``: one row per record with ``profile``, ``record_key`` (``DataSource|Table|SourceKey``) and
-    ``is_primary`` (the profile's primary record), or the name of such a table in ``connection``.
-    ``previous``: ``record_key``, ``CustomerId``, ``is_primary`` from the last published run (or None).
-    ``custom_keys``: per profile, the natural key of a custom id (None where the fields are empty).
+    ``is_primary`` (the profile's primary record). ``previous``: ``record_key``, ``CustomerId``,
+    ``is_primary`` from the last published run (or None). ``custom_keys``: per profile, the natural key of a
+    custom id (None where the fields are empty).
+    """
+    with duckdb.connect() as con:
+        con.register("ids_current", _arrow(current, ["record_key", "profile", "is_primary"]))
+        merges, splits, new = assign_ids_in(con, "ids_current", previous, custom_keys)
+        table = con.sql("SELECT profile, CustomerId, PreviousCustomerId FROM ids_assigned ORDER BY profile"
+                        ).to_arrow_table()
+    return IdAssignment(table, merges, splits, new)
+
+
+def assign_ids_in(con: duckdb.DuckDBPyConnection, current: str, previous: pd.DataFrame | pa.Table | None,
+                  custom_keys: pd.Series | pa.Table | None = None) -> tuple[int, int, int]:
+    """Leaves the temp table ``ids_assigned`` (profile, CustomerId, PreviousCustomerId) in ``con``; returns
+    (merges, splits, new ids). ``current`` names a table or view of ``con`` with the columns of
+    ``assign_ids``' ``current``.
 
     Computed in DuckDB, column-wise, so that no id, key or profile becomes a Python object (at ten million
     records that alone would take a 2 GB instance); when two profiles would get the same id (a custom key
     shared by two profiles, an id derived for a split-off part that another profile holds),
     ``_assign_in_order`` decides instead.
     """
-    own = connection is None
-    con = duckdb.connect() if connection is None else connection
-    try:
-        if not isinstance(current, str):
-            con.register("ids_current", _arrow(current, ["record_key", "profile", "is_primary"]))
-            current = "ids_current"
-        con.register("ids_custom", _custom_table(custom_keys))
-        _held_and_parts_tables(con, current, previous)
-        con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE ids_chosen AS
-            WITH profiles AS (
-                SELECT profile::BIGINT AS profile, min(record_key) FILTER (WHERE is_primary) AS primary_key
-                FROM {current} GROUP BY profile),
-            top AS (SELECT profile, arg_min(old, (-n, old)) AS old FROM ids_held GROUP BY profile)
-            SELECT p.profile, p.primary_key, c.natural_key, t.old AS held,
-                   CASE WHEN c.natural_key IS NOT NULL THEN {uuid5_sql("'custom|' || c.natural_key")}
-                        WHEN t.old IS NOT NULL THEN t.old ELSE {uuid5_sql('p.primary_key')} END AS CustomerId
-            FROM profiles p LEFT JOIN (SELECT * FROM ids_custom WHERE natural_key IS NOT NULL) c USING (profile)
-            LEFT JOIN top t USING (profile)""")
-        (clashes,) = con.execute("SELECT count(*) - count(DISTINCT CustomerId) FROM ids_chosen").fetchall()[0]
-        if clashes:  # who keeps the id and who gets a variant depends on the order
-            return _in_order_from(con)
-        # previous ids listed per profile: held ones other than the id kept; for a new id, those it split from
-        table = con.sql("""
-            WITH listed AS (
-                SELECT DISTINCT l.profile, l.old FROM (
-                    SELECT profile, old FROM ids_held
-                    UNION ALL SELECT p.profile, p.old FROM ids_counts p JOIN ids_chosen c USING (profile)
-                              WHERE c.natural_key IS NULL AND c.held IS NULL) l
-                JOIN ids_chosen c USING (profile) WHERE l.old <> c.CustomerId)
-            SELECT c.profile, c.CustomerId, p.PreviousCustomerId,
-                   c.natural_key IS NULL AND c.held IS NOT NULL AS kept_held,
-                   c.natural_key IS NULL AND c.held IS NULL AS derived
-            FROM ids_chosen c LEFT JOIN (SELECT profile, string_agg(old, ';' ORDER BY old) AS PreviousCustomerId
-                                         FROM listed GROUP BY profile) p USING (profile)
-            ORDER BY c.profile""").to_arrow_table()
-    finally:
-        if own:
-            con.close()
-    lists = pc.is_valid(table.column("PreviousCustomerId"))
-    kept_held, derived = table.column("kept_held"), table.column("derived")
-    count = lambda mask: int(pc.sum(pc.cast(mask, pa.int64())).as_py() or 0)  # noqa: E731
-    return IdAssignment(table.select(["profile", "CustomerId", "PreviousCustomerId"]),
-                        merges=count(pc.and_(kept_held, lists)), splits=count(pc.and_(derived, lists)),
-                        new=count(pc.and_(derived, pc.invert(lists))))
+    con.register("ids_custom", _custom_table(custom_keys))
+    _held_and_parts_tables(con, current, previous)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE ids_chosen AS
+        WITH profiles AS (
+            SELECT profile::BIGINT AS profile, min(record_key) FILTER (WHERE is_primary) AS primary_key
+            FROM {current} GROUP BY profile),
+        top AS (SELECT profile, arg_min(old, (-n, old)) AS old FROM ids_held GROUP BY profile)
+        SELECT p.profile, p.primary_key, c.natural_key, t.old AS held,
+               CASE WHEN c.natural_key IS NOT NULL THEN {uuid5_sql("'custom|' || c.natural_key")}
+                    WHEN t.old IS NOT NULL THEN t.old ELSE {uuid5_sql('p.primary_key')} END AS CustomerId
+        FROM profiles p LEFT JOIN (SELECT * FROM ids_custom WHERE natural_key IS NOT NULL) c USING (profile)
+        LEFT JOIN top t USING (profile)""")
+    (clashes,) = con.execute("SELECT count(*) - count(DISTINCT CustomerId) FROM ids_chosen").fetchall()[0]
+    if clashes:  # who keeps the id and who gets a variant depends on the order
+        assignment = _in_order_from(con)
+        con.register("ids_in_order", assignment.table)
+        con.execute("CREATE OR REPLACE TEMP TABLE ids_assigned AS SELECT * FROM ids_in_order")
+        con.unregister("ids_in_order")
+        return assignment.merges, assignment.splits, assignment.new
+    # previous ids listed per profile: held ones other than the id kept; for a new id, those it split from
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE ids_assigned AS
+        WITH listed AS (
+            SELECT DISTINCT l.profile, l.old FROM (
+                SELECT profile, old FROM ids_held
+                UNION ALL SELECT p.profile, p.old FROM ids_counts p JOIN ids_chosen c USING (profile)
+                          WHERE c.natural_key IS NULL AND c.held IS NULL) l
+            JOIN ids_chosen c USING (profile) WHERE l.old <> c.CustomerId)
+        SELECT c.profile, c.CustomerId, p.PreviousCustomerId,
+               c.natural_key IS NULL AND c.held IS NOT NULL AS kept_held,
+               c.natural_key IS NULL AND c.held IS NULL AS derived
+        FROM ids_chosen c LEFT JOIN (SELECT profile, string_agg(old, ';' ORDER BY old) AS PreviousCustomerId
+                                     FROM listed GROUP BY profile) p USING (profile)""")
+    con.execute("DROP TABLE ids_chosen")
+    merges, splits, new = con.execute("""
+        SELECT count(*) FILTER (WHERE kept_held AND PreviousCustomerId IS NOT NULL),
+               count(*) FILTER (WHERE derived AND PreviousCustomerId IS NOT NULL),
+               count(*) FILTER (WHERE derived AND PreviousCustomerId IS NULL) FROM ids_assigned""").fetchall()[0]
+    return int(merges), int(splits), int(new)
 
 
 def _held_and_parts_tables(con: duckdb.DuckDBPyConnection, current: str,

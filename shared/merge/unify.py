@@ -25,7 +25,7 @@ from shared.lakeio import read_parquet, write_json
 from shared.match.cluster import Clustering, cluster, cluster_probabilistic, components
 from shared.match.partition import PAIRS_SCHEMA
 from shared.match.rules import compile_rules
-from shared.merge.customer_id import assign_ids, uuid5_sql
+from shared.merge.customer_id import assign_ids_in, uuid5_sql
 from shared.merge.survivorship import household_sql, q, source_keys_sql, survivorship_sql
 from shared.names import Col
 from shared.paths import RunPaths
@@ -231,18 +231,16 @@ def merge_profiles(lake: Lake, config: UnificationConfig, run_id: str, pair_path
             SELECT {q(Col.DATA_SOURCE)} || '|' || {q(Col.TABLE)} || '|' || {q(Col.SOURCE_KEY)} AS record_key,
                    profile, is_primary_row AS is_primary FROM records WHERE profile >= 0""")
         custom_keys = custom_id_keys(con, config) if config.merge.custom_id_fields else None
-        assignment = assign_ids("current_keys", _previous_crosswalk(lake, previous_crosswalk), custom_keys, con)
-        con.register("ids_arrow", assignment.table)
-        con.execute("CREATE TEMP TABLE ids AS SELECT * FROM ids_arrow")
-        con.unregister("ids_arrow")
+        merges, splits, new_ids = assign_ids_in(con, "current_keys", _previous_crosswalk(lake, previous_crosswalk),
+                                                custom_keys)
         customers = _write_customers(lake, con, config, paths)
         _write_lineage(lake, con, config, paths, rules)
     outcome = MergeOutcome(records=kept_records, customers=customers, merged_records=kept_records - customers,
-                           new_ids=assignment.new, merges=assignment.merges, splits=assignment.splits,
+                           new_ids=new_ids, merges=merges, splits=splits,
                            suspect_clusters=len(suspect))
     write_json(lake, paths.unified("clusters").replace(".parquet", ".json"), {
         "records": n, "profiles": customers, "dropped_records": n - kept_records, "suspect_clusters": suspect,
-        "merges": assignment.merges, "splits": assignment.splits, "new_ids": assignment.new, "cluster_sizes": sizes})
+        "merges": merges, "splits": splits, "new_ids": new_ids, "cluster_sizes": sizes})
     return outcome
 
 
@@ -305,7 +303,7 @@ def _write_customers(lake: Lake, con: duckdb.DuckDBPyConnection, config: Unifica
     join_household = "LEFT JOIN households h USING (profile)" if household else ""
     query = (f"SELECT i.{q(Col.CUSTOMER_ID)}, i.{q(Col.PREVIOUS_CUSTOMER_ID)}, m.* EXCLUDE (profile), "
              f"k.* EXCLUDE (profile), {household_select} "
-             f"FROM merged m JOIN ids i USING (profile) JOIN keys k USING (profile) {join_household} "
+             f"FROM merged m JOIN ids_assigned i USING (profile) JOIN keys k USING (profile) {join_household} "
              f"ORDER BY i.{q(Col.CUSTOMER_ID)}")
     return copy_to_lake(con, query, lake, paths.unified(CUSTOMER))
 
@@ -329,7 +327,7 @@ def _write_lineage(lake: Lake, con: duckdb.DuckDBPyConnection, config: Unificati
         SELECT i.{q(Col.CUSTOMER_ID)}, l.{q(Col.DATA_SOURCE)}, l.{q(Col.TABLE)}, l.AlternateValue,
                {identifier} AS Identifier, {uuid5_sql(identifier, uuid.NAMESPACE_URL)} AS AlternateKeyId,
                l.IsPrimary, l.group_winner = l.record AS IsDeduplicationWinner
-        FROM lineage l JOIN ids i USING (profile) ORDER BY l.record""", lake, paths.unified(ALTERNATE_KEY))
+        FROM lineage l JOIN ids_assigned i USING (profile) ORDER BY l.record""", lake, paths.unified(ALTERNATE_KEY))
     # per record: the first rule (by priority) and best score of the deduplication pairs it is in
     con.execute("""
         CREATE TEMP TABLE best AS
