@@ -1,6 +1,7 @@
 """Matching benchmark: c360 against Splink on the same data, in the same run; prints ratios c360/Splink.
 
     python bench/match/benchmark.py [--sets febrl3 febrl4 rldata10000 demo-100000 demo-1000000]
+    python bench/match/benchmark.py --sets demo-5000000 --only c360   # the scale check: 10.4 M records
 
 Each tool runs in its own process (Splink in bench/.venv-splink); wall time is measured by the runner from
 reading the inputs to final clusters, peak memory is the peak RSS of the runner's process tree (c360's
@@ -62,8 +63,11 @@ def run(tool: str, dataset: str) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sets", nargs="+", default=["febrl3", "febrl4", "rldata10000", "demo-100000"])
+    parser.add_argument("--only", choices=list(RUNNERS), help="run one tool (a scale check beyond Splink's reach)")
     args = parser.parse_args()
-    ensure_splink()
+    tools = [args.only] if args.only else ["c360", "splink"]
+    if "splink" in tools:
+        ensure_splink()
     ensure_data(args.sets)
     results = []
     header = (f"{'set':14s} {'tool':7s} {'precision':>9s} {'recall':>7s} {'F1':>7s} {'cluster F1':>10s} "
@@ -71,7 +75,7 @@ def main() -> None:
     print(header)
     for dataset in args.sets:
         pair = {}
-        for tool in ("c360", "splink"):
+        for tool in tools:
             result = run(tool, dataset)
             results.append(result)
             pair[tool] = result
@@ -109,7 +113,7 @@ def markdown_table(results: list[dict]) -> str:
             "| Splink s / MB | ratio F1 / time / memory |", "|" + " --- |" * 8]
     by_key = {(r.get("tool"), r.get("dataset")): r for r in results if "f1" in r}
     datasets = [d for d in dict.fromkeys(r.get("dataset") for r in results) if d]
-    order = ["febrl3", "febrl4", "rldata10000", "demo-100000", "demo-1000000"]
+    order = ["febrl3", "febrl4", "rldata10000", "demo-100000", "demo-1000000", "demo-5000000"]
     for d in sorted(datasets, key=lambda d: order.index(d) if d in order else len(order)):
         c, s = by_key.get(("c360", d)), by_key.get(("splink", d))
         if not (c and s):
