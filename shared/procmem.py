@@ -96,3 +96,19 @@ def release() -> None:
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
+
+
+@contextmanager
+def arrow_on_c_heap() -> Iterator[None]:
+    """Arrow allocates from the C heap while the block runs, so that ``release`` hands its freed buffers
+    back too. Arrow's default pool (mimalloc) keeps freed pages for reuse: reading the 24 M links of
+    10 M records left 1.19 GB resident for 0.35 GB of data, 0.65 GB with the C heap trimmed. The pool is
+    process-wide; a buffer is always freed by the pool that allocated it, so overlapping steps stay safe."""
+    import pyarrow as pa
+
+    previous = pa.default_memory_pool()
+    pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(previous)

@@ -64,3 +64,14 @@ def test_the_step_record_carries_the_peak(tmp_path) -> None:
     record = read_json(lake, f"{RunPaths('run-1').root}/steps/merge_clusters.json")
     assert record["status"] == "Succeeded"
     assert record["peak_mb"] > 100
+
+
+def test_arrow_allocates_from_the_c_heap_inside_the_block_and_from_its_pool_after() -> None:
+    import pyarrow as pa
+
+    before = pa.default_memory_pool().backend_name
+    with procmem.arrow_on_c_heap():
+        assert pa.default_memory_pool().backend_name == "system"
+        kept = pa.array(range(100_000))  # allocated from the C heap, freed after the block: still valid
+    assert pa.default_memory_pool().backend_name == before
+    assert kept.sum().as_py() == sum(range(100_000))

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,9 +40,48 @@ class Clustering:
     suspect: list[dict[str, int]] = field(default_factory=list)
 
 
+# edges given to scipy at once: it copies a graph twice with 8-byte weights, about 40 bytes an edge, so
+# the 24 M links of 10 M records took 0.9 GB in one call
+COMPONENT_EDGES = 2_000_000
+
+
 def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    graph = coo_matrix((np.ones(len(left), np.int8), (left, right)), shape=(n, n))
-    _, labels = connected_components(graph, directed=False)
+    """Connected components of records 0..n-1, labelled in order of their smallest record (scipy's order)."""
+    return components_of(n, [(left, right)])
+
+
+def components_of(n: int, edges: Iterable[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """``components`` over edges given in parts (e.g. one per pair file, never concatenated whole).
+
+    Edges are added about ``COMPONENT_EDGES`` at a time, each batch over the components found so far (the
+    graph contracted), so that memory follows n and the batch, not the number of edges."""
+    labels: np.ndarray | None = None
+    calls = 0
+    waiting: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def contract() -> None:
+        nonlocal labels, calls
+        a = np.concatenate([w[0] for w in waiting]) if waiting else np.zeros(0, np.int64)
+        b = np.concatenate([w[1] for w in waiting]) if waiting else np.zeros(0, np.int64)
+        waiting.clear()
+        nodes = n if labels is None else (int(labels.max()) + 1 if n else 0)
+        if labels is not None:
+            a, b = labels[a], labels[b]
+        graph = coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(nodes, nodes))
+        merged = connected_components(graph, directed=False)[1]
+        labels = merged if labels is None else merged[labels]
+        calls += 1
+
+    for left, right in edges:
+        for start in range(0, len(left), COMPONENT_EDGES):
+            waiting.append((left[start:start + COMPONENT_EDGES], right[start:start + COMPONENT_EDGES]))
+            if sum(len(w[0]) for w in waiting) >= COMPONENT_EDGES:
+                contract()
+    if waiting or labels is None:
+        contract()
+    assert labels is not None
+    if calls > 1:  # renumbered in order of first appearance, as one call would number them
+        labels = pd.factorize(labels)[0].astype(np.int32)
     return labels
 
 
@@ -168,16 +208,22 @@ def cluster_probabilistic(records: pd.DataFrame, pairs: pd.DataFrame, rules: lis
                           never: pd.DataFrame, limit: int, winner_rank: np.ndarray, one_to_one: bool) -> Clustering:
     """Hybrid mode: rule matches are must-links, probabilistic links are added, cannot-links are honoured;
     profiles are the guarded connected components across all tables (match order ranks survivorship only)."""
-    n = len(records)
-    if n == 0:
+    if len(records) == 0:
         return cluster(records, pairs, rules, table_names, include_all, always, never, limit, winner_rank)
-    table_of = records["TableIndex"].to_numpy()
+    edges, cannot = probabilistic_edges(pairs, rules, always, one_to_one)
+    return cluster_edges(records, edges, cannot, table_names, include_all, never, limit, winner_rank)
+
+
+def probabilistic_edges(pairs: pd.DataFrame, rules: list[CompiledRule], always: pd.DataFrame,
+                        one_to_one: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The edges of the hybrid mode (left, right, priority, score: rule links first, then probabilistic
+    ones, each in pair order, then always-match pairs) and the cannot-links (left, right). Built from
+    arrays, each column copied once: at 10 M records the links are 24 M rows, and the caller frees
+    ``pairs`` before clustering so that the merge activity fits one instance's memory."""
     left, right = pairs["left"].to_numpy(), pairs["right"].to_numpy()
     rule, score = pairs["rule"].to_numpy(), pairs["score"].to_numpy()
     cannot = pairs["cannot"].to_numpy(bool) if "cannot" in pairs else np.zeros(len(pairs), bool)
     cannot_pairs = pd.DataFrame({"left": left[cannot], "right": right[cannot]})
-    # rule links first, then probabilistic ones, each in pair order; arrays, not frame copies: at a
-    # million customers the links are 4.9 M rows and the merge activity must fit one instance's memory
     is_rule = np.isin(rule, np.fromiter(priority_of(rules), np.int64)) & ~cannot
     is_probabilistic = ~is_rule & ~cannot
     if one_to_one:
@@ -188,25 +234,39 @@ def cluster_probabilistic(records: pd.DataFrame, pairs: pd.DataFrame, rules: lis
                  (best["left"].to_numpy(), best["right"].to_numpy(), np.full(len(best), 1000, np.int16),
                   best["score"].to_numpy())]
     else:
-        rows = np.concatenate([np.flatnonzero(is_rule), np.flatnonzero(is_probabilistic)])
+        index = np.int32 if len(pairs) < 2**31 else np.int64
+        rows = np.concatenate([np.flatnonzero(is_rule).astype(index), np.flatnonzero(is_probabilistic).astype(index)])
         parts = [(left[rows], right[rows], _priorities(rule[rows], rules), score[rows])]
     del is_rule, is_probabilistic, cannot, rows
     if len(always):
         parts.append((always["left"].to_numpy(), always["right"].to_numpy(), np.full(len(always), ALWAYS, np.int16),
                       np.ones(len(always), np.float32)))
-    edges = pd.DataFrame({name: np.concatenate([part[i] for part in parts])
-                          for i, name in enumerate(("left", "right", "priority", "score"))})
-    del parts
-    component, suspect = guarded_groups(n, edges, pd.concat([never, cannot_pairs], ignore_index=True), limit)
+    columns = ("left", "right", "priority", "score")
+    if len(parts) == 1:  # the usual case: the columns as they are, not concatenated copies
+        return pd.DataFrame(dict(zip(columns, parts[0], strict=True)), copy=False), cannot_pairs
+    return pd.DataFrame({name: np.concatenate([part[i] for part in parts]) for i, name in enumerate(columns)}), \
+        cannot_pairs
+
+
+def cluster_edges(records: pd.DataFrame, edges: pd.DataFrame, cannot: pd.DataFrame, table_names: list[str],
+                  include_all: dict[str, bool], never: pd.DataFrame, limit: int, winner_rank: np.ndarray) -> Clustering:
+    """Groups and profiles of the hybrid mode from its edges and cannot-links (``probabilistic_edges``).
+    Consumes ``edges``: its columns are dropped once read, so that their memory is free for the rest."""
+    n = len(records)
+    table_of = records["TableIndex"].to_numpy()
+    component, suspect = guarded_groups(n, edges, pd.concat([never, cannot], ignore_index=True), limit)
+    e_left, e_right = edges["left"].to_numpy(), edges["right"].to_numpy()
+    linked = (table_of[e_left] != table_of[e_right]) & (component[e_left] == component[e_right])
+    frame = pd.DataFrame({"left": e_left[linked], "right": e_right[linked]})
+    del e_left, e_right, linked
+    for column in list(edges.columns):  # consumed: its columns are freed before the groups are numbered
+        del edges[column]
     # one group per (component, table), numbered in order of first appearance
     group = pd.factorize(component.astype(np.int64) * (int(table_of.max()) + 1) + table_of)[0].astype(np.int64)
     order = np.lexsort((winner_rank, group))
     first = np.r_[True, group[order][1:] != group[order][:-1]]
     group_winner = pd.Series(order[first], index=group[order][first]).reindex(group).to_numpy()
     profile = _drop_excluded(pd.factorize(component)[0].astype(np.int64), table_of, table_names, include_all)
-    e_left, e_right = edges["left"].to_numpy(), edges["right"].to_numpy()
-    linked = (table_of[e_left] != table_of[e_right]) & (component[e_left] == component[e_right])
-    frame = pd.DataFrame({"left": e_left[linked], "right": e_right[linked]})
     return Clustering(group, profile, group_winner, frame, suspect)
 
 

@@ -8,6 +8,7 @@ score and whether they linked) and ``clusters.json`` (counts and guarded giant c
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,8 +22,14 @@ import pyarrow.compute as pc
 from shared import procmem
 from shared.config.model import KeyPair, SourceTable, UnificationConfig
 from shared.duck import copy_to_lake, lake_duckdb, parquet_source
-from shared.lakeio import read_parquet, write_json
-from shared.match.cluster import Clustering, cluster, cluster_probabilistic, components
+from shared.lakeio import iter_parquet_batches, read_parquet, write_json
+from shared.match.cluster import (
+    Clustering,
+    cluster,
+    cluster_edges,
+    components_of,
+    probabilistic_edges,
+)
 from shared.match.partition import PAIRS_SCHEMA
 from shared.match.rules import compile_rules
 from shared.merge.customer_id import assign_ids_in, uuid5_sql
@@ -41,6 +48,8 @@ SURVIVORSHIP_ROWS = 400_000
 # DuckDB's share of the merge activity, which also holds the run's clustering in Python: at 1 M customers
 # 1 GB put the activity at 2.39 GB, 640 MB at 2.04 GB (run alone), for 0.5 s more of spilling
 MERGE_DUCKDB_MEMORY = "640MB"
+TRIM_EVERY_FILES = 4  # pair files read between two trims of the C heap (a trim costs about 20 ms)
+PAIR_BATCH_ROWS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -98,7 +107,7 @@ def _winner_rank(con: duckdb.DuckDBPyConnection, config: UnificationConfig, n: i
     cases = " ".join(f"WHEN {i} THEN {by_policy.get(policy, '-Filled::DOUBLE')}" for i, policy in enumerate(policies))
     ranked = con.execute(f"SELECT {q(Col.RECORD_ID)} FROM features ORDER BY CASE TableIndex {cases} END, "
                          f"{q(Col.SOURCE_KEY)} DESC, {q(Col.RECORD_ID)}").fetchnumpy()[Col.RECORD_ID]
-    rank = np.empty(n, np.int64)
+    rank = np.empty(n, np.int32 if n < 2**31 else np.int64)
     rank[ranked] = np.arange(n)
     return rank
 
@@ -112,29 +121,68 @@ def _read_pairs(lake: Lake, paths: list[str], records: int, always: pd.DataFrame
     ids = pa.int32() if records < 2**31 else pa.int64()
     schema = pa.schema([pa.field(f.name, ids if f.name in ("left", "right") else f.type) for f in PAIRS_SCHEMA])
 
-    def part(path: str, cannot: bool) -> pa.Table:
-        table = read_parquet(lake, path).select(schema.names).cast(schema)
-        return table.filter(pc.equal(table.column("cannot"), pa.scalar(cannot)))
+    read = itertools.count(1)
 
-    links = pa.concat_tables([schema.empty_table()] + [part(path, False) for path in paths])
+    def part(path: str, cannot: bool) -> pa.Table:
+        # batch by batch: a partition's file holds up to 10 M cannot-links at 10 M records, of which a
+        # handful are kept; and a trim of the C heap every few files, or the freed rows between the kept
+        # ones stay resident (the 0.35 GB of links of 10 M records held 1.4 GB)
+        kept = []
+        for batch in iter_parquet_batches(lake, path, schema.names, batch_rows=PAIR_BATCH_ROWS):
+            table = pa.Table.from_batches([batch]).cast(schema)
+            kept.append(table.filter(pc.equal(table.column("cannot"), pa.scalar(cannot))))
+            del table
+        if next(read) % TRIM_EVERY_FILES == 0:
+            procmem.release()
+        return pa.concat_tables(kept).combine_chunks() if kept else schema.empty_table()
+
+    chunks = [part(path, False) for path in paths]
     if always is not None and paths:
-        label = components(records, np.concatenate([links.column("left").to_numpy(), always["left"].to_numpy()]),
-                           np.concatenate([links.column("right").to_numpy(), always["right"].to_numpy()]))
-        inside = []
+        # a generator: each file's ids are read as the components need them, not all copied at once
+        edges = ((c.column("left").to_numpy(), c.column("right").to_numpy()) for c in chunks)
+        label = components_of(records, itertools.chain(edges, [(always["left"].to_numpy(),
+                                                                 always["right"].to_numpy())]))
         for path in paths:
             cannot = part(path, True)
             same = label[cannot.column("left").to_numpy()] == label[cannot.column("right").to_numpy()]
-            inside.append(cannot.filter(pa.array(same)))
-        links = pa.concat_tables([links, *inside])
-    return links.combine_chunks().to_pandas(split_blocks=True, self_destruct=True)
+            chunks.append(cannot.filter(pa.array(same)))
+    return _filled(chunks, schema)  # each file's table freed once copied
 
 
-def _lineage_pairs(pairs: pd.DataFrame, table_of: np.ndarray) -> pa.Table:
-    """The links (no cannot-links) for the lineage tables, with whether both records are of one table."""
-    links = pairs[~pairs["cannot"].to_numpy(bool)] if "cannot" in pairs else pairs
-    left, right = links["left"].to_numpy(), links["right"].to_numpy()
-    return pa.table({"left": left, "right": right, "rule": links["rule"].to_numpy(np.int32),
-                     "score": links["score"].to_numpy(np.float64), "same_table": table_of[left] == table_of[right]})
+def _filled(tables: list[pa.Table], schema: pa.Schema) -> pd.DataFrame:
+    """One frame of many tables' rows, in order: numpy columns filled table by table, each table dropped
+    from the list once copied, so that the rows are held about once, not twice as a concatenation would."""
+    total = sum(len(t) for t in tables)
+    columns = {f.name: np.empty(total, f.type.to_pandas_dtype()) for f in schema}
+    at = 0
+    for index in range(len(tables)):
+        table, tables[index] = tables[index], None  # type: ignore[call-overload]
+        for name, column in columns.items():
+            column[at:at + len(table)] = table.column(name).to_numpy()
+        at += len(table)
+        del table
+    return pd.DataFrame(columns, copy=False)
+
+
+def _to_duckdb(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
+    con.register(f"{name}_arrow", table)
+    con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
+    con.unregister(f"{name}_arrow")
+
+
+def _pairs_table(lake: Lake, con: duckdb.DuckDBPyConnection, paths: list[str], ids: str) -> None:
+    """Table ``pairs``: the run's links (no cannot-links) read from the pair files, with whether both
+    records are of one table, for the lineage tables."""
+    if not paths:
+        con.execute(f"CREATE TEMP TABLE pairs (\"left\" {ids}, \"right\" {ids}, rule INTEGER, score DOUBLE, "
+                    "same_table BOOLEAN)")
+        return
+    con.execute(f"""
+        CREATE TEMP TABLE pairs AS
+        SELECT p."left"::{ids} AS "left", p."right"::{ids} AS "right", p.rule::INTEGER AS rule,
+               p.score::DOUBLE AS score, a.TableIndex = b.TableIndex AS same_table
+        FROM {parquet_source(lake, paths)} p JOIN records a ON a.record = p."left"
+        JOIN records b ON b.record = p."right" WHERE NOT p.cannot""")
 
 
 def _previous_crosswalk(lake: Lake, path: str | None) -> pa.Table | None:
@@ -151,11 +199,12 @@ def _previous_crosswalk(lake: Lake, path: str | None) -> pa.Table | None:
 
 def _primary_records(table_of: np.ndarray, clustering: Clustering, rank: np.ndarray) -> np.ndarray:
     """Per record: whether it is its profile's primary (the first table's winner, best ranked)."""
-    is_winner = clustering.group_winner == np.arange(len(table_of))
-    frame = pd.DataFrame({"profile": clustering.profile, "table": table_of, "rank": rank, "winner": is_winner})
-    candidates = frame[frame["winner"] & (frame["profile"] >= 0)].sort_values(["profile", "table", "rank"])
-    primary = np.zeros(len(frame), bool)
-    primary[candidates.drop_duplicates("profile").index.to_numpy()] = True
+    candidates = np.flatnonzero((clustering.group_winner == np.arange(len(table_of))) & (clustering.profile >= 0))
+    profile = clustering.profile[candidates]
+    order = np.lexsort((rank[candidates], table_of[candidates], profile))
+    first = np.r_[True, profile[order][1:] != profile[order][:-1]] if len(order) else np.zeros(0, bool)
+    primary = np.zeros(len(table_of), bool)
+    primary[candidates[order[first]]] = True
     return primary
 
 
@@ -171,6 +220,12 @@ def merge_profiles(lake: Lake, config: UnificationConfig, run_id: str, pair_path
     """Cluster in Python over record ids and pairs (numbers only), then join keys, ids and source rows in
     DuckDB, which spills to disk beyond its share: no source key or id becomes a Python object, so the
     activity's memory grows by tens of bytes per record, not hundreds."""
+    with procmem.arrow_on_c_heap():
+        return _merge_profiles(lake, config, run_id, pair_paths, tables, previous_crosswalk)
+
+
+def _merge_profiles(lake: Lake, config: UnificationConfig, run_id: str, pair_paths: list[str],
+                    tables: dict[str, str], previous_crosswalk: str | None) -> MergeOutcome:
     paths = RunPaths(run_id)
     procmem.release()  # what earlier activities of this worker freed: this one holds the most
     order = config.unification.match_order
@@ -190,35 +245,37 @@ def merge_profiles(lake: Lake, config: UnificationConfig, run_id: str, pair_path
     always, never = _key_pairs(custom.always_match, config, named), _key_pairs(custom.never_match, config, named)
     settings = config.unification.probabilistic
     pairs = _read_pairs(lake, pair_paths, n, always if settings.enabled else None)
-    if settings.enabled:
-        clustering = cluster_probabilistic(records, pairs, rules, order, include_all, always, never,
-                                           config.unification.max_cluster_size, rank, settings.one_to_one)
-    else:
+    procmem.release()  # the pair files' buffers
+    if settings.enabled and n:
+        edges, cannot = probabilistic_edges(pairs, rules, always, settings.one_to_one)
+        del pairs  # the edges hold what clustering needs
+        procmem.release()
+        clustering = cluster_edges(records, edges, cannot, order, include_all, never,
+                                   config.unification.max_cluster_size, rank)
+        del edges, cannot
+    else:  # rules only, or no records
         clustering = cluster(records, pairs, rules, order, include_all, always, never,
                              config.unification.max_cluster_size, rank)
-    pair_table = _lineage_pairs(pairs, table_of)
-    del pairs  # the lineage tables need the links only, as Arrow
+        del pairs  # the lineage tables read the links from the pair files, in DuckDB
     primary = _primary_records(table_of, clustering, rank)
-    labels = pa.table({"record": pa.array(np.arange(n, dtype=np.int64)), "TableIndex": pa.array(table_of),
-                       "profile": pa.array(clustering.profile.astype(np.int64)),
-                       "group_winner": pa.array(clustering.group_winner.astype(np.int64)),
-                       "is_winner": pa.array(clustering.group_winner == np.arange(n)), "is_primary_row": primary})
-    linked = pa.table({"left": clustering.links["left"].to_numpy(np.int64) if len(clustering.links) else
-                       np.zeros(0, np.int64),
-                       "right": clustering.links["right"].to_numpy(np.int64) if len(clustering.links) else
-                       np.zeros(0, np.int64)})
+    id_type = np.int32 if n < 2**31 else np.int64  # record ids in every table below
     kept = clustering.profile >= 0
     kept_records, sizes, suspect = int(kept.sum()), _size_histogram(clustering.profile[kept]), clustering.suspect
-    del clustering, rank, primary, kept, records, table_of
-    procmem.release()
+    del kept, records, rank
     with lake_duckdb(lake, memory_limit=MERGE_DUCKDB_MEMORY) as con:
-        # DuckDB's own tables, which spill to disk; the Arrow copies are freed
+        # DuckDB's own tables, which spill to disk: each Arrow table is freed once DuckDB holds its copy
         _features_view(lake, con, paths)
-        for name, table in (("labels", labels), ("pairs", pair_table), ("links", linked)):
-            con.register(f"{name}_arrow", table)
-            con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
-            con.unregister(f"{name}_arrow")
-        del labels, pair_table, linked
+        _to_duckdb(con, "labels", pa.table({
+            "record": pa.array(np.arange(n, dtype=id_type)), "TableIndex": pa.array(table_of),
+            "profile": pa.array(clustering.profile.astype(id_type)),
+            "group_winner": pa.array(clustering.group_winner.astype(id_type)),
+            "is_winner": pa.array(clustering.group_winner == np.arange(n)), "is_primary_row": pa.array(primary)}))
+        del primary, table_of
+        links = clustering.links
+        _to_duckdb(con, "links", pa.table({"left": links["left"].to_numpy().astype(id_type),
+                                           "right": links["right"].to_numpy().astype(id_type)}))
+        del clustering, links
+        procmem.release()
         con.execute(f"""
             CREATE TEMP TABLE records AS
             SELECT l.*, f.{q(Col.SOURCE_KEY)}, {_case(config, lambda s: s.data_source)} AS {q(Col.DATA_SOURCE)},
@@ -226,6 +283,7 @@ def merge_profiles(lake: Lake, config: UnificationConfig, run_id: str, pair_path
             FROM labels l JOIN (SELECT {q(Col.RECORD_ID)} AS record, {q(Col.SOURCE_KEY)} FROM features) f
             USING (record)""")
         con.execute("DROP TABLE labels")
+        _pairs_table(lake, con, pair_paths, "INTEGER" if id_type is np.int32 else "BIGINT")
         _snapshots_view(lake, con, config, tables)
         con.execute(f"""CREATE TEMP VIEW current_keys AS
             SELECT {q(Col.DATA_SOURCE)} || '|' || {q(Col.TABLE)} || '|' || {q(Col.SOURCE_KEY)} AS record_key,
@@ -336,14 +394,20 @@ def _write_lineage(lake: Lake, con: duckdb.DuckDBPyConnection, config: Unificati
             SELECT "left" AS record, rule, score FROM pairs WHERE same_table
             UNION ALL SELECT "right", rule, score FROM pairs WHERE same_table) JOIN rules USING (rule)
         GROUP BY record""")
+    # per group (all its records are of one table): the winner's key and the size; an aggregate and one
+    # join, not a window and a self-join in the query below: at 10 M records those ran out of 640 MB
+    con.execute(f"""
+        CREATE TEMP TABLE groups AS
+        SELECT g.group_winner, w.{q(Col.SOURCE_KEY)} AS WinnerId, g.GroupSize
+        FROM (SELECT group_winner, count(*) AS GroupSize FROM records GROUP BY ALL) g
+        JOIN records w ON w.record = g.group_winner""")
     for index, name in enumerate(order):
-        group_key = f"'group|{name}|' || w.AlternateValue"
+        group_key = f"'group|{name}|' || g.WinnerId"
         copy_to_lake(con, f"""
             SELECT l.AlternateValue AS {q(Col.SOURCE_KEY)},
                    {uuid5_sql(group_key)} AS Deduplication_GroupId,
-                   w.AlternateValue AS Deduplication_WinnerId, b.Rule, b.Score,
-                   count(*) OVER (PARTITION BY l.group_winner) AS GroupSize
-            FROM lineage l LEFT JOIN lineage w ON w.record = l.group_winner LEFT JOIN best b ON b.record = l.record
+                   g.WinnerId AS Deduplication_WinnerId, b.Rule, b.Score, g.GroupSize
+            FROM lineage l LEFT JOIN groups g USING (group_winner) LEFT JOIN best b ON b.record = l.record
             WHERE l.TableIndex = {index} ORDER BY l.record""",
                      lake, paths.unified(dedup_table_name(config, name)))
     copy_to_lake(con, """

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
+from shared.match import cluster
 from shared.match.cluster import guarded_groups
 
 
@@ -47,3 +51,21 @@ def test_components_without_trouble_are_plain_connected_components() -> None:
     labels, suspect = guarded_groups(6, graph, no_cannot(), limit=10)
     assert together(labels) == {frozenset({0, 1, 2}), frozenset({3, 4}), frozenset({5})}
     assert suspect == []
+
+
+def test_components_found_edge_batch_by_edge_batch_equal_one_scipy_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches of edges over the graph contracted so far give scipy's labels, numbered as scipy numbers
+    them (by smallest record), also for empty graphs, self-loops, repeated edges and edges in parts."""
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        n = int(rng.integers(0, 200))
+        m = int(rng.integers(0, 400)) if n else 0
+        left, right = rng.integers(0, max(n, 1), m), rng.integers(0, max(n, 1), m)
+        graph = coo_matrix((np.ones(m, np.int8), (left, right)), shape=(n, n))
+        expected = connected_components(graph, directed=False)[1]
+        monkeypatch.setattr(cluster, "COMPONENT_EDGES", int(rng.integers(1, 40)))
+        found = cluster.components(n, left, right)
+        assert found.tolist() == expected.tolist()
+        cuts = np.sort(rng.integers(0, m + 1, int(rng.integers(0, 5))))  # the edges in parts, as files give them
+        parts = list(zip(np.split(left, cuts), np.split(right, cuts), strict=True))
+        assert cluster.components_of(n, parts).tolist() == expected.tolist()
