@@ -98,10 +98,6 @@ class Candidates:
             yield (self.order[np.repeat(self.source[a:b], count)],
                    self.order[np.repeat(self.first[a:b], count) + offsets])
 
-    def all(self) -> tuple[np.ndarray, np.ndarray]:
-        parts = list(self.chunks(max(1, self.total)))
-        return parts[0] if parts else (np.zeros(0, np.int64), np.zeros(0, np.int64))
-
 
 def block_pairs(keys: np.ndarray, max_block: int) -> Candidates:
     """All i<j pairs of positions sharing a key, skipping blocks larger than ``max_block``.

@@ -63,16 +63,6 @@ def uuid5_sql(expression: str, namespace: uuid.UUID = NAMESPACE) -> str:
             f"substr(d, 18, 3) || '-' || substr(d, 21, 12))[1]")
 
 
-def system_ids(natural_keys: list[str]) -> list[str]:
-    """``system_id`` of many keys at once (SHA-1 in DuckDB): a million ids in a fraction of a second."""
-    if not natural_keys:
-        return []
-    keys = pa.table({"k": pa.array(natural_keys, pa.string()), "i": pa.array(np.arange(len(natural_keys)))})
-    with duckdb.connect() as connection:
-        connection.register("keys", keys)
-        return connection.execute(f"SELECT {uuid5_sql('k')} AS id FROM keys ORDER BY i").fetchnumpy()["id"].tolist()
-
-
 def _arrow(frame: pd.DataFrame | pa.Table, columns: list[str]) -> pa.Table:
     if isinstance(frame, pa.Table):
         return frame.select(columns)

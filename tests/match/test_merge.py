@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shared.merge.customer_id import _assign_in_order, _held_and_parts, assign_ids, system_id, system_ids
+from shared.merge.customer_id import _assign_in_order, _held_and_parts, assign_ids, system_id
 from tests.match.harness import unify
 from tests.match.test_rules import config, row
 
@@ -96,12 +96,20 @@ def test_custom_customer_id_from_configured_fields(tmp_path: Path) -> None:
 def test_system_ids_are_uuid5_of_the_natural_key() -> None:
     import uuid
 
-    from shared.merge.customer_id import NAMESPACE
+    import duckdb
+    import pyarrow as pa
+
+    from shared.merge.customer_id import NAMESPACE, uuid5_sql
 
     keys = ["", "ERP|Customers|C0001", "custom|Zoë|漢字", "x" * 500]
     for key in keys:
         assert system_id(key) == str(uuid.uuid5(NAMESPACE, key))
-    assert system_ids(keys) == [str(uuid.uuid5(NAMESPACE, k)) for k in keys]  # the column-wise twin
+    with duckdb.connect() as con:  # the SQL twin, for a whole column at once; any namespace
+        con.register("keys", pa.table({"k": keys, "i": range(len(keys))}))
+        for namespace in (NAMESPACE, uuid.NAMESPACE_URL):
+            query = f"SELECT {uuid5_sql('k', namespace)} FROM keys ORDER BY i"
+            found = [row[0] for row in con.execute(query).fetchall()]
+            assert found == [str(uuid.uuid5(namespace, k)) for k in keys]
 
 
 def _id_scenario(rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.Series | None]:
