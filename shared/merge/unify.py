@@ -45,8 +45,9 @@ MATCH_PAIRS = "ConflationMatchPairs"
 # winner rows per survivorship pass: the GROUP BY keeps one arg_min/arg_max state of a struct per merged
 # field and profile, and at 1 M customers (1.7 M winner rows) one pass ran out of the 1 GB DuckDB limit
 SURVIVORSHIP_ROWS = 400_000
-# DuckDB's share of the merge activity, which also holds the run's clustering in Python: at 1 M customers
-# 1 GB put the activity at 2.39 GB, 640 MB at 2.04 GB (run alone), for 0.5 s more of spilling
+# DuckDB's share of the merge activity: chosen when DuckDB ran beside the run's clustering in Python (at
+# 1 M customers 1 GB put the activity at 2.39 GB, 640 MB at 2.04 GB, for 0.5 s more of spilling); the
+# clustering is now freed first, and the 10 M-record run needs every query to spill within 640 MB
 MERGE_DUCKDB_MEMORY = "640MB"
 TRIM_EVERY_FILES = 4  # pair files read between two trims of the C heap (a trim costs about 20 ms)
 PAIR_BATCH_ROWS = 1 << 20
@@ -134,7 +135,7 @@ def _read_pairs(lake: Lake, paths: list[str], records: int, always: pd.DataFrame
             del table
         if next(read) % TRIM_EVERY_FILES == 0:
             procmem.release()
-        return pa.concat_tables(kept).combine_chunks() if kept else schema.empty_table()
+        return pa.concat_tables(kept) if kept else schema.empty_table()
 
     chunks = [part(path, False) for path in paths]
     if always is not None and paths:
@@ -285,9 +286,9 @@ def _merge_profiles(lake: Lake, config: UnificationConfig, run_id: str, pair_pat
         con.execute("DROP TABLE labels")
         _pairs_table(lake, con, pair_paths, "INTEGER" if id_type is np.int32 else "BIGINT")
         _snapshots_view(lake, con, config, tables)
-        con.execute(f"""CREATE TEMP VIEW current_keys AS
-            SELECT {q(Col.DATA_SOURCE)} || '|' || {q(Col.TABLE)} || '|' || {q(Col.SOURCE_KEY)} AS record_key,
-                   profile, is_primary_row AS is_primary FROM records WHERE profile >= 0""")
+        _lineage_view(con)
+        con.execute("""CREATE TEMP VIEW current_keys AS
+            SELECT Identifier AS record_key, profile, IsPrimary AS is_primary FROM lineage WHERE profile >= 0""")
         custom_keys = custom_id_keys(con, config) if config.merge.custom_id_fields else None
         merges, splits, new_ids = assign_ids_in(con, "current_keys", _previous_crosswalk(lake, previous_crosswalk),
                                                 custom_keys)
@@ -305,6 +306,16 @@ def _merge_profiles(lake: Lake, config: UnificationConfig, run_id: str, pair_pat
 def _features_view(lake: Lake, con: duckdb.DuckDBPyConnection, paths: RunPaths) -> None:
     """View ``features``: the run's records (id, table index, source key, date, filled fields)."""
     con.execute(f"CREATE TEMP VIEW features AS SELECT * FROM {parquet_source(lake, [paths.match_features()])}")
+
+
+def _lineage_view(con: duckdb.DuckDBPyConnection) -> None:
+    """View ``lineage`` over ``records``: the crosswalk's columns, with the record's ``Identifier``
+    (``DataSource|Table|SourceKey``), the key that ties a record to the previous run's crosswalk."""
+    con.execute(f"""CREATE TEMP VIEW lineage AS
+        SELECT record, TableIndex, profile, group_winner, is_primary_row AS IsPrimary, {q(Col.DATA_SOURCE)},
+               {q(Col.TABLE)}, {q(Col.SOURCE_KEY)} AS AlternateValue,
+               {q(Col.DATA_SOURCE)} || '|' || {q(Col.TABLE)} || '|' || {q(Col.SOURCE_KEY)} AS Identifier
+        FROM records""")
 
 
 def _snapshots_view(lake: Lake, con: duckdb.DuckDBPyConnection, config: UnificationConfig,
@@ -368,8 +379,8 @@ def _write_customers(lake: Lake, con: duckdb.DuckDBPyConnection, config: Unifica
 
 def _write_lineage(lake: Lake, con: duckdb.DuckDBPyConnection, config: UnificationConfig, paths: RunPaths,
                    rules: list) -> None:
-    """``AlternateKey``, the deduplication tables and ``ConflationMatchPairs`` from the tables ``records``,
-    ``ids``, ``pairs`` and ``links``."""
+    """``AlternateKey``, the deduplication tables and ``ConflationMatchPairs`` from the tables ``records``
+    (through the view ``lineage``), ``ids_assigned``, ``pairs`` and ``links``."""
     facts = rule_facts(config, rules)
     con.register("rules", pa.table({"rule": pa.array(list(facts), pa.int32()),
                                     "RuleName": pa.array([f[0] for f in facts.values()], pa.string()),
@@ -377,13 +388,9 @@ def _write_lineage(lake: Lake, con: duckdb.DuckDBPyConnection, config: Unificati
     order = config.unification.match_order
     con.register("sources", pa.table({"TableIndex": pa.array(range(len(order)), pa.int16()),
                                       "Source": pa.array(order, pa.string())}))
-    con.execute(f"""CREATE TEMP VIEW lineage AS
-        SELECT record, TableIndex, profile, group_winner, is_primary_row AS IsPrimary, {q(Col.DATA_SOURCE)},
-               {q(Col.TABLE)}, {q(Col.SOURCE_KEY)} AS AlternateValue FROM records""")
-    identifier = f"{q(Col.DATA_SOURCE)} || '|' || {q(Col.TABLE)} || '|' || AlternateValue"
     copy_to_lake(con, f"""
         SELECT i.{q(Col.CUSTOMER_ID)}, l.{q(Col.DATA_SOURCE)}, l.{q(Col.TABLE)}, l.AlternateValue,
-               {identifier} AS Identifier, {uuid5_sql(identifier, uuid.NAMESPACE_URL)} AS AlternateKeyId,
+               l.Identifier, {uuid5_sql('l.Identifier', uuid.NAMESPACE_URL)} AS AlternateKeyId,
                l.IsPrimary, l.group_winner = l.record AS IsDeduplicationWinner
         FROM lineage l JOIN ids_assigned i USING (profile) ORDER BY l.record""", lake, paths.unified(ALTERNATE_KEY))
     # per record: the first rule (by priority) and best score of the deduplication pairs it is in
