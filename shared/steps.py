@@ -230,7 +230,7 @@ def plan_match_partitions(request: ApplyResult, runtime: Runtime) -> MatchPlan:
 
 
 def match_partition(request: PartitionRef, runtime: Runtime) -> MatchResult:
-    from shared.lakeio import read_parquet, write_parquet
+    from shared.lakeio import read_parquet, write_parquet_split
 
     lake = runtime.lake
     config = run_config(runtime, request.run_id)
@@ -239,7 +239,8 @@ def match_partition(request: PartitionRef, runtime: Runtime) -> MatchResult:
     model = FsModel.from_dict(read_json(lake, model_path)) if lake.exists(model_path) else None
     with step_record(lake, request.run_id, "match_partition", str(request.index)) as record:
         pairs, stats = score_partition(config, read_parquet(lake, request.path), model)
-        write_parquet(lake, output, pairs)
+        # links first, cannot-links after: the merge reads one kind at a time and skips the other
+        write_parquet_split(lake, output, pairs, "cannot")
         record.update(rows=request.records, candidate_pairs=stats.candidate_pairs,
                       matched_pairs=stats.matched_pairs, skipped_blocks=stats.skipped_blocks,
                       skipped_block_records=stats.skipped_block_records)

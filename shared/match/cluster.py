@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,8 +36,11 @@ class Clustering:
     group: np.ndarray
     profile: np.ndarray
     group_winner: np.ndarray  # record id of the group's winner, per record
-    links: pd.DataFrame  # left, right: the record pairs that joined records of two tables into one profile
+    # left, right: the record pairs that joined records of two tables into one profile; None in the hybrid
+    # mode read from pair files: every cross-table edge whose records share a ``component``
+    links: pd.DataFrame | None
     suspect: list[dict[str, int]] = field(default_factory=list)
+    component: np.ndarray | None = None  # the guarded component per record (hybrid mode)
 
 
 # edges given to scipy at once: it copies a graph twice with 8-byte weights, about 40 bytes an edge, so
@@ -81,8 +84,26 @@ def components_of(n: int, edges: Iterable[tuple[np.ndarray, np.ndarray]]) -> np.
         contract()
     assert labels is not None
     if calls > 1:  # renumbered in order of first appearance, as one call would number them
-        labels = pd.factorize(labels)[0].astype(np.int32)
+        labels = first_appearance(labels)
     return labels
+
+
+def first_appearance(values: np.ndarray) -> np.ndarray:
+    """Codes 0..k-1 of ``values`` numbered in order of first appearance (``pd.factorize``'s codes), found
+    by a stable sort: a hash table of 10 M distinct values took 0.5 GB, the sort a third of that."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    starts = np.empty(len(values), bool)
+    starts[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+    del ordered
+    run = np.cumsum(starts, dtype=np.int64) - 1  # per sorted position: which distinct value
+    first = order[starts]  # each distinct value's first position (the sort is stable)
+    rank = np.empty(len(first), np.int32 if len(values) < 2**31 else np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first), dtype=rank.dtype)
+    codes = np.empty(len(values), rank.dtype)
+    codes[order] = rank[run]
+    return codes
 
 
 class _UnionFind:
@@ -141,6 +162,15 @@ def guarded_groups(n: int, edges: pd.DataFrame, cannot: pd.DataFrame,
     components are rebuilt, each from its own edges, so the cost follows the size of the problem.
     """
     labels = components(n, edges["left"].to_numpy(), edges["right"].to_numpy())
+    return guard(labels, lambda bad: edges[np.isin(labels[edges["left"].to_numpy()], bad)], cannot, limit)
+
+
+def guard(labels: np.ndarray, edges_in: Callable[[np.ndarray], pd.DataFrame], cannot: pd.DataFrame,
+          limit: int) -> tuple[np.ndarray, list[dict[str, int]]]:
+    """``guarded_groups`` over components already found: ``edges_in(bad)`` returns the edges (left, right,
+    priority, score) of the components ``bad`` only, so that the merge can read them from the pair files
+    instead of holding every edge. ``labels`` is relabelled in place."""
+    n = len(labels)
     if n == 0:
         return labels, []
     sizes = np.bincount(labels)
@@ -149,9 +179,10 @@ def guarded_groups(n: int, edges: pd.DataFrame, cannot: pd.DataFrame,
     bad = np.union1d(np.flatnonzero(sizes > limit), labels[c_left[inside]])
     if len(bad) == 0:
         return labels, []
-    affected = edges[np.isin(labels[edges["left"].to_numpy()], bad)]  # sort only the edges to rebuild
+    affected = edges_in(bad)  # sort only the edges to rebuild
     ordered = affected.sort_values(["priority", "score", "left", "right"], ascending=[True, False, True, True])
     e_left, e_right = ordered["left"].to_numpy(np.int64), ordered["right"].to_numpy(np.int64)
+    del affected, ordered
     edge_rows = _by_component(labels, e_left, bad)
     cannot_rows = _by_component(labels, c_left[inside], bad)
     c_left_in, c_right_in = c_left[inside], c_right[inside]
@@ -190,7 +221,8 @@ def _by_rule(rule: np.ndarray, values: dict[int, int], default: int, dtype: type
     return lookup[rule]
 
 
-def _priorities(rule: np.ndarray, rules: list[CompiledRule]) -> np.ndarray:
+def priorities(rule: np.ndarray, rules: list[CompiledRule]) -> np.ndarray:
+    """Per pair, the priority of its rule (1000 for probabilistic links)."""
     return _by_rule(rule, priority_of(rules), 1000, np.int16)
 
 
@@ -230,13 +262,13 @@ def probabilistic_edges(pairs: pd.DataFrame, rules: list[CompiledRule], always: 
         best = mutual_best(pairs[is_probabilistic].sort_values("score", ascending=False).drop_duplicates(
             ["left", "right"]))
         rows = np.flatnonzero(is_rule)
-        parts = [(left[rows], right[rows], _priorities(rule[rows], rules), score[rows]),
+        parts = [(left[rows], right[rows], priorities(rule[rows], rules), score[rows]),
                  (best["left"].to_numpy(), best["right"].to_numpy(), np.full(len(best), 1000, np.int16),
                   best["score"].to_numpy())]
     else:
         index = np.int32 if len(pairs) < 2**31 else np.int64
         rows = np.concatenate([np.flatnonzero(is_rule).astype(index), np.flatnonzero(is_probabilistic).astype(index)])
-        parts = [(left[rows], right[rows], _priorities(rule[rows], rules), score[rows])]
+        parts = [(left[rows], right[rows], priorities(rule[rows], rules), score[rows])]
     del is_rule, is_probabilistic, cannot, rows
     if len(always):
         parts.append((always["left"].to_numpy(), always["right"].to_numpy(), np.full(len(always), ALWAYS, np.int16),
@@ -261,13 +293,24 @@ def cluster_edges(records: pd.DataFrame, edges: pd.DataFrame, cannot: pd.DataFra
     del e_left, e_right, linked
     for column in list(edges.columns):  # consumed: its columns are freed before the groups are numbered
         del edges[column]
-    # one group per (component, table), numbered in order of first appearance
-    group = pd.factorize(component.astype(np.int64) * (int(table_of.max()) + 1) + table_of)[0].astype(np.int64)
+    return profiles_of(component, table_of, table_names, include_all, winner_rank, frame, suspect)
+
+
+def profiles_of(component: np.ndarray, table_of: np.ndarray, table_names: list[str], include_all: dict[str, bool],
+                winner_rank: np.ndarray, links: pd.DataFrame | None, suspect: list[dict[str, int]]) -> Clustering:
+    """Groups (one per component and table, numbered in order of first appearance), their winners and the
+    profiles (components, numbered likewise, minus the excluded) of the hybrid mode's guarded components.
+    ``links`` None: every cross-table edge inside a component linked it (the merge finds them in SQL)."""
+    ids = np.int32 if len(component) < 2**31 else np.int64
+    group = first_appearance(component.astype(np.int64) * (int(table_of.max()) + 1) + table_of)
     order = np.lexsort((winner_rank, group))
     first = np.r_[True, group[order][1:] != group[order][:-1]]
-    group_winner = pd.Series(order[first], index=group[order][first]).reindex(group).to_numpy()
-    profile = _drop_excluded(pd.factorize(component)[0].astype(np.int64), table_of, table_names, include_all)
-    return Clustering(group, profile, group_winner, frame, suspect)
+    group_winner = np.empty(int(first.sum()), ids)
+    group_winner[group[order][first]] = order[first]  # groups are numbered 0..k-1
+    group_winner = group_winner[group]
+    del order, first
+    profile = _drop_excluded(first_appearance(component), table_of, table_names, include_all)
+    return Clustering(group, profile, group_winner, links, suspect, component)
 
 
 def cluster(records: pd.DataFrame, pairs: pd.DataFrame, rules: list[CompiledRule], table_names: list[str],
@@ -287,7 +330,7 @@ def cluster(records: pd.DataFrame, pairs: pd.DataFrame, rules: list[CompiledRule
     table_of = records["TableIndex"].to_numpy()
     rule_ids = pairs["rule"].to_numpy()
     rule_dedupe = _by_rule(rule_ids, {r.id: r.dedupe for r in rules}, False, np.bool_)
-    rule_priority = _priorities(rule_ids, rules)
+    rule_priority = priorities(rule_ids, rules)
     pairs = pairs.assign(priority=rule_priority)
     same_table_always = always[table_of[always["left"].to_numpy()] == table_of[always["right"].to_numpy()]]
     edges = pd.concat([pairs.loc[rule_dedupe, ["left", "right", "priority", "score"]],

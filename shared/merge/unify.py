@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import duckdb
@@ -24,11 +24,15 @@ from shared.config.model import KeyPair, SourceTable, UnificationConfig
 from shared.duck import copy_to_lake, lake_duckdb, parquet_source
 from shared.lakeio import iter_parquet_batches, read_parquet, write_json
 from shared.match.cluster import (
+    ALWAYS,
     Clustering,
     cluster,
     cluster_edges,
     components_of,
+    guard,
+    priorities,
     probabilistic_edges,
+    profiles_of,
 )
 from shared.match.partition import PAIRS_SCHEMA
 from shared.match.rules import compile_rules
@@ -118,7 +122,8 @@ def _read_pairs(lake: Lake, paths: list[str], records: int, always: pd.DataFrame
     links (and ``always`` pairs). Only the guard reads cannot-links, and only inside a component: on the
     1 M-customer demo 11.2 M of the 16.1 M pairs written are cannot-links, nearly all between two
     components. Without ``always`` (rules only, where cannot-links are not used) none is kept. Record ids
-    are 32-bit integers where they fit. The merge holds its pairs at once and must fit one instance."""
+    are 32-bit integers where they fit. Used by the modes that hold their links at once (rules only, and
+    one-to-one linkage); the hybrid mode reads the files as it goes (``cluster_from_files``)."""
     ids = pa.int32() if records < 2**31 else pa.int64()
     schema = pa.schema([pa.field(f.name, ids if f.name in ("left", "right") else f.type) for f in PAIRS_SCHEMA])
 
@@ -128,11 +133,8 @@ def _read_pairs(lake: Lake, paths: list[str], records: int, always: pd.DataFrame
         # batch by batch: a partition's file holds up to 10 M cannot-links at 10 M records, of which a
         # handful are kept; and a trim of the C heap every few files, or the freed rows between the kept
         # ones stay resident (the 0.35 GB of links of 10 M records held 1.4 GB)
-        kept = []
-        for batch in iter_parquet_batches(lake, path, schema.names, batch_rows=PAIR_BATCH_ROWS):
-            table = pa.Table.from_batches([batch]).cast(schema)
-            kept.append(table.filter(pc.equal(table.column("cannot"), pa.scalar(cannot))))
-            del table
+        kept = [pa.Table.from_batches([batch]).cast(schema) for batch in iter_parquet_batches(
+            lake, path, schema.names, batch_rows=PAIR_BATCH_ROWS, flag=("cannot", cannot))]
         if next(read) % TRIM_EVERY_FILES == 0:
             procmem.release()
         return pa.concat_tables(kept) if kept else schema.empty_table()
@@ -148,6 +150,58 @@ def _read_pairs(lake: Lake, paths: list[str], records: int, always: pd.DataFrame
             same = label[cannot.column("left").to_numpy()] == label[cannot.column("right").to_numpy()]
             chunks.append(cannot.filter(pa.array(same)))
     return _filled(chunks, schema)  # each file's table freed once copied
+
+
+def _pair_batches(lake: Lake, paths: list[str], columns: list[str], cannot: bool,
+                  ids: type) -> Iterator[dict[str, np.ndarray]]:
+    """The links (``cannot`` False) or the cannot-links of every pair file, a batch at a time, as numpy
+    columns with record ids as ``ids``; the C heap trimmed every few files, or the freed batches between
+    the kept rows stay resident (0.35 GB of links at 10 M records held 1.4 GB)."""
+    for number, path in enumerate(paths, 1):
+        for batch in iter_parquet_batches(lake, path, columns, batch_rows=PAIR_BATCH_ROWS, flag=("cannot", cannot)):
+            yield {name: batch.column(name).to_numpy(zero_copy_only=False).astype(ids, copy=False)
+                   if name in ("left", "right") else batch.column(name).to_numpy(zero_copy_only=False)
+                   for name in columns}
+        if number % TRIM_EVERY_FILES == 0:
+            procmem.release()
+
+
+def cluster_from_files(lake: Lake, paths: list[str], table_of: np.ndarray, rules: list, always: pd.DataFrame,
+                       never: pd.DataFrame, table_names: list[str], include_all: dict[str, bool], limit: int,
+                       rank: np.ndarray) -> Clustering:
+    """The hybrid mode's clustering (``cluster_edges``: every link an edge, guarded) with labels in memory,
+    not links: the pair files are read three times, links then cannot-links then the edges of the
+    components the guard rebuilds, each a batch at a time. At 10 M records there are 24 M links, which
+    held at once took about 0.7 GB of the merge's peak. ``links`` is left to SQL (``Clustering.links``)."""
+    n = len(table_of)
+    ids = np.int32 if n < 2**31 else np.int64
+    links = ((b["left"], b["right"]) for b in _pair_batches(lake, paths, ["left", "right"], False, ids))
+    always_ends = (always["left"].to_numpy(ids), always["right"].to_numpy(ids))
+    labels = components_of(n, itertools.chain(links, [always_ends]))
+    inside = [never[["left", "right"]]]  # the cannot-links that can matter: inside one component
+    for batch in _pair_batches(lake, paths, ["left", "right"], True, ids):
+        same = labels[batch["left"]] == labels[batch["right"]]
+        if same.any():
+            inside.append(pd.DataFrame({"left": batch["left"][same], "right": batch["right"][same]}))
+
+    def edges_in(bad: np.ndarray) -> pd.DataFrame:
+        wanted = np.zeros(int(labels.max()) + 1, bool)
+        wanted[bad] = True
+        parts = []
+        for batch in _pair_batches(lake, paths, ["left", "right", "rule", "score"], False, ids):
+            keep = wanted[labels[batch["left"]]]
+            if keep.any():
+                parts.append(pd.DataFrame({"left": batch["left"][keep], "right": batch["right"][keep],
+                                           "priority": priorities(batch["rule"][keep], rules),
+                                           "score": batch["score"][keep]}))
+        keep = wanted[labels[always_ends[0]]]
+        parts.append(pd.DataFrame({"left": always_ends[0][keep], "right": always_ends[1][keep],
+                                   "priority": np.full(int(keep.sum()), ALWAYS, np.int16),
+                                   "score": np.ones(int(keep.sum()), np.float32)}))
+        return pd.concat(parts, ignore_index=True)
+
+    component, suspect = guard(labels, edges_in, pd.concat(inside, ignore_index=True), limit)
+    return profiles_of(component, table_of, table_names, include_all, rank, None, suspect)
 
 
 def _filled(tables: list[pa.Table], schema: pa.Schema) -> pd.DataFrame:
@@ -171,17 +225,20 @@ def _to_duckdb(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> No
     con.unregister(f"{name}_arrow")
 
 
-def _pairs_table(lake: Lake, con: duckdb.DuckDBPyConnection, paths: list[str], ids: str) -> None:
+def _pairs_table(lake: Lake, con: duckdb.DuckDBPyConnection, paths: list[str], ids: str,
+                 by_component: bool = False) -> None:
     """Table ``pairs``: the run's links (no cannot-links) read from the pair files, with whether both
-    records are of one table, for the lineage tables."""
+    records are of one table and (``by_component``: ``records`` has a ``component``) of one component."""
+    same_component = 'a.component = b.component' if by_component else 'NULL::BOOLEAN'
     if not paths:
         con.execute(f"CREATE TEMP TABLE pairs (\"left\" {ids}, \"right\" {ids}, rule INTEGER, score DOUBLE, "
-                    "same_table BOOLEAN)")
+                    "same_table BOOLEAN, same_component BOOLEAN)")
         return
     con.execute(f"""
         CREATE TEMP TABLE pairs AS
         SELECT p."left"::{ids} AS "left", p."right"::{ids} AS "right", p.rule::INTEGER AS rule,
-               p.score::DOUBLE AS score, a.TableIndex = b.TableIndex AS same_table
+               p.score::DOUBLE AS score, a.TableIndex = b.TableIndex AS same_table,
+               {same_component} AS same_component
         FROM {parquet_source(lake, paths)} p JOIN records a ON a.record = p."left"
         JOIN records b ON b.record = p."right" WHERE NOT p.cannot""")
 
@@ -245,9 +302,12 @@ def _merge_profiles(lake: Lake, config: UnificationConfig, run_id: str, pair_pat
     include_all = {name: config.unification_of(name).include_all_records for name in order}
     always, never = _key_pairs(custom.always_match, config, named), _key_pairs(custom.never_match, config, named)
     settings = config.unification.probabilistic
-    pairs = _read_pairs(lake, pair_paths, n, always if settings.enabled else None)
-    procmem.release()  # the pair files' buffers
-    if settings.enabled and n:
+    if settings.enabled and n and not settings.one_to_one:  # the default hybrid mode: labels, not links
+        clustering = cluster_from_files(lake, pair_paths, table_of, rules, always, never, order, include_all,
+                                        config.unification.max_cluster_size, rank)
+    elif settings.enabled and n:  # one-to-one linkage compares each record's links: held at once
+        pairs = _read_pairs(lake, pair_paths, n, always)
+        procmem.release()  # the pair files' buffers
         edges, cannot = probabilistic_edges(pairs, rules, always, settings.one_to_one)
         del pairs  # the edges hold what clustering needs
         procmem.release()
@@ -255,9 +315,12 @@ def _merge_profiles(lake: Lake, config: UnificationConfig, run_id: str, pair_pat
                                    config.unification.max_cluster_size, rank)
         del edges, cannot
     else:  # rules only, or no records
+        pairs = _read_pairs(lake, pair_paths, n, None)
+        procmem.release()
         clustering = cluster(records, pairs, rules, order, include_all, always, never,
                              config.unification.max_cluster_size, rank)
         del pairs  # the lineage tables read the links from the pair files, in DuckDB
+    procmem.release()  # what clustering freed, before DuckDB takes its share
     primary = _primary_records(table_of, clustering, rank)
     id_type = np.int32 if n < 2**31 else np.int64  # record ids in every table below
     kept = clustering.profile >= 0
@@ -266,16 +329,23 @@ def _merge_profiles(lake: Lake, config: UnificationConfig, run_id: str, pair_pat
     with lake_duckdb(lake, memory_limit=MERGE_DUCKDB_MEMORY) as con:
         # DuckDB's own tables, which spill to disk: each Arrow table is freed once DuckDB holds its copy
         _features_view(lake, con, paths)
-        _to_duckdb(con, "labels", pa.table({
-            "record": pa.array(np.arange(n, dtype=id_type)), "TableIndex": pa.array(table_of),
-            "profile": pa.array(clustering.profile.astype(id_type)),
-            "group_winner": pa.array(clustering.group_winner.astype(id_type)),
-            "is_winner": pa.array(clustering.group_winner == np.arange(n)), "is_primary_row": pa.array(primary)}))
-        del primary, table_of
-        links = clustering.links
-        _to_duckdb(con, "links", pa.table({"left": links["left"].to_numpy().astype(id_type),
-                                           "right": links["right"].to_numpy().astype(id_type)}))
-        del clustering, links
+        by_component = clustering.links is None  # links: every cross-table pair inside one component
+        columns = {"record": pa.array(np.arange(n, dtype=id_type)), "TableIndex": pa.array(table_of),
+                   "profile": pa.array(clustering.profile.astype(id_type, copy=False)),
+                   "group_winner": pa.array(clustering.group_winner.astype(id_type, copy=False)),
+                   "is_winner": pa.array(clustering.group_winner == np.arange(n)), "is_primary_row": pa.array(primary)}
+        if by_component:
+            assert clustering.component is not None
+            columns["component"] = pa.array(clustering.component.astype(id_type, copy=False))
+        _to_duckdb(con, "labels", pa.table(columns))
+        del primary, table_of, columns
+        if not by_component:
+            links = clustering.links
+            assert links is not None
+            _to_duckdb(con, "links", pa.table({"left": links["left"].to_numpy().astype(id_type),
+                                               "right": links["right"].to_numpy().astype(id_type)}))
+            del links
+        del clustering
         procmem.release()
         con.execute(f"""
             CREATE TEMP TABLE records AS
@@ -284,7 +354,10 @@ def _merge_profiles(lake: Lake, config: UnificationConfig, run_id: str, pair_pat
             FROM labels l JOIN (SELECT {q(Col.RECORD_ID)} AS record, {q(Col.SOURCE_KEY)} FROM features) f
             USING (record)""")
         con.execute("DROP TABLE labels")
-        _pairs_table(lake, con, pair_paths, "INTEGER" if id_type is np.int32 else "BIGINT")
+        _pairs_table(lake, con, pair_paths, "INTEGER" if id_type is np.int32 else "BIGINT", by_component)
+        if by_component:
+            con.execute('CREATE TEMP VIEW links AS SELECT "left", "right" FROM pairs WHERE same_component '
+                        "AND NOT same_table")
         _snapshots_view(lake, con, config, tables)
         _lineage_view(con)
         con.execute("""CREATE TEMP VIEW current_keys AS
