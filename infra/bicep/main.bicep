@@ -34,7 +34,7 @@ param quietPeriodSeconds int = 30
 @description('Optional. Maximum Flex Consumption instances (bounds the match fan-out). Default: 40.')
 param maximumInstanceCount int = 40
 
-@description('Optional. Memory per Flex Consumption instance in MB. The merge activity needs about 0.7 GB plus 1.3 GB per million customers (2.0 GB at 1 M, bench/README.md); 2048 leaves no headroom from about 1 M customers. Default: 4096.')
+@description('Optional. Memory per Flex Consumption instance in MB. The largest activity needs 1.5 GB up to 10 M records (bench/README.md), so 2048 fits; 4096 brings two cores instead of one. Default: 4096.')
 @allowed([2048, 4096])
 param instanceMemoryMB int = 4096
 
