@@ -24,24 +24,36 @@ def write_parquet(lake: Lake, path: str, table: pa.Table) -> LakeItem:
     return lake.info(path)
 
 
-def write_parquet_split(lake: Lake, path: str, table: pa.Table, flag: str) -> LakeItem:
-    """``write_parquet`` with the rows whose boolean column ``flag`` is false first, then the others, in row
-    groups that never mix the two, so that a reader of one kind skips the other's row groups by their
-    statistics (``iter_parquet_batches(flag=...)``). Each kind keeps its rows' order; rows are copied a row
-    group at a time, not the whole table."""
-    with lake.open_write(path) as handle, pq.ParquetWriter(handle, table.schema, compression="zstd") as writer:
-        for value in (False, True):
-            pending: list[pa.RecordBatch] = []
-            rows = 0
+def write_parquet_split(lake: Lake, path: str, tables: Iterable[pa.Table], schema: pa.Schema,
+                        flag: str) -> LakeItem:
+    """Write ``tables`` (an iterable, consumed as it comes: never held whole) as one Parquet file whose row
+    groups never mix rows with the boolean column ``flag`` false and true, so that a reader of one kind
+    skips the other's row groups by their statistics (``iter_parquet_batches(flag=...)``). Each kind keeps
+    its rows' order; the two kinds' row groups may alternate. At most a row group of each kind is pending."""
+    with lake.open_write(path) as handle, pq.ParquetWriter(handle, schema, compression="zstd") as writer:
+        pending: dict[bool, list[pa.RecordBatch]] = {False: [], True: []}
+        rows = {False: 0, True: 0}
+
+        def flush(value: bool, whole: bool) -> None:
+            table = pa.Table.from_batches(pending[value], schema)
+            size = len(table) if whole else len(table) // ROW_GROUP_ROWS * ROW_GROUP_ROWS
+            if size:
+                writer.write_table(table.slice(0, size), row_group_size=ROW_GROUP_ROWS)
+            rest = table.slice(size)
+            pending[value], rows[value] = rest.to_batches(), len(rest)
+
+        for table in tables:
             for batch in table.to_batches():
-                kept = batch.filter(pc.equal(batch.column(flag), pa.scalar(value)))
-                pending.append(kept)
-                rows += len(kept)
-                if rows >= ROW_GROUP_ROWS:
-                    writer.write_table(pa.Table.from_batches(pending), row_group_size=ROW_GROUP_ROWS)
-                    pending, rows = [], 0
-            if rows:
-                writer.write_table(pa.Table.from_batches(pending), row_group_size=ROW_GROUP_ROWS)
+                for value in (False, True):
+                    kept = batch.filter(pc.equal(batch.column(flag), pa.scalar(value)))
+                    if len(kept):
+                        pending[value].append(kept)
+                        rows[value] += len(kept)
+                        if rows[value] >= ROW_GROUP_ROWS:
+                            flush(value, whole=False)
+        for value in (False, True):
+            if rows[value]:
+                flush(value, whole=True)
     return lake.info(path)
 
 

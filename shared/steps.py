@@ -19,7 +19,7 @@ from shared.ingest.metadata import write_converted_metadata
 from shared.ingest.snapshot import ConvertedPart, build_snapshot
 from shared.lakeio import read_json, write_json
 from shared.match.fellegi_sunter import FsModel
-from shared.match.partition import score_partition
+from shared.match.partition import PAIRS_SCHEMA, PartitionStats, scored_pairs
 from shared.match.plan import plan_partitions
 from shared.merge.unify import ALTERNATE_KEY, merge_profiles
 from shared.names import Enrichment
@@ -238,9 +238,11 @@ def match_partition(request: PartitionRef, runtime: Runtime) -> MatchResult:
     model_path = RunPaths(request.run_id).match_model()
     model = FsModel.from_dict(read_json(lake, model_path)) if lake.exists(model_path) else None
     with step_record(lake, request.run_id, "match_partition", str(request.index)) as record:
-        pairs, stats = score_partition(config, read_parquet(lake, request.path), model)
-        # links first, cannot-links after: the merge reads one kind at a time and skips the other
-        write_parquet_split(lake, output, pairs, "cannot")
+        stats = PartitionStats()
+        # written as scored, links and cannot-links in row groups of their own: the merge reads one kind at
+        # a time and skips the other
+        write_parquet_split(lake, output, scored_pairs(config, read_parquet(lake, request.path), model, stats),
+                            PAIRS_SCHEMA, "cannot")
         record.update(rows=request.records, candidate_pairs=stats.candidate_pairs,
                       matched_pairs=stats.matched_pairs, skipped_blocks=stats.skipped_blocks,
                       skipped_block_records=stats.skipped_block_records)

@@ -6,6 +6,7 @@ and clustering happen in the merge step, which sees all partitions.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,9 +68,9 @@ def exception_fires(when: str, results: list[tuple[np.ndarray, np.ndarray]], siz
 
 
 def score_rule(rule: CompiledRule, rows: pa.Table, base: str, max_block: int,
-               stats: PartitionStats, is_left: np.ndarray | None = None) -> pa.Table:
+               stats: PartitionStats, is_left: np.ndarray | None = None) -> Iterator[pa.Table]:
     """Matched pairs of one rule within one partition's rows (``is_left``: which rows are on the rule's left
-    side, for rows of a rule group; by default the rows' ``side``). Candidates are scored chunk by chunk."""
+    side, for rows of a rule group; by default the rows' ``side``), a table per chunk of candidates."""
     keys = np.asarray(rows.column("key"))
     if rule.dedupe:
         candidates = block_pairs(keys, max_block)
@@ -81,8 +82,8 @@ def score_rule(rule: CompiledRule, rows: pa.Table, base: str, max_block: int,
     stats.skipped_block_records += candidates.skipped_records
     used = {Col.RECORD_ID} | {f.column for f in rule.features(BOTH)}
     rows = rows.select([c for c in rows.column_names if c in used])  # take only what the rule reads
-    outputs = [_score_rule_chunk(rule, rows, i, j, base, stats) for i, j in candidates.chunks()]
-    return pa.concat_tables(outputs) if outputs else PAIRS_SCHEMA.empty_table()
+    for i, j in candidates.chunks():
+        yield _score_rule_chunk(rule, rows, i, j, base, stats)
 
 
 def _score_rule_chunk(rule: CompiledRule, rows: pa.Table, i: np.ndarray, j: np.ndarray, base: str,
@@ -123,10 +124,10 @@ def _covered_by(earlier: list[FsBlock], lefts: pa.Table, rights: pa.Table) -> np
 
 
 def score_block(block: FsBlock, rows: pa.Table, model: FsModel, settings: Probabilistic, max_block: int,
-                stats: PartitionStats, columns: set[str], earlier: list[FsBlock] | None = None) -> pa.Table:
-    """Probabilistic links (and cannot-link pairs) of one blocking rule within a partition. A pair that an
-    earlier blocking rule also produces is left to that rule, so every candidate pair is scored once.
-    Candidates are scored chunk by chunk: a large block holds millions of them."""
+                stats: PartitionStats, columns: set[str], earlier: list[FsBlock] | None = None) -> Iterator[pa.Table]:
+    """Probabilistic links (and cannot-link pairs) of one blocking rule within a partition, a table per chunk
+    of candidates: a large block holds millions of them. A pair that an earlier blocking rule also produces
+    is left to that rule, so every candidate pair is scored once."""
     candidates = block_pairs(np.asarray(rows.column("key")), max_block)
     stats.skipped_blocks += candidates.skipped_blocks
     stats.skipped_block_records += candidates.skipped_records
@@ -134,7 +135,6 @@ def score_block(block: FsBlock, rows: pa.Table, model: FsModel, settings: Probab
     used = {Col.RECORD_ID} | columns  # ``MatchSetup.probabilistic_columns``
     rows = rows.select([c for c in rows.column_names if c in used])  # take only what scoring reads
     keyed = rows.select(sorted({f.column for b in earlier or [] for f in b.features}))
-    outputs = []
     for i, j in candidates.chunks():
         if tables is not None:
             different = tables[i] != tables[j]
@@ -144,8 +144,7 @@ def score_block(block: FsBlock, rows: pa.Table, model: FsModel, settings: Probab
             i, j = i[fresh], j[fresh]
         stats.candidate_pairs += len(i)
         if len(i):
-            outputs.append(_score_block_chunk(block, rows, i, j, model, settings, stats))
-    return pa.concat_tables(outputs) if outputs else PAIRS_SCHEMA.empty_table()
+            yield _score_block_chunk(block, rows, i, j, model, settings, stats)
 
 
 def _score_block_chunk(block: FsBlock, rows: pa.Table, i: np.ndarray, j: np.ndarray, model: FsModel,
@@ -172,33 +171,40 @@ def _score_block_chunk(block: FsBlock, rows: pa.Table, i: np.ndarray, j: np.ndar
 
 
 def _score_group(group: RuleGroup, rows: pa.Table, order: list[str], base: str, max_block: int,
-                 stats: PartitionStats) -> list[pa.Table]:
+                 stats: PartitionStats) -> Iterator[pa.Table]:
     """Each rule of a group on its own tables' rows of the group, paired as it would be alone."""
     tables = np.asarray(rows.column("TableIndex"))
-    outputs = []
     for rule in group.rules:
         left_tables, right_tables = rule_tables(rule, order)
         on_left, on_right = np.isin(tables, left_tables), np.isin(tables, right_tables)
         if not on_left.any() or not (rule.dedupe or on_right.any()):
             continue
         taking_part = on_left | on_right
-        outputs.append(score_rule(rule, rows.filter(pa.array(taking_part)), base, max_block, stats,
-                                  None if rule.dedupe else on_left[taking_part]))
-    return outputs
+        yield from score_rule(rule, rows.filter(pa.array(taking_part)), base, max_block, stats,
+                              None if rule.dedupe else on_left[taking_part])
 
 
 def score_partition(config: UnificationConfig, rows: pa.Table, model: FsModel | None = None,
                     max_block: int = MAX_BLOCK) -> tuple[pa.Table, PartitionStats]:
+    """The partition's pairs as one table (``scored_pairs`` collected)."""
     stats = PartitionStats()
+    outputs = list(scored_pairs(config, rows, model, stats, max_block))
+    return (pa.concat_tables(outputs) if outputs else PAIRS_SCHEMA.empty_table()), stats
+
+
+def scored_pairs(config: UnificationConfig, rows: pa.Table, model: FsModel | None, stats: PartitionStats,
+                 max_block: int = MAX_BLOCK) -> Iterator[pa.Table]:
+    """The partition's pairs (links and cannot-links), a table per chunk of candidates, rule groups first,
+    then rules alone, then blocking rules: the activity writes them as they come, so that its memory does
+    not follow its output (20 M cannot-links in one partition at 10 M records)."""
     base = config.unification.fuzzy_base_length
     rule_column = np.asarray(rows.column("rule"))
     order = list(config.unification.match_order)
     setup = MatchSetup.of(config)
-    outputs = []
     for group in setup.groups:
         selected = rule_column == group.id
         if selected.any():
-            outputs.extend(_score_group(group, rows.filter(pa.array(selected)), order, base, max_block, stats))
+            yield from _score_group(group, rows.filter(pa.array(selected)), order, base, max_block, stats)
     for rule in setup.alone:
         selected = rule_column == rule.id
         if not selected.any():
@@ -210,14 +216,12 @@ def score_partition(config: UnificationConfig, rows: pa.Table, model: FsModel | 
                 continue
         elif not (np.asarray(subset.column("side")) == BOTH).any():
             continue
-        outputs.append(score_rule(rule, subset, base, max_block, stats))
+        yield from score_rule(rule, subset, base, max_block, stats)
     settings = config.unification.probabilistic
     if settings.enabled and model is not None:
         blocks = setup.blocks
         for position, block in enumerate(blocks):
             selected = rule_column == setup.block_rows.get(block.id, block.id)
             if selected.any():
-                outputs.append(score_block(block, rows.filter(pa.array(selected)), model, settings,
-                                           max_block * 5, stats, setup.probabilistic_columns, blocks[:position]))
-    pairs = pa.concat_tables(outputs) if outputs else PAIRS_SCHEMA.empty_table()
-    return pairs, stats
+                yield from score_block(block, rows.filter(pa.array(selected)), model, settings, max_block * 5,
+                                       stats, setup.probabilistic_columns, blocks[:position])

@@ -108,7 +108,9 @@ def test_clustering_read_from_pair_files_equals_clustering_over_links_held_at_on
         table = table.take(rng.permutation(len(table)))
         lake = LocalLake(tmp_path)
         path = f"pairs/part-{index}.parquet"
-        (write_parquet_split(lake, path, table, "cannot") if index % 2 else write_parquet(lake, path, table))
+        pieces = (pa.Table.from_batches([b]) for b in table.to_batches(max_chunksize=97))  # as scored, in chunks
+        (write_parquet_split(lake, path, pieces, PAIRS_SCHEMA, "cannot") if index % 2
+         else write_parquet(lake, path, table))
         files.append(path)
     always = pd.DataFrame({"left": [10, 400], "right": [2900, 1500]}, dtype=np.int64)
     never = pd.DataFrame({"left": [20, 600], "right": [22, 603]}, dtype=np.int64)
@@ -140,8 +142,9 @@ def test_clustering_read_from_pair_files_equals_clustering_over_links_held_at_on
 
 def test_pair_files_hold_links_and_cannot_links_in_separate_row_groups(tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    """A match partition writes its links first and its cannot-links after, in row groups that never mix,
-    each kind in its order, so that the merge reads one kind and skips the other's row groups."""
+    """A match partition writes its pairs as they are scored, links and cannot-links in row groups that
+    never mix, each kind in its order, so that the merge reads one kind and skips the other's row groups;
+    row groups are full but for each kind's last."""
     import pyarrow.parquet as pq
 
     from shared import lakeio
@@ -149,15 +152,18 @@ def test_pair_files_hold_links_and_cannot_links_in_separate_row_groups(tmp_path:
     monkeypatch.setattr(lakeio, "ROW_GROUP_ROWS", 1000)
     rng = np.random.default_rng(3)
     cannot = rng.random(12_345) < 0.8
-    table = pa.table({"left": np.arange(len(cannot)), "cannot": cannot}).to_batches(max_chunksize=777)
+    table = pa.table({"left": np.arange(len(cannot)), "cannot": cannot})
+    chunks = (table.slice(start, size) for start, size in zip([0, 5, 2000, 2777], [5, 1995, 777, 9568],
+                                                             strict=True))
     lake = LocalLake(tmp_path)
-    write_parquet_split(lake, "pairs.parquet", pa.Table.from_batches(table), "cannot")
+    write_parquet_split(lake, "pairs.parquet", chunks, table.schema, "cannot")
     meta = pq.ParquetFile(tmp_path / "pairs.parquet").metadata
-    kinds = [(meta.row_group(g).column(1).statistics.min, meta.row_group(g).column(1).statistics.max)
-             for g in range(meta.num_row_groups)]
-    assert all(low == high for low, high in kinds) and kinds == sorted(kinds)  # links, then cannot-links
-    assert all(meta.row_group(g).num_rows <= 1000 for g in range(meta.num_row_groups))
+    groups = [(meta.row_group(g).column(1).statistics.min, meta.row_group(g).column(1).statistics.max,
+               meta.row_group(g).num_rows) for g in range(meta.num_row_groups)]
+    assert all(low == high for low, high, _ in groups)  # one kind per row group
     for value in (False, True):
+        sizes = [rows for low, _, rows in groups if low == value]
+        assert sizes[:-1] == [1000] * (len(sizes) - 1) and 0 < sizes[-1] <= 1000
         rows = [b.column("left").to_numpy() for b in lakeio.iter_parquet_batches(
             lake, "pairs.parquet", ["left"], flag=("cannot", value))]
         assert np.concatenate(rows).tolist() == np.flatnonzero(cannot == value).tolist()
