@@ -24,13 +24,20 @@ def write_parquet(lake: Lake, path: str, table: pa.Table) -> LakeItem:
     return lake.info(path)
 
 
+@contextlib.contextmanager
+def parquet_sink(lake: Lake, path: str, schema: pa.Schema) -> Iterator[pq.ParquetWriter]:
+    """Stream record batches into one Parquet file without holding them all in memory."""
+    with lake.open_write(path) as handle, pq.ParquetWriter(handle, schema, compression="zstd") as writer:
+        yield writer
+
+
 def write_parquet_split(lake: Lake, path: str, tables: Iterable[pa.Table], schema: pa.Schema,
                         flag: str) -> LakeItem:
     """Write ``tables`` (an iterable, consumed as it comes: never held whole) as one Parquet file whose row
     groups never mix rows with the boolean column ``flag`` false and true, so that a reader of one kind
     skips the other's row groups by their statistics (``iter_parquet_batches(flag=...)``). Each kind keeps
     its rows' order; the two kinds' row groups may alternate. At most a row group of each kind is pending."""
-    with lake.open_write(path) as handle, pq.ParquetWriter(handle, schema, compression="zstd") as writer:
+    with parquet_sink(lake, path, schema) as writer:
         pending: dict[bool, list[pa.RecordBatch]] = {False: [], True: []}
         rows = {False: 0, True: 0}
 
@@ -55,13 +62,6 @@ def write_parquet_split(lake: Lake, path: str, tables: Iterable[pa.Table], schem
             if rows[value]:
                 flush(value, whole=True)
     return lake.info(path)
-
-
-@contextlib.contextmanager
-def parquet_sink(lake: Lake, path: str, schema: pa.Schema) -> Iterator[pq.ParquetWriter]:
-    """Stream record batches into one Parquet file without holding them all in memory."""
-    with lake.open_write(path) as handle, pq.ParquetWriter(handle, schema, compression="zstd") as writer:
-        yield writer
 
 
 def read_parquet(lake: Lake, path: str, columns: Sequence[str] | None = None) -> pa.Table:
