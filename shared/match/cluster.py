@@ -59,14 +59,15 @@ def components_of(n: int, edges: Iterable[tuple[np.ndarray, np.ndarray]]) -> np.
     Edges are added about ``COMPONENT_EDGES`` at a time, each batch over the components found so far (the
     graph contracted), so that memory follows n and the batch, not the number of edges."""
     labels: np.ndarray | None = None
-    calls = 0
+    calls = waiting_edges = 0
     waiting: list[tuple[np.ndarray, np.ndarray]] = []
 
     def contract() -> None:
-        nonlocal labels, calls
+        nonlocal labels, calls, waiting_edges
         a = np.concatenate([w[0] for w in waiting]) if waiting else np.zeros(0, np.int64)
         b = np.concatenate([w[1] for w in waiting]) if waiting else np.zeros(0, np.int64)
         waiting.clear()
+        waiting_edges = 0
         nodes = n if labels is None else (int(labels.max()) + 1 if n else 0)
         if labels is not None:
             a, b = labels[a], labels[b]
@@ -78,7 +79,8 @@ def components_of(n: int, edges: Iterable[tuple[np.ndarray, np.ndarray]]) -> np.
     for left, right in edges:
         for start in range(0, len(left), COMPONENT_EDGES):
             waiting.append((left[start:start + COMPONENT_EDGES], right[start:start + COMPONENT_EDGES]))
-            if sum(len(w[0]) for w in waiting) >= COMPONENT_EDGES:
+            waiting_edges += len(waiting[-1][0])
+            if waiting_edges >= COMPONENT_EDGES:
                 contract()
     if waiting or labels is None:
         contract()
@@ -90,7 +92,7 @@ def components_of(n: int, edges: Iterable[tuple[np.ndarray, np.ndarray]]) -> np.
 
 def first_appearance(values: np.ndarray) -> np.ndarray:
     """Codes 0..k-1 of ``values`` numbered in order of first appearance (``pd.factorize``'s codes), found
-    by a stable sort: a hash table of 10 M distinct values took 0.5 GB, the sort a third of that."""
+    by a stable sort: at 10 M records pandas' hash tables took the merge from 0.54 to 1.23 GB, its peak."""
     order = np.argsort(values, kind="stable")
     ordered = values[order]
     starts = np.empty(len(values), bool)
