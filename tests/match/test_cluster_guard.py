@@ -1,5 +1,6 @@
 """The guard on transitive clustering: components too large or holding a cannot-link are rebuilt
-strongest edge first; the rest stay plain connected components."""
+strongest edge first; the rest stay plain connected components. Also the merge's clustering read from the
+pair files (links and cannot-links in row groups of their own) against the same links held in memory."""
 
 from __future__ import annotations
 
