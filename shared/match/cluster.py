@@ -237,17 +237,6 @@ def mutual_best(links: pd.DataFrame) -> pd.DataFrame:
     return best_left.merge(best_right[["left", "right"]], on=["left", "right"])
 
 
-def cluster_probabilistic(records: pd.DataFrame, pairs: pd.DataFrame, rules: list[CompiledRule],
-                          table_names: list[str], include_all: dict[str, bool], always: pd.DataFrame,
-                          never: pd.DataFrame, limit: int, winner_rank: np.ndarray, one_to_one: bool) -> Clustering:
-    """Hybrid mode: rule matches are must-links, probabilistic links are added, cannot-links are honoured;
-    profiles are the guarded connected components across all tables (match order ranks survivorship only)."""
-    if len(records) == 0:
-        return cluster(records, pairs, rules, table_names, include_all, always, never, limit, winner_rank)
-    edges, cannot = probabilistic_edges(pairs, rules, always, one_to_one)
-    return cluster_edges(records, edges, cannot, table_names, include_all, never, limit, winner_rank)
-
-
 def probabilistic_edges(pairs: pd.DataFrame, rules: list[CompiledRule], always: pd.DataFrame,
                         one_to_one: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The edges of the hybrid mode (left, right, priority, score: rule links first, then probabilistic
@@ -284,8 +273,10 @@ def probabilistic_edges(pairs: pd.DataFrame, rules: list[CompiledRule], always: 
 
 def cluster_edges(records: pd.DataFrame, edges: pd.DataFrame, cannot: pd.DataFrame, table_names: list[str],
                   include_all: dict[str, bool], never: pd.DataFrame, limit: int, winner_rank: np.ndarray) -> Clustering:
-    """Groups and profiles of the hybrid mode from its edges and cannot-links (``probabilistic_edges``).
-    Consumes ``edges``: its columns are dropped once read, so that their memory is free for the rest."""
+    """Groups and profiles of the hybrid mode from its edges and cannot-links (``probabilistic_edges``): rule
+    matches are must-links, probabilistic links are added, cannot-links are honoured; profiles are the
+    guarded connected components across all tables (match order ranks survivorship only). Consumes
+    ``edges``: its columns are dropped once read, so that their memory is free for the rest."""
     n = len(records)
     table_of = records["TableIndex"].to_numpy()
     component, suspect = guarded_groups(n, edges, pd.concat([never, cannot], ignore_index=True), limit)
@@ -303,16 +294,19 @@ def profiles_of(component: np.ndarray, table_of: np.ndarray, table_names: list[s
     """Groups (one per component and table, numbered in order of first appearance), their winners and the
     profiles (components, numbered likewise, minus the excluded) of the hybrid mode's guarded components.
     ``links`` None: every cross-table edge inside a component linked it (the merge finds them in SQL)."""
-    ids = np.int32 if len(component) < 2**31 else np.int64
     group = first_appearance(component.astype(np.int64) * (int(table_of.max()) + 1) + table_of)
+    profile = _drop_excluded(first_appearance(component), table_of, table_names, include_all)
+    return Clustering(group, profile, _group_winners(group, winner_rank), links, suspect, component)
+
+
+def _group_winners(group: np.ndarray, winner_rank: np.ndarray) -> np.ndarray:
+    """Per record, the record id of its group's winner: the lowest ``winner_rank`` (``group`` labels are
+    non-negative, with gaps allowed)."""
     order = np.lexsort((winner_rank, group))
     first = np.r_[True, group[order][1:] != group[order][:-1]]
-    group_winner = np.empty(int(first.sum()), ids)
-    group_winner[group[order][first]] = order[first]  # groups are numbered 0..k-1
-    group_winner = group_winner[group]
-    del order, first
-    profile = _drop_excluded(first_appearance(component), table_of, table_names, include_all)
-    return Clustering(group, profile, group_winner, links, suspect, component)
+    winners = np.empty(int(group.max()) + 1, np.int32 if len(group) < 2**31 else np.int64)
+    winners[group[order][first]] = order[first]
+    return winners[group]
 
 
 def cluster(records: pd.DataFrame, pairs: pd.DataFrame, rules: list[CompiledRule], table_names: list[str],
@@ -340,11 +334,7 @@ def cluster(records: pd.DataFrame, pairs: pd.DataFrame, rules: list[CompiledRule
                       ignore_index=True)
     same_table_never = never[table_of[never["left"].to_numpy()] == table_of[never["right"].to_numpy()]]
     group, suspect = guarded_groups(n, edges, same_table_never, limit)
-    # the winner of each group: lowest winner_rank
-    order = np.lexsort((winner_rank, group))
-    first = np.r_[True, group[order][1:] != group[order][:-1]]
-    winner_of_group = pd.Series(order[first], index=group[order][first])
-    group_winner = winner_of_group.reindex(group).to_numpy()
+    group_winner = _group_winners(group, winner_rank)
 
     cross = pairs.loc[~rule_dedupe, ["left", "right", "priority", "score"]]
     cross_always = always[table_of[always["left"].to_numpy()] != table_of[always["right"].to_numpy()]]

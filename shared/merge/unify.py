@@ -124,32 +124,19 @@ def _read_pairs(lake: Lake, paths: list[str], records: int, always: pd.DataFrame
     components. Without ``always`` (rules only, where cannot-links are not used) none is kept. Record ids
     are 32-bit integers where they fit. Used by the modes that hold their links at once (rules only, and
     one-to-one linkage); the hybrid mode reads the files as it goes (``cluster_from_files``)."""
-    ids = pa.int32() if records < 2**31 else pa.int64()
-    schema = pa.schema([pa.field(f.name, ids if f.name in ("left", "right") else f.type) for f in PAIRS_SCHEMA])
-
-    read = itertools.count(1)
-
-    def part(path: str, cannot: bool) -> pa.Table:
-        # batch by batch: a partition's file holds up to 10 M cannot-links at 10 M records, of which a
-        # handful are kept; and a trim of the C heap every few files, or the freed rows between the kept
-        # ones stay resident (the 0.35 GB of links of 10 M records held 1.4 GB)
-        kept = [pa.Table.from_batches([batch]).cast(schema) for batch in iter_parquet_batches(
-            lake, path, schema.names, batch_rows=PAIR_BATCH_ROWS, flag=("cannot", cannot))]
-        if next(read) % TRIM_EVERY_FILES == 0:
-            procmem.release()
-        return pa.concat_tables(kept) if kept else schema.empty_table()
-
-    chunks = [part(path, False) for path in paths]
+    ids = np.int32 if records < 2**31 else np.int64
+    chunks = list(_pair_batches(lake, paths, PAIRS_SCHEMA.names, False, ids))
     if always is not None and paths:
-        # a generator: each file's ids are read as the components need them, not all copied at once
-        edges = ((c.column("left").to_numpy(), c.column("right").to_numpy()) for c in chunks)
+        # the batches' ids as they are, never concatenated whole
+        edges = ((c["left"], c["right"]) for c in chunks)
         label = components_of(records, itertools.chain(edges, [(always["left"].to_numpy(),
                                                                  always["right"].to_numpy())]))
-        for path in paths:
-            cannot = part(path, True)
-            same = label[cannot.column("left").to_numpy()] == label[cannot.column("right").to_numpy()]
-            chunks.append(cannot.filter(pa.array(same)))
-    return _filled(chunks, schema)  # each file's table freed once copied
+        for batch in _pair_batches(lake, paths, PAIRS_SCHEMA.names, True, ids):
+            same = label[batch["left"]] == label[batch["right"]]
+            if same.any():
+                chunks.append({name: column[same] for name, column in batch.items()})
+    return _filled(chunks, {f.name: ids if f.name in ("left", "right") else f.type.to_pandas_dtype()
+                            for f in PAIRS_SCHEMA})  # each batch freed once copied
 
 
 def _pair_batches(lake: Lake, paths: list[str], columns: list[str], cannot: bool,
@@ -204,18 +191,19 @@ def cluster_from_files(lake: Lake, paths: list[str], table_of: np.ndarray, rules
     return profiles_of(component, table_of, table_names, include_all, rank, None, suspect)
 
 
-def _filled(tables: list[pa.Table], schema: pa.Schema) -> pd.DataFrame:
-    """One frame of many tables' rows, in order: numpy columns filled table by table, each table dropped
+def _filled(chunks: list[dict[str, np.ndarray]], dtypes: dict[str, type]) -> pd.DataFrame:
+    """One frame of many batches' columns, in order: numpy columns filled batch by batch, each batch dropped
     from the list once copied, so that the rows are held about once, not twice as a concatenation would."""
-    total = sum(len(t) for t in tables)
-    columns = {f.name: np.empty(total, f.type.to_pandas_dtype()) for f in schema}
+    total = sum(len(c["left"]) for c in chunks)
+    columns: dict[str, np.ndarray] = {name: np.empty(total, dtype) for name, dtype in dtypes.items()}
     at = 0
-    for index in range(len(tables)):
-        table, tables[index] = tables[index], None  # type: ignore[call-overload]
+    for index in range(len(chunks)):
+        chunk, chunks[index] = chunks[index], {}
+        size = len(chunk["left"])
         for name, column in columns.items():
-            column[at:at + len(table)] = table.column(name).to_numpy()
-        at += len(table)
-        del table
+            column[at:at + size] = chunk[name]
+        at += size
+        del chunk
     return pd.DataFrame(columns, copy=False)
 
 
