@@ -112,14 +112,22 @@ def source_key_columns(config: UnificationConfig) -> list[tuple[int, str, str]]:
 
 
 def source_keys_sql(config: UnificationConfig, members: str) -> str:
-    """Per profile: each table's primary-row key and all its keys (``;``-joined) as CI's key columns."""
-    parts = []
+    """Per profile: each table's primary-row key and all its keys (``;``-joined) as CI's key columns.
+
+    One small aggregate per table, joined on the profile: one aggregate over every record with a filtered
+    ``string_agg(… ORDER BY …)`` per table spilled its states at 1 M customers (4.0-5.7 s, against 1.5 s)."""
+    key = q(Col.SOURCE_KEY)
+    per_table, columns, joins = [], [], []
     for index, column, alternate in source_key_columns(config):
-        parts.append(f"arg_min({q(Col.SOURCE_KEY)}, (NOT is_primary_row, {q(Col.SOURCE_KEY)})) "
-                     f"FILTER (WHERE TableIndex = {index} AND is_winner) AS {q(column)}")
-        parts.append(f"string_agg({q(Col.SOURCE_KEY)}, ';' ORDER BY {q(Col.SOURCE_KEY)}) "
-                     f"FILTER (WHERE TableIndex = {index}) AS {q(alternate)}")
-    return f"SELECT profile, {', '.join(parts)} FROM {members} GROUP BY profile"
+        per_table.append(f"k{index} AS (SELECT profile, arg_min({key}, (NOT is_primary_row, {key})) "
+                         f"FILTER (WHERE is_winner) AS {q(column)}, "
+                         f"array_to_string(list_sort(list({key})), ';') AS {q(alternate)} "
+                         f"FROM {members} WHERE TableIndex = {index} GROUP BY profile)")
+        columns.append(f"k{index}.{q(column)}, k{index}.{q(alternate)}")
+        joins.append(f"LEFT JOIN k{index} USING (profile)")
+    profiles = f"profiles AS (SELECT DISTINCT profile FROM {members})"
+    return (f"WITH {', '.join([profiles, *per_table])} SELECT p.profile, {', '.join(columns)} "
+            f"FROM profiles p {' '.join(joins)}")
 
 
 def household_sql(config: UnificationConfig, customers: str) -> str | None:

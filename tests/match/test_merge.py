@@ -40,6 +40,23 @@ def test_merge_policies_pick_each_field(tmp_path: Path) -> None:
     assert profile["CRM_Contacts_id"] == "1" and profile["POS_Members_id"] == "7"
 
 
+def test_source_key_columns_name_the_winner_and_every_key_of_each_table(tmp_path: Path) -> None:
+    """CI's key columns: ``{DS}_{Table}_{PK}`` the table's deduplication winner, ``…_Alternate`` all its keys
+    in key order; both null where the profile has no record of that table."""
+    crm = [row("2", "Ann", "Lee", "ann@x.com"), row("10", "Ann", "Lee", "ANN@x.com ", "555", "1990-01-01"),
+           row("3", "Bob", "Ray", "bob@x.com")]
+    result = unify(tmp_path, config(), {"crm": crm, "pos": [row("9", "Zed", "Q"), row("7", "Bob", "Ray", "bob@x.com")]})
+    columns = ["CRM_Contacts_id", "CRM_Contacts_id_Alternate", "POS_Members_id", "POS_Members_id_Alternate"]
+    got = {}
+    for table, key in [("Contacts", "2"), ("Contacts", "3"), ("Members", "9")]:
+        profile = result.profile(table, key)
+        got[key] = [None if pd.isna(profile[c]) else profile[c] for c in columns]
+    assert got == {"2": ["10", "10;2", None, None],  # 10 is the most filled; keys sorted as text
+                   "3": ["3", "3", "7", "7"],
+                   "9": [None, None, "9", "9"]}
+    assert len(result.customers) == 3
+
+
 def test_importance_falls_through_nulls_and_group_skips_an_empty_row(tmp_path: Path) -> None:
     crm = [row("1", "", "Lee", "a@x.com", "", "1990-01-01", modified="2026-01-01")]
     pos = [row("7", "Ann", "", "a@x.com", "", "", modified="2026-02-01")]
