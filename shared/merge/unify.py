@@ -131,10 +131,7 @@ def _read_pairs(lake: Lake, paths: list[str], records: int, always: pd.DataFrame
         edges = ((c["left"], c["right"]) for c in chunks)
         label = components_of(records, itertools.chain(edges, [(always["left"].to_numpy(),
                                                                  always["right"].to_numpy())]))
-        for batch in _pair_batches(lake, paths, PAIRS_SCHEMA.names, True, ids):
-            same = label[batch["left"]] == label[batch["right"]]
-            if same.any():
-                chunks.append({name: column[same] for name, column in batch.items()})
+        chunks.extend(_cannot_links_inside(lake, paths, label, PAIRS_SCHEMA.names, ids))
     return _filled(chunks, {f.name: ids if f.name in ("left", "right") else f.type.to_pandas_dtype()
                             for f in PAIRS_SCHEMA})  # each batch freed once copied
 
@@ -153,6 +150,16 @@ def _pair_batches(lake: Lake, paths: list[str], columns: list[str], cannot: bool
             procmem.release()
 
 
+def _cannot_links_inside(lake: Lake, paths: list[str], labels: np.ndarray, columns: list[str],
+                         ids: type) -> Iterator[dict[str, np.ndarray]]:
+    """The pair files' cannot-links that join two records of one component (``labels``), a batch at a time:
+    only those can matter to the guard, and nearly all cannot-links join two components."""
+    for batch in _pair_batches(lake, paths, columns, True, ids):
+        same = labels[batch["left"]] == labels[batch["right"]]
+        if same.any():
+            yield {name: column[same] for name, column in batch.items()}
+
+
 def cluster_from_files(lake: Lake, paths: list[str], table_of: np.ndarray, rules: list, always: pd.DataFrame,
                        never: pd.DataFrame, table_names: list[str], include_all: dict[str, bool], limit: int,
                        rank: np.ndarray) -> Clustering:
@@ -165,11 +172,8 @@ def cluster_from_files(lake: Lake, paths: list[str], table_of: np.ndarray, rules
     links = ((b["left"], b["right"]) for b in _pair_batches(lake, paths, ["left", "right"], False, ids))
     always_ends = (always["left"].to_numpy(ids), always["right"].to_numpy(ids))
     labels = components_of(n, itertools.chain(links, [always_ends]))
-    inside = [never[["left", "right"]]]  # the cannot-links that can matter: inside one component
-    for batch in _pair_batches(lake, paths, ["left", "right"], True, ids):
-        same = labels[batch["left"]] == labels[batch["right"]]
-        if same.any():
-            inside.append(pd.DataFrame({"left": batch["left"][same], "right": batch["right"][same]}))
+    inside = [never[["left", "right"]],
+              *(pd.DataFrame(b) for b in _cannot_links_inside(lake, paths, labels, ["left", "right"], ids))]
 
     def edges_in(bad: np.ndarray) -> pd.DataFrame:
         wanted = np.zeros(int(labels.max()) + 1, bool)
