@@ -317,81 +317,98 @@ def cluster(records: pd.DataFrame, pairs: pd.DataFrame, rules: list[CompiledRule
     ``records`` is indexed by RecordId 0..n-1 with a ``TableIndex``; ``pairs`` has left, right, rule, score;
     ``always``/``never`` have left, right record ids; ``winner_rank`` orders records within a group
     (lowest wins: the deduplication winner policy, ties to the largest key).
+
+    Works on the pairs' columns as arrays, each selection made once, and consumes ``pairs`` (its columns
+    are dropped once read, so that they are freed when the cross-table links have been taken from them):
+    the frame copies of an earlier version (a filtered frame, one with the priorities, the cross-table
+    links, one per table) and a dict of every group's profile took the 5 M-customer merge to 4.2 GB.
     """
     n = len(records)
-    pairs = pairs[~pairs["cannot"]] if "cannot" in pairs else pairs
     if n == 0:
         empty = np.zeros(0, np.int64)
         return Clustering(empty, empty, empty, pd.DataFrame(columns=["left", "right"]))
+    left, right = pairs["left"].to_numpy(), pairs["right"].to_numpy()
+    rule_ids, score = pairs["rule"].to_numpy(), pairs["score"].to_numpy()
+    if "cannot" in pairs and pairs["cannot"].to_numpy(bool).any():
+        keep = ~pairs["cannot"].to_numpy(bool)
+        left, right, rule_ids, score = left[keep], right[keep], rule_ids[keep], score[keep]
+    for column in list(pairs.columns):
+        del pairs[column]
     table_of = records["TableIndex"].to_numpy()
-    rule_ids = pairs["rule"].to_numpy()
-    rule_dedupe = _by_rule(rule_ids, {r.id: r.dedupe for r in rules}, False, np.bool_)
-    rule_priority = priorities(rule_ids, rules)
-    pairs = pairs.assign(priority=rule_priority)
-    same_table_always = always[table_of[always["left"].to_numpy()] == table_of[always["right"].to_numpy()]]
-    edges = pd.concat([pairs.loc[rule_dedupe, ["left", "right", "priority", "score"]],
-                       same_table_always.assign(priority=ALWAYS, score=1.0)[["left", "right", "priority", "score"]]],
-                      ignore_index=True)
+    dedupe = _by_rule(rule_ids, {r.id: r.dedupe for r in rules}, False, np.bool_)
+    links = {"left": left, "right": right, "priority": priorities(rule_ids, rules), "score": score}
+    del left, right, rule_ids, score
+    a_left, a_right = always["left"].to_numpy(np.int64), always["right"].to_numpy(np.int64)
+    a_same = table_of[a_left] == table_of[a_right]
     same_table_never = never[table_of[never["left"].to_numpy()] == table_of[never["right"].to_numpy()]]
-    group, suspect = guarded_groups(n, edges, same_table_never, limit)
+    group, suspect = guarded_groups(n, pd.DataFrame(_with_always(links, dedupe, a_left[a_same], a_right[a_same])),
+                                    same_table_never, limit)
     group_winner = _group_winners(group, winner_rank)
 
-    cross = pairs.loc[~rule_dedupe, ["left", "right", "priority", "score"]]
-    cross_always = always[table_of[always["left"].to_numpy()] != table_of[always["right"].to_numpy()]]
-    cross_always = pd.DataFrame({  # orient always-match pairs: left = the earlier table
-        "left": np.where(table_of[cross_always["left"]] < table_of[cross_always["right"]],
-                         cross_always["left"], cross_always["right"]),
-        "right": np.where(table_of[cross_always["left"]] < table_of[cross_always["right"]],
-                          cross_always["right"], cross_always["left"]),
-        "priority": ALWAYS, "score": 1.0})
-    cross = pd.concat([cross, cross_always], ignore_index=True)
-    cross = cross.assign(right_table=table_of[cross["right"].to_numpy()] if len(cross) else np.zeros(0, int))
+    # cross-table links; always-match pairs oriented left = the earlier table
+    cross = _with_always(links, ~dedupe, a_left[~a_same], a_right[~a_same])
+    del links, dedupe
+    swap = table_of[cross["left"]] > table_of[cross["right"]]
+    cross["left"], cross["right"] = np.where(swap, cross["right"], cross["left"]), np.where(swap, cross["left"],
+                                                                                         cross["right"])
+    right_table = table_of[cross["right"]]
     never_pairs = never[table_of[never["left"].to_numpy()] != table_of[never["right"].to_numpy()]]
 
-    profile = np.full(n, -1, np.int64)
-    group_profile: dict[int, int] = {}
-    chosen: list[pd.DataFrame] = []
+    ids = np.int32 if n < 2**31 else np.int64
+    profile: np.ndarray = np.full(n, -1, ids)
+    group_profile: np.ndarray = np.full(int(group.max()) + 1, -1, ids)  # per group label; -1: none yet
+    chosen: list[np.ndarray] = []
     for table_index in range(len(table_names)):
         members = np.flatnonzero(table_of == table_index)
         if len(members) == 0:
             continue
-        groups_here = np.unique(group[members])
-        links = cross[cross["right_table"] == table_index]
-        if table_index > 0 and len(links):
-            links = links.assign(group=group[links["right"].to_numpy()],
-                                 profile=profile[links["left"].to_numpy()],
-                                 left_table=table_of[links["left"].to_numpy()])
-            links = links[links["profile"] >= 0]
-            if len(never_pairs):
-                forbidden = _forbidden(never_pairs, group, profile, table_of, table_index)
-                if len(forbidden):
-                    key = links["group"].astype(str) + ":" + links["profile"].astype(str)
-                    links = links[~key.isin(forbidden)]
-            best = links.sort_values(["group", "priority", "score", "left_table", "profile"],
-                                     ascending=[True, True, False, True, True]).drop_duplicates("group")
-            chosen.append(best[["group", "profile", "priority", "score", "left", "right"]])
-            group_profile.update(zip(best["group"].tolist(), best["profile"].tolist(), strict=True))
+        rows = (np.flatnonzero(right_table == table_index) if table_index > 0 else np.zeros(0, np.int64)).astype(ids)
+        groups = group[cross["right"][rows]]
+        profiles = profile[cross["left"][rows]]
+        linked = profiles >= 0
+        rows, groups, profiles = rows[linked], groups[linked], profiles[linked]
+        if len(never_pairs) and len(rows):
+            forbidden = _forbidden(never_pairs, group, profile, table_of, table_index)
+            allowed = np.fromiter(((g, p) not in forbidden for g, p in zip(groups.tolist(), profiles.tolist(),
+                                                                          strict=True)), bool, len(rows))
+            rows, groups, profiles = rows[allowed], groups[allowed], profiles[allowed]
+        if len(rows):
+            # per group the link of the first rule, then the best score, the earliest table, the lowest profile
+            order = np.lexsort((profiles, table_of[cross["left"][rows]], -cross["score"][rows],
+                                cross["priority"][rows], groups))
+            first = order[np.r_[True, groups[order][1:] != groups[order][:-1]]]
+            chosen.append(rows[first])
+            group_profile[groups[first]] = profiles[first]
         next_profile = int(profile.max()) + 1 if (profile >= 0).any() else 0
-        for g in groups_here.tolist():
-            if g not in group_profile:
-                group_profile[g] = next_profile
-                next_profile += 1
-        profile[members] = pd.Series(group[members]).map(group_profile).to_numpy()
+        groups_here = np.unique(group[members])
+        new_groups = groups_here[group_profile[groups_here] < 0]  # unlinked: new profiles, in group order
+        group_profile[new_groups] = np.arange(next_profile, next_profile + len(new_groups), dtype=ids)
+        profile[members] = group_profile[group[members]]
     profile = _drop_excluded(profile, table_of, table_names, include_all)
-    links_frame = pd.concat(chosen, ignore_index=True)[["left", "right"]] if chosen else pd.DataFrame(
-        columns=["left", "right"])
+    picked = np.concatenate(chosen) if chosen else np.zeros(0, np.int64)
+    links_frame = pd.DataFrame({"left": cross["left"][picked], "right": cross["right"][picked]})
     return Clustering(group, profile, group_winner, links_frame, suspect)
 
 
+def _with_always(links: dict[str, np.ndarray], rows: np.ndarray, left: np.ndarray,
+                 right: np.ndarray) -> dict[str, np.ndarray]:
+    """The selected ``links`` and the always-match pairs ``left``-``right`` after them (first priority)."""
+    priority, score = links["priority"], links["score"]
+    return {"left": np.concatenate([links["left"][rows], left]), "right": np.concatenate([links["right"][rows], right]),
+            "priority": np.concatenate([priority[rows], np.full(len(left), ALWAYS, priority.dtype)]),
+            "score": np.concatenate([score[rows], np.ones(len(left), score.dtype)])}
+
+
 def _forbidden(never: pd.DataFrame, group: np.ndarray, profile: np.ndarray, table_of: np.ndarray,
-               table_index: int) -> set[str]:
+               table_index: int) -> set[tuple[int, int]]:
+    """(group of this table, profile) pairs that a never-match pair keeps apart."""
     a, b = never["left"].to_numpy(), never["right"].to_numpy()
     here_a, here_b = table_of[a] == table_index, table_of[b] == table_index
     out = set()
     for later, earlier in ((a[here_a], b[here_a]), (b[here_b], a[here_b])):
-        for g, p in zip(group[later], profile[earlier], strict=True):
+        for g, p in zip(group[later].tolist(), profile[earlier].tolist(), strict=True):
             if p >= 0:
-                out.add(f"{g}:{p}")
+                out.add((g, p))
     return out
 
 
