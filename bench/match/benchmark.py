@@ -2,6 +2,10 @@
 
     python bench/match/benchmark.py [--sets febrl3 febrl4 rldata10000 demo-100000 demo-1000000]
     python bench/match/benchmark.py --sets demo-5000000 --only c360   # the scale check: 10.4 M records
+    python bench/match/benchmark.py --sets demo-5000000-rules --only c360   # the same, rules only
+
+A set ``demo-N-rules`` is the demo set ``demo-N`` matched with the demo's rules alone (the probabilistic
+model switched off): Customer Insights' own semantics, c360 only.
 
 Each tool runs in its own process (Splink in bench/.venv-splink); wall time is measured by the runner from
 reading the inputs to final clusters, peak memory is the peak RSS of the runner's process tree (c360's
@@ -34,7 +38,7 @@ def ensure_splink() -> None:
 def ensure_data(sets: list[str]) -> None:
     if any(s in ("febrl3", "febrl4", "rldata10000") for s in sets) and not (DATA / "febrl3.parquet").exists():
         subprocess.run([str(PYTHONS["splink"]), str(BENCH / "match" / "prepare_data.py"), str(DATA)], check=True)
-    for name in sets:
+    for name in dict.fromkeys(s.removesuffix("-rules") for s in sets):
         if name.startswith("demo-") and not (DATA / name / "truth.csv").exists():
             people = int(name.split("-")[1])
             code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from pathlib import Path; "
@@ -49,6 +53,7 @@ def run(tool: str, dataset: str) -> dict[str, object]:
     args = [str(PYTHONS[tool]), str(RUNNERS[tool])]
     if dataset.startswith("demo-"):
         args += ["demo", str(DATA), "--demo-people", dataset.split("-")[1]]
+        args += ["--rules-only"] if dataset.endswith("-rules") else []
     else:
         args += [dataset, str(DATA)]
     out = subprocess.run(args, capture_output=True, text=True, cwd=BENCH, check=False,
@@ -75,7 +80,7 @@ def main() -> None:
     print(header)
     for dataset in args.sets:
         pair = {}
-        for tool in tools:
+        for tool in tools if not dataset.endswith("-rules") else ["c360"]:  # CI's rules are c360's alone
             result = run(tool, dataset)
             results.append(result)
             pair[tool] = result
@@ -113,7 +118,8 @@ def markdown_table(results: list[dict]) -> str:
             "| Splink s / MB | ratio F1 / time / memory |", "|" + " --- |" * 8]
     by_key = {(r.get("tool"), r.get("dataset")): r for r in results if "f1" in r}
     datasets = [d for d in dict.fromkeys(r.get("dataset") for r in results) if d]
-    order = ["febrl3", "febrl4", "rldata10000", "demo-100000", "demo-1000000", "demo-5000000"]
+    order = ["febrl3", "febrl4", "rldata10000", "demo-100000", "demo-1000000", "demo-5000000", "demo-1000000-rules",
+             "demo-5000000-rules"]
     for d in sorted(datasets, key=lambda d: order.index(d) if d in order else len(order)):
         c, s = by_key.get(("c360", d)), by_key.get(("splink", d))
         if not (c and s):

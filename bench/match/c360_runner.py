@@ -1,7 +1,9 @@
 """Run c360's matching on a benchmark set through the deployed code path (local host, match-only run).
 
 Usage (one process per measurement; prints one JSON line):
-    python bench/match/c360_runner.py DATASET DATA_DIR [--demo-people N]
+    python bench/match/c360_runner.py DATASET DATA_DIR [--demo-people N] [--rules-only]
+
+``--rules-only``: the demo config with the probabilistic model switched off, Customer Insights' rules alone.
 """
 
 from __future__ import annotations
@@ -112,7 +114,7 @@ def land(lake_root: Path, dataset: str, data: Path, demo_people: int | None) -> 
         shutil.copytree(folder / "landing", lake_root / "landing")
         frame = pd.read_csv(folder / "truth.csv", dtype=str)
         truth = dict(zip(frame["Table"] + "|" + frame["SourceKey"], frame["PersonId"], strict=True))
-        return DEMO_PROBABILISTIC(DEMO_CONFIG), truth
+        return (rules_only(DEMO_CONFIG) if "--rules-only" in sys.argv else DEMO_PROBABILISTIC(DEMO_CONFIG)), truth
     names = {"febrl3": ["febrl3"], "febrl4": ["febrl4a", "febrl4b"], "rldata10000": ["rldata10000"]}[dataset]
     for name in names:
         frame = pd.read_parquet(data / f"{name}.parquet")
@@ -131,6 +133,14 @@ def DEMO_PROBABILISTIC(config: str) -> str:
     from c360_cli.demo.benchmark_config import probabilistic_demo_config
 
     return probabilistic_demo_config(config)
+
+
+def rules_only(config: str) -> str:
+    """The demo config without its probabilistic model: the rules decide alone (CI's own semantics)."""
+    switched = config.replace("  probabilistic:\n    enabled: true", "  probabilistic:\n    enabled: false", 1)
+    if switched == config:
+        raise ValueError("the demo config is expected to enable the probabilistic model")
+    return switched
 
 
 def main() -> None:
