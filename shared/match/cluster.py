@@ -90,6 +90,11 @@ def components_of(n: int, edges: Iterable[tuple[np.ndarray, np.ndarray]]) -> np.
     return labels
 
 
+def index_type(count: int) -> type[np.int32] | type[np.int64]:
+    """The integer type of positions (record ids, rows) 0..count-1: 32-bit where it fits, half the memory."""
+    return np.int32 if count < 2**31 else np.int64
+
+
 def first_appearance(values: np.ndarray) -> np.ndarray:
     """Codes 0..k-1 of ``values`` numbered in order of first appearance (``pd.factorize``'s codes), found
     by a stable sort: at 10 M records pandas' hash tables took the merge from 0.54 to 1.23 GB, its peak."""
@@ -101,7 +106,7 @@ def first_appearance(values: np.ndarray) -> np.ndarray:
     del ordered
     run = np.cumsum(starts, dtype=np.int64) - 1  # per sorted position: which distinct value
     first = order[starts]  # each distinct value's first position (the sort is stable)
-    rank = np.empty(len(first), np.int32 if len(values) < 2**31 else np.int64)
+    rank = np.empty(len(first), index_type(len(values)))
     rank[np.argsort(first, kind="stable")] = np.arange(len(first), dtype=rank.dtype)
     codes = np.empty(len(values), rank.dtype)
     codes[order] = rank[run]
@@ -257,7 +262,7 @@ def probabilistic_edges(pairs: pd.DataFrame, rules: list[CompiledRule], always: 
                  (best["left"].to_numpy(), best["right"].to_numpy(), np.full(len(best), 1000, np.int16),
                   best["score"].to_numpy())]
     else:
-        index = np.int32 if len(pairs) < 2**31 else np.int64
+        index = index_type(len(pairs))
         rows = np.concatenate([np.flatnonzero(is_rule).astype(index), np.flatnonzero(is_probabilistic).astype(index)])
         parts = [(left[rows], right[rows], priorities(rule[rows], rules), score[rows])]
     del is_rule, is_probabilistic, cannot, rows
@@ -304,7 +309,7 @@ def _group_winners(group: np.ndarray, winner_rank: np.ndarray) -> np.ndarray:
     non-negative, with gaps allowed)."""
     order = np.lexsort((winner_rank, group))
     first = np.r_[True, group[order][1:] != group[order][:-1]]
-    winners = np.empty(int(group.max()) + 1, np.int32 if len(group) < 2**31 else np.int64)
+    winners = np.empty(int(group.max()) + 1, index_type(len(group)))
     winners[group[order][first]] = order[first]
     return winners[group]
 
@@ -345,16 +350,16 @@ def cluster(records: pd.DataFrame, pairs: pd.DataFrame, rules: list[CompiledRule
                                     same_table_never, limit)
     group_winner = _group_winners(group, winner_rank)
 
-    # cross-table links; always-match pairs oriented left = the earlier table
-    cross = _with_always(links, ~dedupe, a_left[~a_same], a_right[~a_same])
+    # cross-table links (left: the earlier table, as record ids run in match order), then the always-match
+    # pairs oriented the same way
+    a_left, a_right = a_left[~a_same], a_right[~a_same]
+    swap = table_of[a_left] > table_of[a_right]
+    cross = _with_always(links, ~dedupe, np.where(swap, a_right, a_left), np.where(swap, a_left, a_right))
     del links, dedupe
-    swap = table_of[cross["left"]] > table_of[cross["right"]]
-    cross["left"], cross["right"] = np.where(swap, cross["right"], cross["left"]), np.where(swap, cross["left"],
-                                                                                         cross["right"])
     right_table = table_of[cross["right"]]
     never_pairs = never[table_of[never["left"].to_numpy()] != table_of[never["right"].to_numpy()]]
 
-    ids = np.int32 if n < 2**31 else np.int64
+    ids = index_type(n)
     profile: np.ndarray = np.full(n, -1, ids)
     group_profile: np.ndarray = np.full(int(group.max()) + 1, -1, ids)  # per group label; -1: none yet
     chosen: list[np.ndarray] = []
@@ -362,7 +367,7 @@ def cluster(records: pd.DataFrame, pairs: pd.DataFrame, rules: list[CompiledRule
         members = np.flatnonzero(table_of == table_index)
         if len(members) == 0:
             continue
-        rows = (np.flatnonzero(right_table == table_index) if table_index > 0 else np.zeros(0, np.int64)).astype(ids)
+        rows = np.flatnonzero(right_table == table_index).astype(ids)  # none in the first table
         groups = group[cross["right"][rows]]
         profiles = profile[cross["left"][rows]]
         linked = profiles >= 0
@@ -392,9 +397,11 @@ def cluster(records: pd.DataFrame, pairs: pd.DataFrame, rules: list[CompiledRule
 
 def _with_always(links: dict[str, np.ndarray], rows: np.ndarray, left: np.ndarray,
                  right: np.ndarray) -> dict[str, np.ndarray]:
-    """The selected ``links`` and the always-match pairs ``left``-``right`` after them (first priority)."""
-    priority, score = links["priority"], links["score"]
-    return {"left": np.concatenate([links["left"][rows], left]), "right": np.concatenate([links["right"][rows], right]),
+    """The selected ``links`` and the always-match pairs ``left``-``right`` after them (first priority), with
+    the links' record id type."""
+    priority, score, ids = links["priority"], links["score"], links["left"].dtype
+    return {"left": np.concatenate([links["left"][rows], left.astype(ids)]),
+            "right": np.concatenate([links["right"][rows], right.astype(ids)]),
             "priority": np.concatenate([priority[rows], np.full(len(left), ALWAYS, priority.dtype)]),
             "score": np.concatenate([score[rows], np.ones(len(left), score.dtype)])}
 

@@ -30,6 +30,7 @@ from shared.match.cluster import (
     cluster_edges,
     components_of,
     guard,
+    index_type,
     priorities,
     probabilistic_edges,
     profiles_of,
@@ -112,7 +113,7 @@ def _winner_rank(con: duckdb.DuckDBPyConnection, config: UnificationConfig, n: i
     cases = " ".join(f"WHEN {i} THEN {by_policy.get(policy, '-Filled::DOUBLE')}" for i, policy in enumerate(policies))
     ranked = con.execute(f"SELECT {q(Col.RECORD_ID)} FROM features ORDER BY CASE TableIndex {cases} END, "
                          f"{q(Col.SOURCE_KEY)} DESC, {q(Col.RECORD_ID)}").fetchnumpy()[Col.RECORD_ID]
-    rank = np.empty(n, np.int32 if n < 2**31 else np.int64)
+    rank = np.empty(n, index_type(n))
     rank[ranked] = np.arange(n)
     return rank
 
@@ -124,7 +125,7 @@ def _read_pairs(lake: Lake, paths: list[str], records: int, always: pd.DataFrame
     components. Without ``always`` (rules only, where cannot-links are not used) none is kept. Record ids
     are 32-bit integers where they fit. Used by the modes that hold their links at once (rules only, and
     one-to-one linkage); the hybrid mode reads the files as it goes (``cluster_from_files``)."""
-    ids = np.int32 if records < 2**31 else np.int64
+    ids = index_type(records)
     chunks = list(_pair_batches(lake, paths, PAIRS_SCHEMA.names, False, ids))
     if always is not None and paths:
         # the batches' ids as they are, never concatenated whole
@@ -168,7 +169,7 @@ def cluster_from_files(lake: Lake, paths: list[str], table_of: np.ndarray, rules
     components the guard rebuilds, each a batch at a time. At 10 M records there are 24 M links, which
     held at once took about 0.7 GB of the merge's peak. ``links`` is left to SQL (``Clustering.links``)."""
     n = len(table_of)
-    ids = np.int32 if n < 2**31 else np.int64
+    ids = index_type(n)
     links = ((b["left"], b["right"]) for b in _pair_batches(lake, paths, ["left", "right"], False, ids))
     always_ends = (always["left"].to_numpy(ids), always["right"].to_numpy(ids))
     labels = components_of(n, itertools.chain(links, [always_ends]))
@@ -315,7 +316,7 @@ def _merge_profiles(lake: Lake, config: UnificationConfig, run_id: str, pair_pat
         del pairs  # the lineage tables read the links from the pair files, in DuckDB
     procmem.release()  # what clustering freed, before DuckDB takes its share
     primary = _primary_records(table_of, clustering, rank)
-    id_type = np.int32 if n < 2**31 else np.int64  # record ids in every table below
+    id_type = index_type(n)  # record ids in every table below
     kept = clustering.profile >= 0
     kept_records, sizes, suspect = int(kept.sum()), _size_histogram(clustering.profile[kept]), clustering.suspect
     del kept, records, rank
