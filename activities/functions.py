@@ -11,6 +11,7 @@ from shared import steps
 from shared.payloads import (
     ApplyInput,
     ApplyResult,
+    BlockSlice,
     ConvertInput,
     EnrichInput,
     ExportInput,
@@ -51,8 +52,14 @@ def apply_source_changes(payload: dict[str, Any]) -> dict[str, Any]:
 
 @bp.activity_trigger(input_name="payload")
 def plan_match_partitions(payload: dict[str, Any]) -> dict[str, Any]:
-    """Normalize every record once and split candidate generation into partitions."""
+    """Normalize every record once, train the model and split the records into slices of block rows."""
     return steps.plan_match_partitions(ApplyResult.from_dict(payload), runtime()).to_dict()
+
+
+@bp.activity_trigger(input_name="payload")
+def write_block_rows(payload: dict[str, Any]) -> dict[str, Any]:
+    """Write one slice's block rows into the match partitions (a file per partition)."""
+    return steps.write_block_rows(BlockSlice.from_dict(payload), runtime()).to_dict()
 
 
 @bp.activity_trigger(input_name="payload")

@@ -1,10 +1,10 @@
 """The ``unify_customers`` orchestrator: control flow only (``context.*``; no IO, no clock, no environment).
 
-prepare → convert every landed file (fan-out) → apply changes → plan match partitions → match each
-partition (fan-out) → merge clusters → unify activities → enrichments (fan-out, then segments) → export →
-publish views → finish. Any failure records the run as failed and leaves the published run in place.
-If files landed during the run (or an incremental hour is still open), the instance continues as new
-for exactly one follow-up run.
+prepare → convert every landed file (fan-out) → apply changes → plan the match → write each slice's block
+rows (fan-out) → match each partition (fan-out) → merge clusters → unify activities → enrichments
+(fan-out, then segments) → export → publish views → finish. Any failure records the run as failed and
+leaves the published run in place. If files landed during the run (or an incremental hour is still open),
+the instance continues as new for exactly one follow-up run.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from shared.payloads import (
     RunPlan,
     RunRequest,
     RunSummary,
+    SliceResult,
 )
 
 bp = df.Blueprint()
@@ -82,10 +83,15 @@ def unify_customers(context: df.DurableOrchestrationContext):  # type: ignore[no
             applied = ApplyResult.from_dict((yield call(Activity.APPLY_SOURCE_CHANGES,
                                                         ApplyInput(run_id, tuple(converted)))))
             match_plan = MatchPlan.from_dict((yield call(Activity.PLAN_MATCH_PARTITIONS, applied)))
+            context.set_custom_status(_status(run_id, "writing block rows", records=match_plan.records,
+                                              slices=len(match_plan.slices)))
+            written = tuple(SliceResult.from_dict(r) for r in (yield context.task_all([
+                call(Activity.WRITE_BLOCK_ROWS, s) for s in match_plan.slices])))
+            partitions = match_plan.partitions(written)
             context.set_custom_status(_status(run_id, "matching", records=match_plan.records,
-                                              partitions=len(match_plan.partitions)))
+                                              partitions=len(partitions)))
             matches = [MatchResult.from_dict(r) for r in (yield context.task_all([
-                call(Activity.MATCH_PARTITION, p) for p in match_plan.partitions]))]
+                call(Activity.MATCH_PARTITION, p) for p in partitions]))]
             context.set_custom_status(_status(run_id, "merging", pairs=sum(m.matched_pairs for m in matches)))
             merged = MergeResult.from_dict((yield call(Activity.MERGE_CLUSTERS, MergeInput(
                 run_id, tuple(matches), request.mode == "match_only"))))

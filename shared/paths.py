@@ -32,15 +32,25 @@ class RunPaths:
     def table(self, table: str) -> str:
         return f"{self.root}/tables/{table}.parquet"
 
-    def match_features(self) -> str:
-        """Every record (id, table, key, recency, filled count) with its normalized match features."""
-        return f"{self.root}/match/features.parquet"
+    @property
+    def match_features_folder(self) -> str:
+        """Every record (id, table, key, recency, filled count) with its normalized match features, in
+        record-id order, one file per slice of records."""
+        return f"{self.root}/match/features"
+
+    def match_features(self, slice_index: int) -> str:
+        return f"{self.match_features_folder}/slice-{slice_index:05d}.parquet"
+
+    def match_term_frequencies(self, column: str) -> str:
+        """Each value of one feature and the share of records holding it."""
+        return f"{self.root}/match/tf/{column}.parquet"
 
     def match_model(self) -> str:
         return f"{self.root}/match/model.json"
 
-    def match_partition(self, index: int) -> str:
-        return f"{self.root}/match/partitions/part-{index:05d}.parquet"
+    def match_partition(self, index: int, slice_index: int) -> str:
+        """One slice's block rows of one match partition."""
+        return f"{self.root}/match/partitions/part-{index:05d}/slice-{slice_index:05d}.parquet"
 
     def match_pairs(self, index: int) -> str:
         return f"{self.root}/match/pairs/part-{index:05d}.parquet"

@@ -12,6 +12,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from shared.paths import RunPaths
+
 T = TypeVar("T", bound="Payload")
 
 
@@ -143,18 +145,43 @@ class ApplyResult(Payload):
 
 
 @dataclass(frozen=True)
-class PartitionRef(Payload):
+class BlockSlice(Payload):
+    """One slice of records whose block rows one ``write_block_rows`` activity writes."""
+
     run_id: str
     index: int
-    path: str
-    records: int
+    partitions: int
 
 
 @dataclass(frozen=True)
 class MatchPlan(Payload):
     run_id: str
     records: int
-    partitions: tuple[PartitionRef, ...]
+    slices: tuple[BlockSlice, ...]
+
+    def partitions(self, written: tuple[SliceResult, ...]) -> tuple[PartitionRef, ...]:
+        """Each match partition's files: one per slice that wrote rows to it."""
+        paths = RunPaths(self.run_id)
+        count = self.slices[0].partitions if self.slices else 0
+        ordered = sorted(written, key=lambda w: w.index)
+        return tuple(PartitionRef(self.run_id, p,
+                                  tuple(paths.match_partition(p, w.index) for w in ordered if w.rows[p]),
+                                  sum(w.rows[p] for w in ordered)) for p in range(count))
+
+
+@dataclass(frozen=True)
+class SliceResult(Payload):
+    run_id: str
+    index: int
+    rows: tuple[int, ...]  # block rows written per partition
+
+
+@dataclass(frozen=True)
+class PartitionRef(Payload):
+    run_id: str
+    index: int
+    paths: tuple[str, ...]  # the partition's block rows, a file per slice that has some
+    records: int
 
 
 @dataclass(frozen=True)

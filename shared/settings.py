@@ -57,6 +57,9 @@ class Settings:
         5000, "C360_ACTIVITY_RETRY_INTERVAL_MS", "both", "First retry interval for a failed activity.")
     match_partition_records: int = _setting(
         250_000, "C360_MATCH_PARTITION_RECORDS", "both", "Target records per match partition (bounds activity memory).")
+    match_slice_records: int = _setting(
+        2_500_000, "C360_MATCH_SLICE_RECORDS", "both",
+        "Records per slice whose block rows one activity writes (bounds planning time per activity).")
     runs_to_keep: int = _setting(5, "C360_RUNS_TO_KEEP", "both", "Published runs kept for rollback.")
 
     @classmethod

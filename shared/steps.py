@@ -20,7 +20,7 @@ from shared.ingest.snapshot import ConvertedPart, build_snapshot
 from shared.lakeio import read_json, write_json
 from shared.match.fellegi_sunter import FsModel
 from shared.match.partition import PAIRS_SCHEMA, PartitionStats, scored_pairs
-from shared.match.plan import plan_partitions
+from shared.match.plan import MatchSetup, plan_match, read_partition, write_slice_block_rows
 from shared.merge.unify import ALTERNATE_KEY, merge_profiles
 from shared.names import Enrichment
 from shared.paths import RunPaths, converted_file, file_id
@@ -28,6 +28,7 @@ from shared.payloads import (
     ActivitiesResult,
     ApplyInput,
     ApplyResult,
+    BlockSlice,
     ConvertInput,
     ConvertResult,
     EnrichInput,
@@ -47,6 +48,7 @@ from shared.payloads import (
     PublishResult,
     RunPlan,
     RunSummary,
+    SliceResult,
     TableRef,
 )
 from shared.runs import current, now_utc, step_record, write_run_record
@@ -219,18 +221,28 @@ def plan_match_partitions(request: ApplyResult, runtime: Runtime) -> MatchPlan:
     sources = {s.name for s in config.sources}
     tables = {t.table: t.path for t in request.tables if t.table in sources}
     with step_record(lake, request.run_id, "plan_match_partitions") as record:
-        records, counts = plan_partitions(lake, config, request.run_id, tables,
-                                          runtime.settings.match_partition_records)
+        layout = plan_match(lake, config, request.run_id, tables, runtime.settings.match_partition_records,
+                            runtime.settings.match_slice_records)
         paths = RunPaths(request.run_id)
-        partitions = tuple(PartitionRef(request.run_id, i, paths.match_partition(i), n) for i, n in enumerate(counts))
-        write_json(lake, f"{paths.root}/match/plan.json", {"tables": tables, "records": records,
-                                                             "partitions": counts})
-        record.update(records=records, partitions=len(partitions), block_rows=sum(counts))
-        return MatchPlan(request.run_id, records, partitions)
+        write_json(lake, f"{paths.root}/match/plan.json", {"tables": tables, "records": layout.records,
+                                                             "partitions": layout.partitions,
+                                                             "slices": layout.slices})
+        record.update(records=layout.records, partitions=layout.partitions, slices=layout.slices)
+        return MatchPlan(request.run_id, layout.records,
+                         tuple(BlockSlice(request.run_id, i, layout.partitions) for i in range(layout.slices)))
+
+
+def write_block_rows(request: BlockSlice, runtime: Runtime) -> SliceResult:
+    lake = runtime.lake
+    config = run_config(runtime, request.run_id)
+    with step_record(lake, request.run_id, "write_block_rows", str(request.index)) as record:
+        rows = write_slice_block_rows(lake, config, request.run_id, request.index, request.partitions)
+        record.update(block_rows=sum(rows), partitions=sum(1 for r in rows if r))
+        return SliceResult(request.run_id, request.index, tuple(rows))
 
 
 def match_partition(request: PartitionRef, runtime: Runtime) -> MatchResult:
-    from shared.lakeio import read_parquet, write_parquet_split
+    from shared.lakeio import write_parquet_split
 
     lake = runtime.lake
     config = run_config(runtime, request.run_id)
@@ -239,10 +251,10 @@ def match_partition(request: PartitionRef, runtime: Runtime) -> MatchResult:
     model = FsModel.from_dict(read_json(lake, model_path)) if lake.exists(model_path) else None
     with step_record(lake, request.run_id, "match_partition", str(request.index)) as record:
         stats = PartitionStats()
+        rows = read_partition(lake, MatchSetup.of(config), request.paths)
         # written as scored, links and cannot-links in row groups of their own: the merge reads one kind at
         # a time and skips the other
-        write_parquet_split(lake, output, scored_pairs(config, read_parquet(lake, request.path), model, stats),
-                            PAIRS_SCHEMA, "cannot")
+        write_parquet_split(lake, output, scored_pairs(config, rows, model, stats), PAIRS_SCHEMA, "cannot")
         record.update(rows=request.records, candidate_pairs=stats.candidate_pairs,
                       matched_pairs=stats.matched_pairs, skipped_blocks=stats.skipped_blocks,
                       skipped_block_records=stats.skipped_block_records)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import os
@@ -14,6 +15,7 @@ import pytest
 import sqlglot
 
 from c360_cli.local import runtime_folder
+from local_host.history import EventType
 from shared.export.publish import view_specs
 from shared.paths import RunPaths
 from shared.report.figures import TOP
@@ -118,13 +120,19 @@ def test_every_buyer_has_value_churn_brand_and_segment_matching_their_orders(dem
 
 def test_worker_processes_produce_the_same_dimension(small_demo: Path, demo_run,
                                                     tmp_path_factory: pytest.TempPathFactory) -> None:
-    """As ``c360 run`` and the benchmark run it: activities in two worker processes, not host threads."""
+    """As ``c360 run`` and the benchmark run it: activities in two worker processes, not host threads; and
+    the match cut finer, into four slices of block rows and several partitions (one of each by default)."""
     threads, _ = demo_run
     settings = Settings.from_mapping({"C360_LAKE_KIND": "local",
                                       "C360_LAKE_ROOT": str(tmp_path_factory.mktemp("workers") / "lake"),
-                                      "C360_QUIET_PERIOD_SECONDS": "1", "C360_ACTIVITY_RETRY_INTERVAL_MS": "100"})
+                                      "C360_QUIET_PERIOD_SECONDS": "1", "C360_ACTIVITY_RETRY_INTERVAL_MS": "100",
+                                      "C360_MATCH_SLICE_RECORDS": "1000", "C360_MATCH_PARTITION_RECORDS": "2000"})
     processes = run_pipeline(settings, small_demo, worker_processes=2)
     assert processes.status == "Completed", processes.custom_status
+    for run, slices in ((threads, 1), (processes, 4)):
+        scheduled = [e["Name"] for e in run.history if e["EventType"] == EventType.TASK_SCHEDULED]
+        assert scheduled.count("write_block_rows") == slices
+        assert (scheduled.count("match_partition") > 1) == (run is processes)
     for entity in ("Customer", "AlternateKey"):
         a = threads.table(entity).sort_values(list(threads.table(entity).columns[:4])).reset_index(drop=True)
         b = processes.table(entity).sort_values(list(a.columns[:4])).reset_index(drop=True)
@@ -135,7 +143,8 @@ def test_worker_processes_produce_the_same_dimension(small_demo: Path, demo_run,
 def test_blob_lake_on_azurite_produces_the_same_dimension(small_demo: Path, local_settings: Settings,
                                                           azurite_settings: Settings) -> None:
     local = run_pipeline(local_settings, small_demo)
-    remote = run_pipeline(azurite_settings, small_demo)
+    # block rows in four slices: each activity reads its own features file and writes partition files remotely
+    remote = run_pipeline(dataclasses.replace(azurite_settings, match_slice_records=1000), small_demo)
     assert local.status == remote.status == "Completed", remote.custom_status
     columns = ["CustomerId", "FirstName", "LastName", "Email", "Phone", "PostalCode", "LifetimeValue", "ChurnScore"]
     a = local.table("Customer")[columns].sort_values("CustomerId").reset_index(drop=True)

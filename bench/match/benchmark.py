@@ -139,10 +139,20 @@ def markdown_table(results: list[dict]) -> str:
             peaks = c["activity_peak_mb"]
             rows.append(f"| {d} | " + " | ".join(
                 f"{peaks[s]:,.0f}" if peaks.get(s) is not None else "–" for s in STEPS) + " |")
+    timed = [d for d in sorted(datasets, key=lambda d: order.index(d) if d in order else len(order))
+             if by_key.get(("c360", d), {}).get("activity_seconds")]
+    if timed:  # measured since the block rows were written in slices
+        rows += ["", "c360's longest activity, per step (seconds; the step's time with an instance per activity of",
+                 "its fan-out):", "", "| set | " + " | ".join(STEPS) + " |", "|" + " --- |" * (len(STEPS) + 1)]
+        for d in timed:
+            seconds = by_key[("c360", d)]["activity_seconds"]
+            rows.append(f"| {d} | " + " | ".join(
+                f"{seconds[s]:,.1f}" if seconds.get(s) is not None else "–" for s in STEPS) + " |")
     return "\n".join(rows) + "\n"
 
 
-STEPS = ["convert_source_file", "apply_source_changes", "plan_match_partitions", "match_partition", "merge_clusters"]
+STEPS = ["convert_source_file", "apply_source_changes", "plan_match_partitions", "write_block_rows", "match_partition",
+         "merge_clusters"]
 
 
 if __name__ == "__main__":

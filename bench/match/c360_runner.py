@@ -193,7 +193,7 @@ def main() -> None:
         if os.environ.get("BENCH_STEPS"):  # per-step wall time and peak memory, to stderr
             for record in steps:
                 print(record["step"], record.get("key"), record.get("seconds"), record.get("peak_mb"), file=sys.stderr)
-        activity_peaks = largest_activity_peaks(steps)
+        activity_peaks = largest_per_step(steps)
         # each worker's own peak is one of its activities' peaks: the largest ``workers`` of them bound
         # the workers' sum, whatever the sampling above missed between two activities
         step_peaks = sorted((r["peak_mb"] for r in steps if r.get("peak_mb") is not None), reverse=True)
@@ -212,18 +212,20 @@ def main() -> None:
     memory.stop()
     upper_bound = max(memory.upper_bound_mb, memory.own_mb + workers_bound_mb)
     print(json.dumps({"tool": "c360", "dataset": dataset, "seconds": seconds, "peak_mb": memory.peak_mb,
-                      "peak_mb_upper_bound": upper_bound, "activity_peak_mb": activity_peaks, **metrics}))
+                      "peak_mb_upper_bound": upper_bound, "activity_peak_mb": activity_peaks,
+                      "activity_seconds": largest_per_step(steps, "seconds"), **metrics}))
 
 
-def largest_activity_peaks(steps: list[dict]) -> dict[str, float | None]:
-    """Per step, the largest peak memory of one of its activities: what one Function instance must hold.
-    Exact because each worker process runs one activity at a time (``shared.procmem``)."""
-    peaks: dict[str, list[float]] = {}
+def largest_per_step(steps: list[dict], measure: str = "peak_mb") -> dict[str, float | None]:
+    """Per step, the largest ``measure`` of one of its activities. For ``peak_mb``, what one Function
+    instance must hold (exact because each worker process runs one activity at a time, ``shared.procmem``);
+    for ``seconds``, how long the step would take with an instance per activity of its fan-out."""
+    largest: dict[str, list[float]] = {}
     for record in steps:
-        measured = peaks.setdefault(record["step"], [])
-        if record.get("peak_mb") is not None:
-            measured.append(record["peak_mb"])
-    return {step: max(values) if values else None for step, values in peaks.items()}
+        measured = largest.setdefault(record["step"], [])
+        if record.get(measure) is not None:
+            measured.append(record[measure])
+    return {step: max(values) if values else None for step, values in largest.items()}
 
 
 def pd_concat(tables: list[str], keys: object) -> list[str]:

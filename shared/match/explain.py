@@ -15,10 +15,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from shared.config.model import UnificationConfig
-from shared.lakeio import read_json, read_parquet
+from shared.lakeio import read_json, read_parquet, read_parquet_many
 from shared.match.comparisons import NULL_LEVEL, comparison_levels
 from shared.match.fellegi_sunter import FsModel, probability
 from shared.match.partition import exception_fires
+from shared.match.plan import feature_files
 from shared.match.rules import CompiledCondition, compile_condition, compile_rules
 from shared.match.scoring import fuzzy_scores
 from shared.merge.unify import ALTERNATE_KEY
@@ -81,7 +82,7 @@ def explain_pair(lake: Lake, config: UnificationConfig, run_id: str, first: tupl
     """``first``/``second`` are (source table name, primary key)."""
     order = config.unification.match_order
     paths = RunPaths(run_id)
-    features = read_parquet(lake, paths.match_features())
+    features = read_parquet_many(lake, feature_files(lake, run_id))
     ta, tb = order.index(first[0]), order.index(second[0])
     if tb < ta:
         first, second, ta, tb = second, first, tb, ta

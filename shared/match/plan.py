@@ -2,15 +2,17 @@
 
 Streams each source table in batches, so memory stays bounded however large the input:
 
-1. *features*: every record gets a global ``RecordId`` and its normalized features, written once to
-   ``match/features.parquet`` (records + features);
+1. *features*: every record gets a global ``RecordId`` and its normalized features, written once, in
+   record-id order, into one file per *slice* of ``slice_records`` records (``match/features/``);
 2. *training* (probabilistic mode): u from random pairs, m by EM per blocking rule, term frequencies
-   — all on samples or DuckDB aggregates of the features file;
-3. *block rows*: for every blocking key a record takes part in — a group of rules sharing key columns
-   (``rule_groups``), a rule of its own, or a probabilistic blocking rule — one row (rule or group id,
-   side, key hash, record, the features and term frequencies its scoring needs) goes to partition
-   ``key hash % partitions``. All rows sharing a key land in the same partition, so each
-   ``match_partition`` activity is independent.
+   — all on samples or DuckDB aggregates of the features files; the term frequencies are written to
+   ``match/tf/`` for the slices;
+3. *block rows*, one ``write_block_rows`` activity per slice (a fan-out: the step that grew fastest with
+   the input, 165 of planning's 221 s at 10.4 M records, when it was one activity): for every blocking
+   key a record takes part in — a group of rules sharing key columns (``rule_groups``), a rule of its own,
+   or a probabilistic blocking rule — one row (rule or group id, side, key hash, record, the features and
+   term frequencies its scoring needs) goes to partition ``key hash % partitions``. All rows sharing a key
+   land in the same partition (one file per slice), so each ``match_partition`` activity is independent.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ import os
 import shutil
 import tempfile
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -34,8 +37,15 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from shared.config.model import UnificationConfig
-from shared.duck import lake_duckdb, parquet_source
-from shared.lakeio import iter_parquet_batches, parquet_row_count, parquet_sink, write_json, write_parquet
+from shared.duck import copy_to_lake, lake_duckdb, parquet_source
+from shared.lakeio import (
+    iter_parquet_batches,
+    parquet_row_count,
+    parquet_sink,
+    read_parquet_many,
+    write_json,
+    write_parquet,
+)
 from shared.match.normalize import build_alias_map, normalize_values
 from shared.match.rules import (
     BOTH,
@@ -54,6 +64,7 @@ from shared.match.train import FsBlock, blocking_rules, comparison_specs, train_
 from shared.merge.survivorship import q
 from shared.names import Col
 from shared.paths import RunPaths
+from shared.payloads import BlockSlice, MatchPlan, SliceResult
 from shared.ports import Lake
 from shared.sql.identifiers import quote_literal
 
@@ -71,6 +82,7 @@ BLOCK_ROW_GROUP = 32_768  # rows per row group of a partition file, at most
 # 32,768 in 22.6 s and 1.22 GB (three runs each); reading a partition back costs the same
 BLOCK_FLUSH_ROWS = 8_192
 MAX_OPEN_PARTITIONS = 900  # below the usual limit of 1024 open files
+FEATURE_ROW_GROUP = 100_000
 
 
 @dataclass(frozen=True)
@@ -246,39 +258,85 @@ def _in_order(pool: ThreadPoolExecutor, items: Iterable[T], work: Callable[[T], 
         yield pending.popleft().result()
 
 
+class _SliceFiles:
+    """Rows in record-id order, cut into one Parquet file per slice of ``size`` records."""
+
+    def __init__(self, lake: Lake, paths: RunPaths, schema: pa.Schema, size: int) -> None:
+        self.lake, self.paths, self.schema, self.size = lake, paths, schema, size
+        self.index, self.files = -1, ExitStack()
+        self.writer: pq.ParquetWriter | None = None
+
+    def write(self, first_id: int, table: pa.Table) -> None:
+        offset = 0
+        while offset < table.num_rows:
+            index = (first_id + offset) // self.size
+            room = (index + 1) * self.size - (first_id + offset)
+            self._open(index).write_table(table.slice(offset, room))
+            offset += room
+
+    def _open(self, index: int) -> pq.ParquetWriter:
+        if index != self.index or self.writer is None:  # ids only grow: the previous slice is complete
+            self.files.close()
+            self.writer = self.files.enter_context(parquet_sink(self.lake, self.paths.match_features(index),
+                                                                self.schema))
+            self.index = index
+        return self.writer
+
+    def close(self) -> None:
+        if self.writer is None:  # no records: one empty slice, so that readers always find a file
+            self._open(0)
+        self.files.close()
+
+
+def slice_count(records: int, slice_records: int) -> int:
+    return max(1, math.ceil(records / max(slice_records, 1)))
+
+
+def feature_files(lake: Lake, run_id: str) -> list[str]:
+    """The run's features files (one per slice), in record-id order."""
+    folder = RunPaths(run_id).match_features_folder
+    return sorted(i.path for i in lake.list(f"{folder}/") if i.path.endswith(".parquet"))
+
+
 def write_features(lake: Lake, config: UnificationConfig, setup: MatchSetup, paths: RunPaths,
-                   tables: dict[str, str]) -> tuple[int, list[int]]:
-    """Pass 1: records and their normalized features; returns (records, records per table).
+                   tables: dict[str, str], slice_records: int) -> tuple[int, list[int]]:
+    """Pass 1: records and their normalized features, one file per slice of ``slice_records`` record ids;
+    returns (records, records per table).
 
     Batches are normalized on ``FEATURE_THREADS`` threads (the Arrow kernels run without the GIL) and
     written in their input order, so record ids do not depend on which thread finished first."""
     schema = features_schema(setup)
     next_id, sizes = 0, []
-    with parquet_sink(lake, paths.match_features(), schema) as sink, \
-            ThreadPoolExecutor(FEATURE_THREADS, thread_name_prefix="features") as pool:
-        for table_index, name in enumerate(config.unification.match_order):
-            path = tables.get(name)
-            start = next_id
-            if path is not None:
-                needed = setup.features_for(config, name)
-                batches = (pa.Table.from_batches([b]) for b in iter_parquet_batches(lake, path, batch_rows=BATCH_ROWS))
-                featurize = functools.partial(_featurize, needed=needed, config=config)
-                for table, filled, values in _in_order(pool, batches, featurize):
-                    ids = np.arange(next_id, next_id + table.num_rows, dtype=np.int64)
-                    next_id += table.num_rows
-                    columns = {Col.RECORD_ID: ids, "TableIndex": np.full(len(ids), table_index, np.int16),
-                               Col.SOURCE_KEY: table.column(Col.SOURCE_KEY),
-                               Col.RECORD_MODIFIED: table.column(Col.RECORD_MODIFIED), "Filled": filled}
-                    columns.update({f.column: values.get(f.column, pa.nulls(len(ids), pa.string()))
-                                    for f in setup.features})
-                    sink.write_table(pa.table(columns, schema=schema))
-            sizes.append(next_id - start)
+    files = _SliceFiles(lake, paths, schema, slice_records)
+    try:
+        with ThreadPoolExecutor(FEATURE_THREADS, thread_name_prefix="features") as pool:
+            for table_index, name in enumerate(config.unification.match_order):
+                path = tables.get(name)
+                start = next_id
+                if path is not None:
+                    needed = setup.features_for(config, name)
+                    batches = (pa.Table.from_batches([b])
+                               for b in iter_parquet_batches(lake, path, batch_rows=BATCH_ROWS))
+                    featurize = functools.partial(_featurize, needed=needed, config=config)
+                    for table, filled, values in _in_order(pool, batches, featurize):
+                        ids = np.arange(next_id, next_id + table.num_rows, dtype=np.int64)
+                        columns = {Col.RECORD_ID: ids, "TableIndex": np.full(len(ids), table_index, np.int16),
+                                   Col.SOURCE_KEY: table.column(Col.SOURCE_KEY),
+                                   Col.RECORD_MODIFIED: table.column(Col.RECORD_MODIFIED), "Filled": filled}
+                        columns.update({f.column: values.get(f.column, pa.nulls(len(ids), pa.string()))
+                                        for f in setup.features})
+                        files.write(next_id, pa.table(columns, schema=schema))
+                        next_id += table.num_rows
+                sizes.append(next_id - start)
+    finally:
+        files.close()
     return next_id, sizes
 
 
-def _write_partitions(con: duckdb.DuckDBPyConnection, lake: Lake, paths: RunPaths, query: str, parts: int,
-                      schema: pa.Schema) -> list[int]:
-    """COPY the block rows into one folder per partition (DuckDB, out of core), then into the lake."""
+def _write_partitions(con: duckdb.DuckDBPyConnection, lake: Lake, paths: RunPaths, slice_index: int, query: str,
+                      parts: int) -> list[int]:
+    """COPY one slice's block rows into one folder per partition (DuckDB, out of core), then into the lake
+    (a file per partition that has rows); returns the rows per partition."""
     counts = [0] * parts
     # one open file per partition, flushed in small batches: DuckDB's defaults (100 open files, 512 k
     # buffered rows) made the 1 GB-limited COPY at 1 M customers spill and take 66 s instead of 39 s
@@ -292,46 +350,78 @@ def _write_partitions(con: duckdb.DuckDBPyConnection, lake: Lake, paths: RunPath
             files = sorted(glob.glob(os.path.join(folder, f"part={index}", "*.parquet")))
             if len(files) == 1:  # the usual case: hand the file over as written
                 counts[index] = pq.ParquetFile(files[0]).metadata.num_rows
-                with open(files[0], "rb") as handle, lake.open_write(paths.match_partition(index)) as sink:
+                with open(files[0], "rb") as handle, lake.open_write(paths.match_partition(index, slice_index)) as sink:
                     shutil.copyfileobj(handle, sink, 8 << 20)
-                continue
-            tables = [pq.read_table(f, schema=schema) for f in files]
-            table = pa.concat_tables(tables) if tables else schema.empty_table()
-            counts[index] = table.num_rows
-            write_parquet(lake, paths.match_partition(index), table)
+            elif files:
+                table = pa.concat_tables([pq.read_table(f) for f in files])
+                counts[index] = table.num_rows
+                write_parquet(lake, paths.match_partition(index, slice_index), table)
     return counts
 
 
-def plan_partitions(lake: Lake, config: UnificationConfig, run_id: str, tables: dict[str, str],
-                    target_rows: int) -> tuple[int, list[int]]:
-    """Write features, train (probabilistic mode) and write the partition files; (records, rows per partition)."""
+@dataclass(frozen=True)
+class MatchLayout:
+    """What planning decided: records, partitions, and the slices of records that write block rows."""
+
+    records: int
+    partitions: int
+    slices: int
+
+
+def plan_match(lake: Lake, config: UnificationConfig, run_id: str, tables: dict[str, str], target_rows: int,
+               slice_records: int) -> MatchLayout:
+    """Write the features (one file per slice), train (probabilistic mode) and write the term frequencies."""
     paths = RunPaths(run_id)
     setup = MatchSetup.of(config)
-    records, sizes = write_features(lake, config, setup, paths, tables)
-    parts = partition_count(lake, config, tables, target_rows)
-    schema = block_schema(setup)
-    counts = [0] * parts
+    records, sizes = write_features(lake, config, setup, paths, tables, slice_records)
+    settings = config.unification.probabilistic
+    if settings.enabled:
+        with lake_duckdb(lake) as con:
+            features = parquet_source(lake, feature_files(lake, run_id))
+            con.execute(f"CREATE TEMP VIEW features AS SELECT * FROM {features}")
+            if records:
+                model = train_model(con, settings, setup.blocks, records, sizes, training=setup.training_blocks)
+                write_json(lake, paths.match_model(), model.to_dict())
+            for feature in setup.tf_features:  # term frequency of every value, for the slices to join
+                column = q(feature.column)
+                copy_to_lake(con, f"SELECT {column} AS v, count(*)::DOUBLE / sum(count(*)) OVER () AS f "
+                                  f"FROM features WHERE {column} IS NOT NULL GROUP BY {column}",
+                             lake, paths.match_term_frequencies(feature.column))
+    return MatchLayout(records, partition_count(lake, config, tables, target_rows), slice_count(records, slice_records))
+
+
+def write_slice_block_rows(lake: Lake, config: UnificationConfig, run_id: str, slice_index: int,
+                           parts: int) -> list[int]:
+    """One slice's block rows, a file per partition; returns the rows per partition."""
+    paths = RunPaths(run_id)
+    setup = MatchSetup.of(config)
     with lake_duckdb(lake) as con:
-        con.execute(f"CREATE TEMP VIEW features AS SELECT * FROM {parquet_source(lake, [paths.match_features()])}")
-        settings = config.unification.probabilistic
-        if settings.enabled and records:
-            model = train_model(con, settings, setup.blocks, records, sizes, training=setup.training_blocks)
-            write_json(lake, paths.match_model(), model.to_dict())
-        source = "features"
-        for feature in setup.tf_features:  # term frequency of every value, joined to its records
+        source = parquet_source(lake, [paths.match_features(slice_index)])
+        for feature in setup.tf_features:  # the term frequency of each record's value
             column = q(feature.column)
-            con.execute(f"CREATE TEMP TABLE {q('tf_' + feature.column)} AS SELECT {column} AS v, "
-                        f"count(*)::DOUBLE / sum(count(*)) OVER () AS f FROM features WHERE {column} IS NOT NULL "
-                        f"GROUP BY {column}")
-            source = (f"(SELECT s.*, t.f AS {q(tf_column(feature))} FROM {source} s LEFT JOIN "
-                      f"{q('tf_' + feature.column)} t ON s.{column} = t.v)")
-        order = list(config.unification.match_order)
-        if source != "features":  # computed once, read by every rule's select
-            con.execute(f"CREATE TEMP TABLE features_tf AS SELECT * FROM {source}")
-            source = "features_tf"
-        if records:
-            counts = _write_partitions(con, lake, paths, block_rows_sql(setup, order, source, parts), parts, schema)
-        else:
-            for index in range(parts):
-                write_parquet(lake, paths.match_partition(index), schema.empty_table())
-    return records, counts
+            frequencies = parquet_source(lake, [paths.match_term_frequencies(feature.column)])
+            source = (f"(SELECT s.*, t.f AS {q(tf_column(feature))} FROM {source} s LEFT JOIN {frequencies} t "
+                      f"ON s.{column} = t.v)")
+        # with term frequencies joined: computed once, read by every rule's select
+        kind = "TABLE" if setup.tf_features else "VIEW"
+        con.execute(f"CREATE TEMP {kind} slice_features AS SELECT * FROM {source}")
+        query = block_rows_sql(setup, list(config.unification.match_order), "slice_features", parts)
+        return _write_partitions(con, lake, paths, slice_index, query, parts)
+
+
+def read_partition(lake: Lake, setup: MatchSetup, files: Sequence[str]) -> pa.Table:
+    """One partition's block rows: its slices' files, in slice order."""
+    return read_parquet_many(lake, files, schema=block_schema(setup))
+
+
+def plan_partitions(lake: Lake, config: UnificationConfig, run_id: str, tables: dict[str, str], target_rows: int,
+                    slice_records: int = 1 << 40) -> tuple[int, list[list[str]]]:
+    """Plan and write every slice's block rows in turn, as the orchestrator's fan-out does;
+    (records, each partition's files)."""
+    layout = plan_match(lake, config, run_id, tables, target_rows, slice_records)
+    plan = MatchPlan(run_id, layout.records, tuple(BlockSlice(run_id, s, layout.partitions)
+                                                   for s in range(layout.slices)))
+    written = tuple(SliceResult(run_id, s.index, tuple(write_slice_block_rows(lake, config, run_id, s.index,
+                                                                              s.partitions)))
+                    for s in plan.slices)
+    return layout.records, [list(p.paths) for p in plan.partitions(written)]

@@ -36,6 +36,7 @@ from shared.match.cluster import (
     profiles_of,
 )
 from shared.match.partition import PAIRS_SCHEMA
+from shared.match.plan import feature_files
 from shared.match.rules import compile_rules
 from shared.merge.customer_id import assign_ids_in, uuid5_sql
 from shared.merge.survivorship import household_sql, q, source_keys_sql, survivorship_sql
@@ -372,7 +373,7 @@ def _merge_profiles(lake: Lake, config: UnificationConfig, run_id: str, pair_pat
 
 def _features_view(lake: Lake, con: duckdb.DuckDBPyConnection, paths: RunPaths) -> None:
     """View ``features``: the run's records (id, table index, source key, date, filled fields)."""
-    con.execute(f"CREATE TEMP VIEW features AS SELECT * FROM {parquet_source(lake, [paths.match_features()])}")
+    con.execute(f"CREATE TEMP VIEW features AS SELECT * FROM {parquet_source(lake, feature_files(lake, paths.run_id))}")
 
 
 def _lineage_view(con: duckdb.DuckDBPyConnection) -> None:

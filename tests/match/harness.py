@@ -19,7 +19,7 @@ from shared.ingest.snapshot import ConvertedPart, build_snapshot
 from shared.lakeio import read_json, read_parquet, write_parquet
 from shared.match.fellegi_sunter import FsModel
 from shared.match.partition import score_partition
-from shared.match.plan import plan_partitions
+from shared.match.plan import MatchSetup, plan_partitions, read_partition
 from shared.merge.unify import ALTERNATE_KEY, CUSTOMER, merge_profiles
 from shared.names import Enrichment
 from shared.paths import RunPaths
@@ -57,12 +57,12 @@ def unify(root: Path, config_text: str, tables: dict[str, list[dict[str, str]]],
     paths = RunPaths(run_id)
     snapshots = snapshot_tables(lake, config, tables, run_id)
     sources = {name: path for name, path in snapshots.items() if name in config.unification.match_order}
-    _, counts = plan_partitions(lake, config, run_id, sources, 1000)
+    _, partitions = plan_partitions(lake, config, run_id, sources, 1000)
     model_path = paths.match_model()
     model = FsModel.from_dict(read_json(lake, model_path)) if lake.exists(model_path) else None
     pair_paths = []
-    for index in range(len(counts)):
-        pairs, _ = score_partition(config, read_parquet(lake, paths.match_partition(index)), model)
+    for index, files in enumerate(partitions):
+        pairs, _ = score_partition(config, read_partition(lake, MatchSetup.of(config), files), model)
         write_parquet(lake, paths.match_pairs(index), pairs)
         pair_paths.append(paths.match_pairs(index))
     crosswalk = RunPaths(previous.run_id).unified(ALTERNATE_KEY) if previous else None

@@ -11,22 +11,27 @@ import pytest
 
 from shared.adapters.local_lake import LocalLake
 from shared.config import load_config_text
-from shared.lakeio import read_parquet
+from shared.lakeio import read_parquet, read_parquet_many
 from shared.match import plan
-from shared.match.plan import MatchSetup, write_features
+from shared.match.plan import MatchSetup, feature_files, write_features
 from shared.paths import RunPaths
 from tests.match.harness import snapshot_tables
 from tests.match.test_rule_groups import CONFIG, people
 
 
-def features(root: Path, threads: int, monkeypatch: pytest.MonkeyPatch) -> pa.Table:
+def features(root: Path, threads: int, monkeypatch: pytest.MonkeyPatch, slice_records: int = 1000) -> pa.Table:
     lake, config = LocalLake(root), load_config_text(CONFIG)
     rng = random.Random(5)
     snapshots = snapshot_tables(lake, config, {t: people(t, 120, rng) for t in ("crm", "ecom", "pos")}, "run1")
     monkeypatch.setattr(plan, "FEATURE_THREADS", threads)
-    records, sizes = write_features(lake, config, MatchSetup.of(config), RunPaths("run1"), snapshots)
+    records, sizes = write_features(lake, config, MatchSetup.of(config), RunPaths("run1"), snapshots, slice_records)
     assert (records, sizes) == (360, [120, 120, 120])
-    return read_parquet(lake, RunPaths("run1").match_features())
+    files = feature_files(lake, "run1")
+    assert files == [RunPaths("run1").match_features(i) for i in range(-(-360 // slice_records))]
+    for index, path in enumerate(files):  # each slice file holds exactly its record ids
+        ids = read_parquet(lake, path).column("RecordId").to_pylist()
+        assert ids == list(range(index * slice_records, min(360, (index + 1) * slice_records)))
+    return read_parquet_many(lake, files)
 
 
 def test_features_keep_the_input_order_whichever_thread_finishes_first(tmp_path: Path,
@@ -47,3 +52,12 @@ def test_features_keep_the_input_order_whichever_thread_finishes_first(tmp_path:
     keys = three_threads.column("SourceKey").to_pylist()  # tables in match order, each in snapshot (key) order
     assert [keys[i * 120:(i + 1) * 120] for i in range(3)] == [sorted(f"{t}{n}" for n in range(120))
                                                                 for t in ("crm", "ecom", "pos")]
+
+
+def test_features_are_cut_into_slices_of_record_ids(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Slices of 50 records cut batches of 7 rows and tables of 120: the same rows, eight files."""
+    monkeypatch.setattr(plan, "BATCH_ROWS", 7)
+    whole = features(tmp_path / "whole", 2, monkeypatch)
+    sliced = features(tmp_path / "sliced", 2, monkeypatch, slice_records=50)
+    assert len(feature_files(LocalLake(tmp_path / "sliced"), "run1")) == 8
+    assert sliced.equals(whole)

@@ -10,11 +10,11 @@ import pytest
 
 from shared.adapters.local_lake import LocalLake
 from shared.config import load_config_text
-from shared.lakeio import read_json, read_parquet
+from shared.lakeio import read_json
 from shared.match import plan
 from shared.match.fellegi_sunter import FsModel
 from shared.match.partition import score_partition
-from shared.match.plan import MatchSetup, plan_partitions
+from shared.match.plan import MatchSetup, block_schema, plan_partitions, read_partition
 from shared.match.rules import compile_rules, rule_groups
 from shared.paths import RunPaths
 from tests.match.harness import snapshot_tables
@@ -65,20 +65,52 @@ def people(table: str, count: int, rng: random.Random) -> list[dict[str, str]]:
              "birth": rng.choice(["", f"1990-01-{rng.randint(1, 9):02d}"])} for i in range(count)]
 
 
-def scored_pairs(root: Path, max_block: int) -> tuple[list[tuple[int, ...]], int, int]:
+def scored_pairs(root: Path, max_block: int, slice_records: int = 1 << 40,
+                 config_text: str = CONFIG) -> tuple[list[tuple[int, ...]], int, int]:
     """All pairs (left, right, rule, score) over every partition, the block rows written, blocks skipped."""
-    lake, config = LocalLake(root), load_config_text(CONFIG)
+    lake, config = LocalLake(root), load_config_text(config_text)
     rng = random.Random(11)
     snapshots = snapshot_tables(lake, config, {t: people(t, 150, rng) for t in ("crm", "ecom", "pos")}, "run1")
-    _, counts = plan_partitions(lake, config, "run1", snapshots, 400)
+    _, partitions = plan_partitions(lake, config, "run1", snapshots, 400, slice_records)
     model = FsModel.from_dict(read_json(lake, RunPaths("run1").match_model()))
-    found, skipped = [], 0
-    for index in range(len(counts)):
-        pairs, stats = score_partition(config, read_parquet(lake, RunPaths("run1").match_partition(index)), model,
-                                       max_block)
+    found, skipped, rows = [], 0, 0
+    for files in partitions:
+        block_rows = read_partition(lake, MatchSetup.of(config), files)
+        pairs, stats = score_partition(config, block_rows, model, max_block)
         found += zip(*(pairs.column(c).to_pylist() for c in ("left", "right", "rule", "score")), strict=True)
         skipped += stats.skipped_blocks
-    return sorted(found), sum(counts), skipped
+        rows += block_rows.num_rows
+    return sorted(found), rows, skipped
+
+
+# the first names' term frequencies ride on the block rows
+TF_CONFIG = CONFIG.replace("{field: FirstName, kind: first_name}",
+                           "{field: FirstName, kind: first_name, term_frequency: true}")
+
+
+def partition_rows(root: Path, slice_records: int) -> tuple[list[list[tuple[object, ...]]], list[int]]:
+    """Each partition's block rows (sorted), and how many files each partition was read from."""
+    lake, config = LocalLake(root), load_config_text(TF_CONFIG)
+    rng = random.Random(11)
+    snapshots = snapshot_tables(lake, config, {t: people(t, 150, rng) for t in ("crm", "ecom", "pos")}, "run1")
+    _, partitions = plan_partitions(lake, config, "run1", snapshots, 400, slice_records)
+    tables = [read_partition(lake, MatchSetup.of(config), files) for files in partitions]
+    return [sorted(zip(*(t.column(c).to_pylist() for c in t.column_names), strict=True)) for t in tables], \
+        [len(files) for files in partitions]
+
+
+def test_slices_write_every_partition_the_rows_of_one_pass(tmp_path: Path) -> None:
+    """450 records in slices of 100 (five ``write_block_rows`` activities): each partition gets the rows that
+    one slice over all records writes, term frequencies included, and scoring finds the same pairs."""
+    whole, whole_files = partition_rows(tmp_path / "whole", 1 << 40)
+    sliced, sliced_files = partition_rows(tmp_path / "sliced", 100)
+    assert whole_files == [1] * len(whole) and len(whole) > 3
+    assert max(sliced_files) == 5 and sliced == whole
+    assert sum(len(rows) for rows in whole) > 1000
+    tf = [i for i, f in enumerate(block_schema(MatchSetup.of(load_config_text(TF_CONFIG)))) if f.name.startswith("tf_")]
+    assert tf and any(row[i] is not None for rows in sliced for row in rows for i in tf)
+    assert scored_pairs(tmp_path / "pairs", 2000, 100, TF_CONFIG) == scored_pairs(tmp_path / "pairs1", 2000,
+                                                                                  config_text=TF_CONFIG)
 
 
 @pytest.mark.parametrize("max_block", [4, 2000])  # 4: many blocks over the limit, skipped per rule as before
