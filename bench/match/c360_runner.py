@@ -14,7 +14,7 @@ import os
 import sys
 import tempfile
 import time
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -167,7 +167,6 @@ def main() -> None:
         runtime = build_runtime(settings)
         runtime.lake.write_bytes(settings.config_path, config.encode())
         import urllib.request
-        from datetime import datetime
 
         from c360_cli.local import _fresh_app  # noqa: F401
         from shared import ledger
@@ -213,7 +212,8 @@ def main() -> None:
     upper_bound = max(memory.upper_bound_mb, memory.own_mb + workers_bound_mb)
     print(json.dumps({"tool": "c360", "dataset": dataset, "seconds": seconds, "peak_mb": memory.peak_mb,
                       "peak_mb_upper_bound": upper_bound, "activity_peak_mb": activity_peaks,
-                      "activity_seconds": largest_per_step(steps, "seconds"), **metrics}))
+                      "activity_seconds": largest_per_step(steps, "seconds"), "steps": step_summary(steps),
+                      **metrics}))
 
 
 def largest_per_step(steps: list[dict], measure: str = "peak_mb") -> dict[str, float | None]:
@@ -226,6 +226,18 @@ def largest_per_step(steps: list[dict], measure: str = "peak_mb") -> dict[str, f
         if record.get(measure) is not None:
             measured.append(record[measure])
     return {step: max(values) if values else None for step, values in largest.items()}
+
+
+def step_summary(steps: list[dict]) -> dict[str, dict[str, float]]:
+    """Per step: its activities, their summed seconds, and its span (first start to last finish)."""
+    out: dict[str, dict[str, float]] = {}
+    for name in dict.fromkeys(r["step"] for r in steps):
+        records = [r for r in steps if r["step"] == name]
+        started = min(datetime.fromisoformat(r["started"]) for r in records)
+        finished = max(datetime.fromisoformat(r["finished"]) for r in records)
+        out[name] = {"activities": len(records), "seconds": round(sum(r.get("seconds") or 0 for r in records), 1),
+                     "span_seconds": round((finished - started).total_seconds(), 1)}
+    return out
 
 
 def pd_concat(tables: list[str], keys: object) -> list[str]:

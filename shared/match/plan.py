@@ -8,7 +8,7 @@ Streams each source table in batches, so memory stays bounded however large the 
    — all on samples or DuckDB aggregates of the features files; the term frequencies are written to
    ``match/tf/`` for the slices;
 3. *block rows*, one ``write_block_rows`` activity per slice (a fan-out: the step that grew fastest with
-   the input, 165 of planning's 221 s at 10.4 M records, when it was one activity): for every blocking
+   the input, 165 of planning's 221 s at 10.4 M records, measured alone, when it was one activity): for every blocking
    key a record takes part in — a group of rules sharing key columns (``rule_groups``), a rule of its own,
    or a probabilistic blocking rule — one row (rule or group id, side, key hash, record, the features and
    term frequencies its scoring needs) goes to partition ``key hash % partitions``. All rows sharing a key
