@@ -228,7 +228,8 @@ unification:
     comparisons:
       - {field: FirstName, kind: first_name, term_frequency: true}
       - {field: LastName, kind: name, term_frequency: true}
-      - {field: BirthDate, kind: date, term_frequency: true}   # a placeholder date is common, a real one rare
+      # a placeholder date is common, a real one rare; the placeholder itself is bypassed (below)
+      - {field: BirthDate, kind: date, term_frequency: true, bypass: true}
       - {field: Email, kind: email}
       - {field: Phone, kind: phone}
       - {field: PostalCode, kind: postal_code}
@@ -249,7 +250,9 @@ unification:
       - when: differ
         conditions: [{field: LastName, normalize: [unicode_to_ascii, lowercase, symbols], precision: low}]
   custom:
-    bypass: ["0000000000", "test@example.com", "noemail@example.com"]
+    # 2008-10-31: every customer younger than 18 carries it (the demo clips ages at 18, as a sign-up form's
+    # default date would): 1.9 % of the records, whose blocks made a third of the candidate pairs at 1 M
+    bypass: ["0000000000", "test@example.com", "noemail@example.com", "2008-10-31"]
 
 merge:
   fields:

@@ -221,6 +221,8 @@ class Comparison(Strict):
     kind: Literal["first_name", "name", "string", "address", "email", "phone", "date", "postal_code", "identifier",
                   "exact"] = "string"
     term_frequency: bool = Field(False, description="Adjust weights for how common the value is.")
+    bypass: bool = Field(False, description="Values in custom.bypass (placeholders, such as a form's default date) "
+                                            "count as missing: neither compared nor blocked on.")
 
 
 class Probabilistic(Strict):

@@ -53,7 +53,7 @@ class FsBlock:
 
 
 def comparison_specs(settings: Probabilistic) -> list[ComparisonSpec]:
-    return [ComparisonSpec(c.field, c.kind, c.term_frequency) for c in settings.comparisons]
+    return [ComparisonSpec(c.field, c.kind, c.term_frequency, c.bypass) for c in settings.comparisons]
 
 
 def blocking_rules(settings: Probabilistic, first_id: int, training: bool = False) -> list[FsBlock]:

@@ -6,15 +6,16 @@ import random
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from shared.adapters.local_lake import LocalLake
 from shared.config import load_config_text
-from shared.lakeio import read_json
+from shared.lakeio import read_json, read_parquet_many
 from shared.match import plan
 from shared.match.fellegi_sunter import FsModel
 from shared.match.partition import score_partition
-from shared.match.plan import MatchSetup, block_schema, plan_partitions, read_partition
+from shared.match.plan import MatchSetup, block_schema, feature_files, plan_partitions, read_partition
 from shared.match.rules import compile_rules, rule_groups
 from shared.paths import RunPaths
 from tests.match.harness import snapshot_tables
@@ -144,3 +145,32 @@ def test_rules_group_by_key_columns_and_prefix_blocking() -> None:
     assert not alone and all(g.id < 0 for g in groups)
     assert next(g for g in groups if g.rules[0].name == "crm_only").prefix
     assert pa.scalar(next(g for g in groups if g.rules[0].name == "email").tables).as_py() == [0, 1, 2]
+
+
+def block_dates(root: Path, config_text: str) -> tuple[set[object], list[object]]:
+    """The birth dates keying the probabilistic ``[LastName, BirthDate]`` blocks, and the compared dates."""
+    lake, config = LocalLake(root), load_config_text(config_text)
+    rng = random.Random(11)
+    snapshots = snapshot_tables(lake, config, {t: people(t, 150, rng) for t in ("crm", "ecom", "pos")}, "run1")
+    _, partitions = plan_partitions(lake, config, "run1", snapshots, 400)
+    setup = MatchSetup.of(config)
+    block = next(b for b in setup.blocks if b.name == "probabilistic:LastName+BirthDate")
+    date = next(f for f in block.features if f.field == "BirthDate").column
+    rows = pa.concat_tables([read_partition(lake, setup, files) for files in partitions])
+    keyed = rows.filter(pc.equal(rows.column("rule"), block.id)).column(date).to_pylist()
+    compared = read_parquet_many(lake, feature_files(lake, "run1")).column(date).to_pylist()
+    return set(keyed), compared
+
+
+def test_a_bypassed_placeholder_is_neither_blocked_on_nor_compared(tmp_path: Path) -> None:
+    """A comparison with ``bypass: true`` reads the bypass list's values as missing, like CI's normalization:
+    a placeholder birth date makes no block, and its records compare as having no date."""
+    comparisons = "comparisons: [{field: FirstName, kind: first_name}"
+    compared = CONFIG.replace(comparisons, "comparisons: [{field: BirthDate, kind: date, bypass: BYPASS}, "
+                                           "{field: FirstName, kind: first_name}")
+    placeholder = "  custom:\n    bypass: ['1990-01-05']\n"
+    keyed, values = block_dates(tmp_path / "kept", compared.replace("BYPASS", "false") + placeholder)
+    assert "1990-01-05" in keyed and "1990-01-05" in values
+    bypassed_keys, bypassed = block_dates(tmp_path / "bypassed", compared.replace("BYPASS", "true") + placeholder)
+    assert bypassed_keys == keyed - {"1990-01-05"}
+    assert [None if v == "1990-01-05" else v for v in values] == bypassed
