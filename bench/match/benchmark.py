@@ -117,10 +117,11 @@ def markdown_table(results: list[dict]) -> str:
     rows = ["| set | c360 P / R / F1 | cluster F1 | c360 s / MB | Splink P / R / F1 | Splink best F1 (labels) "
             "| Splink s / MB | ratio F1 / time / memory |", "|" + " --- |" * 8]
     by_key = {(r.get("tool"), r.get("dataset")): r for r in results if "f1" in r}
-    datasets = [d for d in dict.fromkeys(r.get("dataset") for r in results) if d]
     order = ["febrl3", "febrl4", "rldata10000", "demo-100000", "demo-1000000", "demo-5000000", "demo-1000000-rules",
              "demo-5000000-rules"]
-    for d in sorted(datasets, key=lambda d: order.index(d) if d in order else len(order)):
+    datasets = sorted((d for d in dict.fromkeys(r.get("dataset") for r in results) if d),
+                      key=lambda d: order.index(d) if d in order else len(order))
+    for d in datasets:
         c, s = by_key.get(("c360", d)), by_key.get(("splink", d))
         if not (c and s):
             continue
@@ -133,14 +134,13 @@ def markdown_table(results: list[dict]) -> str:
     rows += ["", "c360's largest activity, per step (MB of one worker process running it; an activity instance of",
              "Flex Consumption has 2,048 or 4,096 MB):", "",
              "| set | " + " | ".join(STEPS) + " |", "|" + " --- |" * (len(STEPS) + 1)]
-    for d in sorted(datasets, key=lambda d: order.index(d) if d in order else len(order)):
+    for d in datasets:
         c = by_key.get(("c360", d))
         if c and c.get("activity_peak_mb"):
             peaks = c["activity_peak_mb"]
             rows.append(f"| {d} | " + " | ".join(
                 f"{peaks[s]:,.0f}" if peaks.get(s) is not None else "–" for s in STEPS) + " |")
-    timed = [d for d in sorted(datasets, key=lambda d: order.index(d) if d in order else len(order))
-             if by_key.get(("c360", d), {}).get("activity_seconds")]
+    timed = [d for d in datasets if by_key.get(("c360", d), {}).get("activity_seconds")]
     if timed:  # measured since the block rows were written in slices
         rows += ["", "c360's longest activity, per step (seconds; the step's time with an instance per activity of",
                  "its fan-out):", "", "| set | " + " | ".join(STEPS) + " |", "|" + " --- |" * (len(STEPS) + 1)]

@@ -82,7 +82,6 @@ BLOCK_ROW_GROUP = 32_768  # rows per row group of a partition file, at most
 # 32,768 in 22.6 s and 1.22 GB (three runs each); reading a partition back costs the same
 BLOCK_FLUSH_ROWS = 8_192
 MAX_OPEN_PARTITIONS = 900  # below the usual limit of 1024 open files
-FEATURE_ROW_GROUP = 100_000
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 import pytest
 
 from shared.adapters.local_lake import LocalLake
-from shared.config import load_config_text
+from shared.config import UnificationConfig, load_config_text
 from shared.lakeio import read_json, read_parquet_many
 from shared.match import plan
 from shared.match.fellegi_sunter import FsModel
@@ -66,13 +66,20 @@ def people(table: str, count: int, rng: random.Random) -> list[dict[str, str]]:
              "birth": rng.choice(["", f"1990-01-{rng.randint(1, 9):02d}"])} for i in range(count)]
 
 
-def scored_pairs(root: Path, max_block: int, slice_records: int = 1 << 40,
-                 config_text: str = CONFIG) -> tuple[list[tuple[int, ...]], int, int]:
-    """All pairs (left, right, rule, score) over every partition, the block rows written, blocks skipped."""
+def planned(root: Path, config_text: str, slice_records: int = 1 << 40) -> tuple[LocalLake, UnificationConfig,
+                                                                                 list[list[str]]]:
+    """150 rows per table (seed 11) planned into partitions of 400 rows; (lake, config, each partition's files)."""
     lake, config = LocalLake(root), load_config_text(config_text)
     rng = random.Random(11)
     snapshots = snapshot_tables(lake, config, {t: people(t, 150, rng) for t in ("crm", "ecom", "pos")}, "run1")
     _, partitions = plan_partitions(lake, config, "run1", snapshots, 400, slice_records)
+    return lake, config, partitions
+
+
+def scored_pairs(root: Path, max_block: int, slice_records: int = 1 << 40,
+                 config_text: str = CONFIG) -> tuple[list[tuple[int, ...]], int, int]:
+    """All pairs (left, right, rule, score) over every partition, the block rows written, blocks skipped."""
+    lake, config, partitions = planned(root, config_text, slice_records)
     model = FsModel.from_dict(read_json(lake, RunPaths("run1").match_model()))
     found, skipped, rows = [], 0, 0
     for files in partitions:
@@ -91,10 +98,7 @@ TF_CONFIG = CONFIG.replace("{field: FirstName, kind: first_name}",
 
 def partition_rows(root: Path, slice_records: int) -> tuple[list[list[tuple[object, ...]]], list[int]]:
     """Each partition's block rows (sorted), and how many files each partition was read from."""
-    lake, config = LocalLake(root), load_config_text(TF_CONFIG)
-    rng = random.Random(11)
-    snapshots = snapshot_tables(lake, config, {t: people(t, 150, rng) for t in ("crm", "ecom", "pos")}, "run1")
-    _, partitions = plan_partitions(lake, config, "run1", snapshots, 400, slice_records)
+    lake, config, partitions = planned(root, TF_CONFIG, slice_records)
     tables = [read_partition(lake, MatchSetup.of(config), files) for files in partitions]
     return [sorted(zip(*(t.column(c).to_pylist() for c in t.column_names), strict=True)) for t in tables], \
         [len(files) for files in partitions]
@@ -149,10 +153,7 @@ def test_rules_group_by_key_columns_and_prefix_blocking() -> None:
 
 def block_dates(root: Path, config_text: str) -> tuple[set[object], list[object]]:
     """The birth dates keying the probabilistic ``[LastName, BirthDate]`` blocks, and the compared dates."""
-    lake, config = LocalLake(root), load_config_text(config_text)
-    rng = random.Random(11)
-    snapshots = snapshot_tables(lake, config, {t: people(t, 150, rng) for t in ("crm", "ecom", "pos")}, "run1")
-    _, partitions = plan_partitions(lake, config, "run1", snapshots, 400)
+    lake, config, partitions = planned(root, config_text)
     setup = MatchSetup.of(config)
     block = next(b for b in setup.blocks if b.name == "probabilistic:LastName+BirthDate")
     date = next(f for f in block.features if f.field == "BirthDate").column
