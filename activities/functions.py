@@ -13,6 +13,7 @@ from shared.payloads import (
     ApplyResult,
     BlockSlice,
     ConvertInput,
+    CustomerShard,
     EnrichInput,
     ExportInput,
     FinishInput,
@@ -70,8 +71,20 @@ def match_partition(payload: dict[str, Any]) -> dict[str, Any]:
 
 @bp.activity_trigger(input_name="payload")
 def merge_clusters(payload: dict[str, Any]) -> dict[str, Any]:
-    """Cluster matched records into profiles, assign stable CustomerIds and merge the fields."""
+    """Cluster matched records into profiles and assign stable CustomerIds."""
     return steps.merge_clusters(MergeInput.from_dict(payload), runtime()).to_dict()
+
+
+@bp.activity_trigger(input_name="payload")
+def write_customer_shard(payload: dict[str, Any]) -> dict[str, Any]:
+    """Merge the fields of one shard of the profiles into its part of the Customer table."""
+    return steps.write_customer_shard(CustomerShard.from_dict(payload), runtime()).to_dict()
+
+
+@bp.activity_trigger(input_name="payload")
+def write_lineage_tables(payload: dict[str, Any]) -> dict[str, Any]:
+    """Write the crosswalk (AlternateKey), the deduplication tables and ConflationMatchPairs."""
+    return steps.write_lineage_tables(MergeInput.from_dict(payload), runtime()).to_dict()
 
 
 @bp.activity_trigger(input_name="payload")

@@ -1,7 +1,8 @@
 """The ``unify_customers`` orchestrator: control flow only (``context.*``; no IO, no clock, no environment).
 
 prepare → convert every landed file (fan-out) → apply changes → plan the match → write each slice's block
-rows (fan-out) → match each partition (fan-out) → merge clusters → unify activities → enrichments
+rows (fan-out) → match each partition (fan-out) → cluster and assign ids → write the Customer shards and
+the lineage tables (fan-out) → unify activities → enrichments
 (fan-out, then segments) → export → publish views → finish. Any failure records the run as failed and
 leaves the published run in place. If files landed during the run (or an incremental hour is still open),
 the instance continues as new for exactly one follow-up run.
@@ -93,8 +94,12 @@ def unify_customers(context: df.DurableOrchestrationContext):  # type: ignore[no
             matches = [MatchResult.from_dict(r) for r in (yield context.task_all([
                 call(Activity.MATCH_PARTITION, p) for p in partitions]))]
             context.set_custom_status(_status(run_id, "merging", pairs=sum(m.matched_pairs for m in matches)))
-            merged = MergeResult.from_dict((yield call(Activity.MERGE_CLUSTERS, MergeInput(
-                run_id, tuple(matches), request.mode == "match_only"))))
+            merge = MergeInput(run_id, tuple(matches), request.mode == "match_only")
+            merged = MergeResult.from_dict((yield call(Activity.MERGE_CLUSTERS, merge)))
+            context.set_custom_status(_status(run_id, "writing profiles", customers=merged.customers,
+                                              shards=merged.shards))
+            yield context.task_all([call(Activity.WRITE_LINEAGE_TABLES, merge),
+                                    *(call(Activity.WRITE_CUSTOMER_SHARD, s) for s in merged.customer_shards())])
             enrichments: list[EnrichResult] = []
             if request.mode != "match_only":
                 context.set_custom_status(_status(run_id, "enriching", customers=merged.customers))

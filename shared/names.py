@@ -21,6 +21,8 @@ class Activity(StrEnum):
     WRITE_BLOCK_ROWS = "write_block_rows"
     MATCH_PARTITION = "match_partition"
     MERGE_CLUSTERS = "merge_clusters"
+    WRITE_CUSTOMER_SHARD = "write_customer_shard"
+    WRITE_LINEAGE_TABLES = "write_lineage_tables"
     UNIFY_ACTIVITIES = "unify_activities"
     ENRICH_PROFILES = "enrich_profiles"
     EXPORT_DIMENSION = "export_dimension"

@@ -58,6 +58,18 @@ class RunPaths:
     def unified(self, name: str) -> str:
         return f"{self.root}/unified/{name}.parquet"
 
+    def unified_folder(self, name: str) -> str:
+        """A unified table written by a fan-out: one file per shard (``Customer``)."""
+        return f"{self.root}/unified/{name}"
+
+    def unified_shard(self, name: str, index: int) -> str:
+        return f"{self.unified_folder(name)}/part-{index:05d}.parquet"
+
+    def merge_table(self, name: str) -> str:
+        """What the merge's clustering hands to the activities writing the unified tables (record labels,
+        ids, links): numbers, keys and ids, no customer field."""
+        return f"{self.root}/merge/{name}.parquet"
+
     def enrichment(self, name: str) -> str:
         return f"{self.root}/enrich/{name}.parquet"
 

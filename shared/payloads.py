@@ -210,6 +210,27 @@ class MergeResult(Payload):
     merges: int = 0
     splits: int = 0
     suspect_clusters: int = 0
+    shards: int = 1  # of the Customer table, each written by one ``write_customer_shard`` activity
+
+    def customer_shards(self) -> tuple[CustomerShard, ...]:
+        return tuple(CustomerShard(self.run_id, i, self.shards) for i in range(self.shards))
+
+
+@dataclass(frozen=True)
+class CustomerShard(Payload):
+    """The profiles ``profile % shards = index`` whose Customer rows one activity writes."""
+
+    run_id: str
+    index: int
+    shards: int
+
+
+@dataclass(frozen=True)
+class TableRows(Payload):
+    """Rows written per unified table by one activity."""
+
+    run_id: str
+    rows: dict[str, int]
 
 
 @dataclass(frozen=True)

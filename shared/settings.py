@@ -60,6 +60,9 @@ class Settings:
     match_slice_records: int = _setting(
         2_500_000, "C360_MATCH_SLICE_RECORDS", "both",
         "Records per slice whose block rows one activity writes (bounds planning time per activity).")
+    merge_shard_customers: int = _setting(
+        250_000, "C360_MERGE_SHARD_CUSTOMERS", "both",
+        "Customers per shard of the Customer table that one merge activity writes (bounds merge time per activity).")
     runs_to_keep: int = _setting(5, "C360_RUNS_TO_KEEP", "both", "Published runs kept for rollback.")
 
     @classmethod

@@ -21,7 +21,8 @@ from shared.lakeio import read_json, write_json
 from shared.match.fellegi_sunter import FsModel
 from shared.match.partition import PAIRS_SCHEMA, PartitionStats, scored_pairs
 from shared.match.plan import MatchSetup, plan_match, read_partition, write_slice_block_rows
-from shared.merge.unify import ALTERNATE_KEY, merge_profiles
+from shared.merge import unify
+from shared.merge.unify import ALTERNATE_KEY, CUSTOMER
 from shared.names import Enrichment
 from shared.paths import RunPaths, converted_file, file_id
 from shared.payloads import (
@@ -31,6 +32,7 @@ from shared.payloads import (
     BlockSlice,
     ConvertInput,
     ConvertResult,
+    CustomerShard,
     EnrichInput,
     EnrichResult,
     ExportInput,
@@ -50,6 +52,7 @@ from shared.payloads import (
     RunSummary,
     SliceResult,
     TableRef,
+    TableRows,
 )
 from shared.runs import current, now_utc, step_record, write_run_record
 from shared.runtime import Runtime
@@ -271,13 +274,32 @@ def merge_clusters(request: MergeInput, runtime: Runtime) -> MergeResult:
         candidate = f"{RunPaths(previous['run_id']).export_table(ALTERNATE_KEY)}/part-00000.parquet"
         crosswalk = candidate if lake.exists(candidate) else None
     with step_record(lake, request.run_id, "merge_clusters") as record:
-        outcome = merge_profiles(lake, config, request.run_id, [m.path for m in request.matches], plan["tables"],
-                                 crosswalk)
+        outcome = unify.cluster_profiles(lake, config, request.run_id, [m.path for m in request.matches],
+                                         plan["tables"], crosswalk, runtime.settings.merge_shard_customers)
         record.update(records=outcome.records, customers=outcome.customers, merged=outcome.merged_records,
                       new_ids=outcome.new_ids, merges=outcome.merges, splits=outcome.splits,
-                      suspect_clusters=outcome.suspect_clusters)
+                      suspect_clusters=outcome.suspect_clusters, shards=outcome.shards)
         return MergeResult(request.run_id, outcome.records, outcome.customers, outcome.merged_records,
-                           outcome.new_ids, outcome.merges, outcome.splits, outcome.suspect_clusters)
+                           outcome.new_ids, outcome.merges, outcome.splits, outcome.suspect_clusters, outcome.shards)
+
+
+def write_customer_shard(request: CustomerShard, runtime: Runtime) -> TableRows:
+    lake = runtime.lake
+    config = run_config(runtime, request.run_id)
+    plan = read_json(lake, f"{RunPaths(request.run_id).root}/match/plan.json")
+    with step_record(lake, request.run_id, "write_customer_shard", str(request.index)) as record:
+        rows = unify.write_customer_shard(lake, config, request.run_id, plan["tables"], request.index, request.shards)
+        record.update(rows=rows)
+        return TableRows(request.run_id, {CUSTOMER: rows})
+
+
+def write_lineage_tables(request: MergeInput, runtime: Runtime) -> TableRows:
+    lake = runtime.lake
+    config = run_config(runtime, request.run_id)
+    with step_record(lake, request.run_id, "write_lineage_tables") as record:
+        rows = unify.write_lineage_tables(lake, config, request.run_id, [m.path for m in request.matches])
+        record.update(rows=rows)
+        return TableRows(request.run_id, rows)
 
 
 # -- enrich, export, publish, finish ------------------------------------------------------------------

@@ -121,18 +121,24 @@ def test_every_buyer_has_value_churn_brand_and_segment_matching_their_orders(dem
 def test_worker_processes_produce_the_same_dimension(small_demo: Path, demo_run,
                                                     tmp_path_factory: pytest.TempPathFactory) -> None:
     """As ``c360 run`` and the benchmark run it: activities in two worker processes, not host threads; and
-    the match cut finer, into four slices of block rows and several partitions (one of each by default)."""
+    the match and merge cut finer: four slices of block rows, several partitions, and the Customer table in
+    shards of 400 customers (one of each by default)."""
     threads, _ = demo_run
     settings = Settings.from_mapping({"C360_LAKE_KIND": "local",
                                       "C360_LAKE_ROOT": str(tmp_path_factory.mktemp("workers") / "lake"),
                                       "C360_QUIET_PERIOD_SECONDS": "1", "C360_ACTIVITY_RETRY_INTERVAL_MS": "100",
-                                      "C360_MATCH_SLICE_RECORDS": "1000", "C360_MATCH_PARTITION_RECORDS": "2000"})
+                                      "C360_MATCH_SLICE_RECORDS": "1000", "C360_MATCH_PARTITION_RECORDS": "2000",
+                                      "C360_MERGE_SHARD_CUSTOMERS": "400"})
     processes = run_pipeline(settings, small_demo, worker_processes=2)
     assert processes.status == "Completed", processes.custom_status
-    for run, slices in ((threads, 1), (processes, 4)):
+    customers = len(threads.table("Customer"))
+    for run, slices, shards in ((threads, 1, 1), (processes, 4, -(-customers // 400))):
         scheduled = [e["Name"] for e in run.history if e["EventType"] == EventType.TASK_SCHEDULED]
         assert scheduled.count("write_block_rows") == slices
         assert (scheduled.count("match_partition") > 1) == (run is processes)
+        assert scheduled.count("write_customer_shard") == shards
+        assert scheduled.count("write_lineage_tables") == 1
+    assert -(-customers // 400) > 1
     for entity in ("Customer", "AlternateKey"):
         a = threads.table(entity).sort_values(list(threads.table(entity).columns[:4])).reset_index(drop=True)
         b = processes.table(entity).sort_values(list(a.columns[:4])).reset_index(drop=True)
@@ -143,8 +149,10 @@ def test_worker_processes_produce_the_same_dimension(small_demo: Path, demo_run,
 def test_blob_lake_on_azurite_produces_the_same_dimension(small_demo: Path, local_settings: Settings,
                                                           azurite_settings: Settings) -> None:
     local = run_pipeline(local_settings, small_demo)
-    # block rows in four slices: each activity reads its own features file and writes partition files remotely
-    remote = run_pipeline(dataclasses.replace(azurite_settings, match_slice_records=1000), small_demo)
+    # block rows in four slices: each activity reads its own features file and writes partition files remotely;
+    # the Customer table in shards, listed back from the Blob lake
+    remote = run_pipeline(dataclasses.replace(azurite_settings, match_slice_records=1000, merge_shard_customers=400),
+                          small_demo)
     assert local.status == remote.status == "Completed", remote.custom_status
     columns = ["CustomerId", "FirstName", "LastName", "Email", "Phone", "PostalCode", "LifetimeValue", "ChurnScore"]
     a = local.table("Customer")[columns].sort_values("CustomerId").reset_index(drop=True)

@@ -121,6 +121,7 @@ module functionApp 'modules/function-app.bicep' = {
       C360_ACTIVITY_RETRY_INTERVAL_MS: '5000'
       C360_MATCH_PARTITION_RECORDS: '250000'
       C360_MATCH_SLICE_RECORDS: '2500000'
+      C360_MERGE_SHARD_CUSTOMERS: '250000'
       C360_RUNS_TO_KEEP: '5'
     }
     tags: tags

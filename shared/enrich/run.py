@@ -30,8 +30,8 @@ from shared.enrich.clv import (
 from shared.enrich.frames import lines_frame, orders_frame
 from shared.enrich.measures import compute_measures, reference_date
 from shared.enrich.segments import rfm_scores, segment_members
-from shared.lakeio import read_parquet, write_json, write_parquet
-from shared.merge.unify import CUSTOMER
+from shared.lakeio import read_parquet, read_parquet_many, write_json, write_parquet
+from shared.merge.unify import CUSTOMER, unified_files
 from shared.names import Col, Enrichment
 from shared.paths import RunPaths
 from shared.payloads import EnrichResult
@@ -139,7 +139,7 @@ def membership_path(paths: RunPaths) -> str:
 
 
 def _segments(lake: Lake, config: UnificationConfig, paths: RunPaths, output: str) -> Outcome:
-    frame = read_parquet(lake, paths.unified(CUSTOMER)).to_pandas()
+    frame = read_parquet_many(lake, unified_files(lake, paths.run_id, CUSTOMER)).to_pandas()
     for name in FIRST_STAGE:
         path = paths.enrichment(name.value)
         if lake.exists(path):

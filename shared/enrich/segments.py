@@ -32,8 +32,10 @@ def _quintile(values: pd.Series, higher_is_better: bool = True) -> pd.Series:
 
 
 def rfm_scores(measures: pd.DataFrame) -> pd.DataFrame:
-    """RecencyScore, FrequencyScore, MonetaryScore (1–5), RfmScore ("RFM" digits) and RfmSegment."""
-    buyers = measures[measures["TransactionCount"] > 0]
+    """RecencyScore, FrequencyScore, MonetaryScore (1–5), RfmScore ("RFM" digits) and RfmSegment. Ties are
+    ranked in CustomerId order, so the scores do not depend on the order of the rows (the Customer table
+    is written in shards)."""
+    buyers = measures[measures["TransactionCount"] > 0].sort_values(Col.CUSTOMER_ID, kind="stable")
     r = _quintile(-buyers["DaysSinceLastPurchase"].astype(float))
     f = _quintile(buyers["TransactionCount"].astype(float))
     m = _quintile(buyers["TotalSpend"].astype(float))

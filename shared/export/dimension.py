@@ -20,7 +20,7 @@ from shared.enrich.activity import UNIFIED_ACTIVITY
 from shared.lakeio import read_parquet_schema
 from shared.merge.customer_id import uuid5_sql
 from shared.merge.survivorship import q
-from shared.merge.unify import ALTERNATE_KEY, CUSTOMER, MATCH_PAIRS, dedup_table_name
+from shared.merge.unify import ALTERNATE_KEY, CUSTOMER, MATCH_PAIRS, dedup_table_name, unified_files
 from shared.names import Col
 from shared.paths import RunPaths
 from shared.ports import Lake
@@ -57,8 +57,9 @@ def export_tables(lake: Lake, config: UnificationConfig, run_id: str,
     files: dict[str, list[str]] = {}
     size = config.export.file_size_mb
     joined = [(name, path) for name, path, joins in enrichment_tables if joins]
+    customers = unified_files(lake, run_id, CUSTOMER)  # a file per shard
     with lake_duckdb(lake) as con:
-        query = f"SELECT * FROM {parquet_source(lake, [paths.unified(CUSTOMER)])}"
+        query = f"SELECT * FROM {parquet_source(lake, customers)}"
         for index, (_, path) in enumerate(joined):
             alias = f"e{index}"
             query = (f"SELECT base.*, {alias}.* EXCLUDE ({q(Col.CUSTOMER_ID)}) FROM ({query}) base "
@@ -68,7 +69,7 @@ def export_tables(lake: Lake, config: UnificationConfig, run_id: str,
             con, f"SELECT * FROM dimension ORDER BY {q(Col.CUSTOMER_ID)}", lake, paths.export_table(CUSTOMER),
             file_size_mb=size)
         if config.export.history:
-            profile = [c for c in read_parquet_schema(lake, paths.unified(CUSTOMER)).names
+            profile = [c for c in read_parquet_schema(lake, customers[0]).names
                        if c not in (Col.CUSTOMER_ID, Col.PREVIOUS_CUSTOMER_ID)]
             rows[HISTORY], files[HISTORY] = copy_folder_to_lake(
                 con, history_sql(con, lake, profile + list(config.export.history_columns), valid_from,

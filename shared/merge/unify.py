@@ -1,9 +1,17 @@
-"""The merge step: pairs → groups and profiles → stable CustomerId → merged profiles and lineage tables.
+"""The merge: pairs → groups and profiles → stable CustomerId → merged profiles and lineage tables.
 
-Writes, under the run's ``unified/`` folder: ``Customer`` (merged fields, source keys, ids, household),
-``AlternateKey`` (every source record → CustomerId: the crosswalk kept between runs), one
-``Deduplication_{DataSource}_{Table}`` per source, ``ConflationMatchPairs`` (cross-table pairs with rule,
-score and whether they linked) and ``clusters.json`` (counts and guarded giant clusters).
+Three kinds of activity, so that the merge fans out like the match:
+
+1. ``cluster_profiles`` (one): clusters the pairs into groups and profiles, assigns the CustomerIds and
+   hands its labels to the others as files under the run's ``merge/`` folder (record → group, profile;
+   profile → ids). Writes ``clusters.json`` (counts and guarded giant clusters).
+2. ``write_customer_shard`` (one per shard of ``C360_MERGE_SHARD_CUSTOMERS`` customers): the merged fields of
+   its profiles (survivorship), their source keys, ids and household: ``unified/Customer/part-NNNNN``.
+3. ``write_lineage_tables`` (one, beside the shards): ``AlternateKey`` (every source record → CustomerId: the
+   crosswalk kept between runs), one ``Deduplication_{DataSource}_{Table}`` per source and
+   ``ConflationMatchPairs`` (cross-table pairs with rule, score and whether they linked).
+
+``merge_profiles`` runs the three in one process (the tests' harness).
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ import pyarrow.compute as pc
 from shared import procmem
 from shared.config.model import KeyPair, SourceTable, UnificationConfig
 from shared.duck import copy_to_lake, lake_duckdb, parquet_source
-from shared.lakeio import iter_parquet_batches, read_parquet, write_json
+from shared.lakeio import iter_parquet_batches, read_parquet, write_json, write_parquet
 from shared.match.cluster import (
     ALWAYS,
     Clustering,
@@ -57,6 +65,9 @@ SURVIVORSHIP_ROWS = 400_000
 MERGE_DUCKDB_MEMORY = "640MB"
 TRIM_EVERY_FILES = 4  # pair files read between two trims of the C heap (a trim costs about 20 ms)
 PAIR_BATCH_ROWS = 1 << 20
+SHARD_CUSTOMERS = 250_000  # C360_MERGE_SHARD_CUSTOMERS' default
+# the clustering's hand-over to the writing activities, under the run's merge/ folder
+MERGE_RECORDS, MERGE_IDS, MERGE_LINKS = "records", "ids", "links"
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,7 @@ class MergeOutcome:
     merges: int
     splits: int
     suspect_clusters: int
+    shards: int = 1  # of the Customer table, each written by one activity
 
 
 def dedup_table_name(config: UnificationConfig, table: str) -> str:
@@ -268,16 +280,30 @@ def _case(config: UnificationConfig, value: Callable[[SourceTable], str], column
 
 
 def merge_profiles(lake: Lake, config: UnificationConfig, run_id: str, pair_paths: list[str],
-                   tables: dict[str, str], previous_crosswalk: str | None) -> MergeOutcome:
-    """Cluster in Python over record ids and pairs (numbers only), then join keys, ids and source rows in
-    DuckDB, which spills to disk beyond its share: no source key or id becomes a Python object, so the
-    activity's memory grows by tens of bytes per record, not hundreds."""
+                   tables: dict[str, str], previous_crosswalk: str | None,
+                   shard_customers: int = SHARD_CUSTOMERS) -> MergeOutcome:
+    """The whole merge in this process: the clustering, then the lineage tables and every shard of
+    ``Customer`` (which the orchestrator runs as a fan-out of activities)."""
+    outcome = cluster_profiles(lake, config, run_id, pair_paths, tables, previous_crosswalk, shard_customers)
+    write_lineage_tables(lake, config, run_id, pair_paths)
+    for shard in range(outcome.shards):
+        write_customer_shard(lake, config, run_id, tables, shard, outcome.shards)
+    return outcome
+
+
+def cluster_profiles(lake: Lake, config: UnificationConfig, run_id: str, pair_paths: list[str],
+                     tables: dict[str, str], previous_crosswalk: str | None,
+                     shard_customers: int = SHARD_CUSTOMERS) -> MergeOutcome:
+    """Cluster in Python over record ids and pairs (numbers only), then join keys and ids in DuckDB, which
+    spills to disk beyond its share: no source key or id becomes a Python object, so the activity's memory
+    grows by tens of bytes per record, not hundreds. Leaves the labels and ids under ``merge/`` for the
+    activities that write the unified tables, and a shard of ``Customer`` per ``shard_customers``."""
     with procmem.arrow_on_c_heap():
-        return _merge_profiles(lake, config, run_id, pair_paths, tables, previous_crosswalk)
+        return _cluster_profiles(lake, config, run_id, pair_paths, tables, previous_crosswalk, shard_customers)
 
 
-def _merge_profiles(lake: Lake, config: UnificationConfig, run_id: str, pair_paths: list[str],
-                    tables: dict[str, str], previous_crosswalk: str | None) -> MergeOutcome:
+def _cluster_profiles(lake: Lake, config: UnificationConfig, run_id: str, pair_paths: list[str],
+                      tables: dict[str, str], previous_crosswalk: str | None, shard_customers: int) -> MergeOutcome:
     paths = RunPaths(run_id)
     procmem.release()  # what earlier activities of this worker freed: this one holds the most
     order = config.unification.match_order
@@ -334,11 +360,12 @@ def _merge_profiles(lake: Lake, config: UnificationConfig, run_id: str, pair_pat
             columns["component"] = pa.array(clustering.component.astype(id_type, copy=False))
         _to_duckdb(con, "labels", pa.table(columns))
         del primary, table_of, columns
-        if not by_component:
+        if not by_component:  # the linked cross-table pairs, for ConflationMatchPairs
             links = clustering.links
             assert links is not None
-            _to_duckdb(con, "links", pa.table({"left": links["left"].to_numpy().astype(id_type),
-                                               "right": links["right"].to_numpy().astype(id_type)}))
+            write_parquet(lake, paths.merge_table(MERGE_LINKS),
+                          pa.table({"left": links["left"].to_numpy().astype(id_type),
+                                    "right": links["right"].to_numpy().astype(id_type)}))
             del links
         del clustering
         procmem.release()
@@ -349,10 +376,6 @@ def _merge_profiles(lake: Lake, config: UnificationConfig, run_id: str, pair_pat
             FROM labels l JOIN (SELECT {q(Col.RECORD_ID)} AS record, {q(Col.SOURCE_KEY)} FROM features) f
             USING (record)""")
         con.execute("DROP TABLE labels")
-        _pairs_table(lake, con, pair_paths, "INTEGER" if id_type is np.int32 else "BIGINT", by_component)
-        if by_component:
-            con.execute('CREATE TEMP VIEW links AS SELECT "left", "right" FROM pairs WHERE same_component '
-                        "AND NOT same_table")
         _snapshots_view(lake, con, config, tables)
         _lineage_view(con)
         con.execute("""CREATE TEMP VIEW current_keys AS
@@ -360,15 +383,60 @@ def _merge_profiles(lake: Lake, config: UnificationConfig, run_id: str, pair_pat
         custom_keys = custom_id_keys(con, config) if config.merge.custom_id_fields else None
         merges, splits, new_ids = assign_ids_in(con, "current_keys", _previous_crosswalk(lake, previous_crosswalk),
                                                 custom_keys)
-        customers = _write_customers(lake, con, config, paths)
-        _write_lineage(lake, con, config, paths, rules)
+        copy_to_lake(con, "SELECT * FROM records", lake, paths.merge_table(MERGE_RECORDS))
+        customers = copy_to_lake(con, f"SELECT profile, {q(Col.CUSTOMER_ID)}, {q(Col.PREVIOUS_CUSTOMER_ID)} "
+                                 "FROM ids_assigned", lake, paths.merge_table(MERGE_IDS))
     outcome = MergeOutcome(records=kept_records, customers=customers, merged_records=kept_records - customers,
-                           new_ids=new_ids, merges=merges, splits=splits,
-                           suspect_clusters=len(suspect))
+                           new_ids=new_ids, merges=merges, splits=splits, suspect_clusters=len(suspect),
+                           shards=max(1, -(-customers // max(1, shard_customers))))
     write_json(lake, paths.unified("clusters").replace(".parquet", ".json"), {
         "records": n, "profiles": customers, "dropped_records": n - kept_records, "suspect_clusters": suspect,
         "merges": merges, "splits": splits, "new_ids": new_ids, "cluster_sizes": sizes})
     return outcome
+
+
+def write_customer_shard(lake: Lake, config: UnificationConfig, run_id: str, tables: dict[str, str], shard: int,
+                         shards: int) -> int:
+    """``Customer``'s shard ``shard`` of ``shards`` (the profiles ``profile % shards = shard``): survivorship
+    over their winner rows, source keys, ids and household, sorted by CustomerId. Returns its rows."""
+    paths = RunPaths(run_id)
+    mine = f"profile >= 0 AND profile % {shards} = {shard}"
+    with lake_duckdb(lake, memory_limit=MERGE_DUCKDB_MEMORY) as con:
+        con.execute(f"CREATE TEMP TABLE records AS SELECT * FROM "
+                    f"{parquet_source(lake, [paths.merge_table(MERGE_RECORDS)])} WHERE {mine}")
+        con.execute(f"CREATE TEMP TABLE ids_assigned AS SELECT * FROM "
+                    f"{parquet_source(lake, [paths.merge_table(MERGE_IDS)])} WHERE {mine}")
+        _snapshots_view(lake, con, config, tables)
+        return _write_customers(lake, con, config, paths.unified_shard(CUSTOMER, shard), shards)
+
+
+def write_lineage_tables(lake: Lake, config: UnificationConfig, run_id: str, pair_paths: list[str]) -> dict[str, int]:
+    """``AlternateKey``, the deduplication tables and ``ConflationMatchPairs``, from the clustering's labels
+    and ids and the run's pair files; returns the rows of each."""
+    paths = RunPaths(run_id)
+    with lake_duckdb(lake, memory_limit=MERGE_DUCKDB_MEMORY) as con:
+        con.execute(f"CREATE TEMP TABLE records AS SELECT * FROM "
+                    f"{parquet_source(lake, [paths.merge_table(MERGE_RECORDS)])}")
+        con.execute(f"CREATE TEMP VIEW ids_assigned AS SELECT * FROM "
+                    f"{parquet_source(lake, [paths.merge_table(MERGE_IDS)])}")
+        types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE records)").fetchall())
+        by_component = "component" in types  # the hybrid mode: links are the cross-table pairs of a component
+        _pairs_table(lake, con, pair_paths, types["record"], by_component)
+        if by_component:
+            con.execute('CREATE TEMP VIEW links AS SELECT "left", "right" FROM pairs WHERE same_component '
+                        "AND NOT same_table")
+        else:
+            con.execute(f"CREATE TEMP VIEW links AS SELECT * FROM "
+                        f"{parquet_source(lake, [paths.merge_table(MERGE_LINKS)])}")
+        _lineage_view(con)
+        return _write_lineage(lake, con, config, paths, compile_rules(config))
+
+
+def unified_files(lake: Lake, run_id: str, name: str) -> list[str]:
+    """A unified table's files: its shards (``Customer``), else its one file; none if not written."""
+    paths = RunPaths(run_id)
+    shards = sorted(i.path for i in lake.list(paths.unified_folder(name)) if i.path.endswith(".parquet"))
+    return shards or ([paths.unified(name)] if lake.exists(paths.unified(name)) else [])
 
 
 def _features_view(lake: Lake, con: duckdb.DuckDBPyConnection, paths: RunPaths) -> None:
@@ -418,14 +486,23 @@ def _size_histogram(profile: np.ndarray) -> dict[str, int]:
     return {str(int(v)): int(c) for v, c in zip(values, counts, strict=True)}
 
 
-def _write_customers(lake: Lake, con: duckdb.DuckDBPyConnection, config: UnificationConfig, paths: RunPaths) -> int:
-    """``Customer``: the survivorship of the winner rows, the source key columns, ids and household."""
+def in_pass(shards: int, passes: int, index: int) -> str:
+    """SQL: whether ``profile`` (of a shard's, ``profile % shards`` fixed) is in the shard's pass ``index`` of
+    ``passes``. ``profile % passes`` would put every profile of a shard in one pass whenever ``shards`` and
+    ``passes`` share a factor."""
+    return f"(profile // {shards}) % {passes} = {index}"
+
+
+def _write_customers(lake: Lake, con: duckdb.DuckDBPyConnection, config: UnificationConfig, path: str,
+                     shards: int) -> int:
+    """A shard of ``Customer`` (the profiles of ``records``, every ``shards``-th): the survivorship of the
+    winner rows, the source key columns, ids and household."""
     columns = {row[0] for row in con.execute("DESCRIBE snapshots").fetchall()}
     (winners,) = con.execute("SELECT count(*) FROM records WHERE is_winner AND profile >= 0").fetchall()[0]
     passes = max(1, -(-int(winners) // SURVIVORSHIP_ROWS))
-    for index in range(passes):  # a profile's rows are all in one pass: profile % passes
+    for index in range(passes):  # a profile's rows are all in one pass
         candidates = (f"(SELECT s.*, m.profile FROM snapshots s JOIN (SELECT * FROM records WHERE is_winner "
-                      f"AND profile >= 0 AND profile % {passes} = {index}) m ON s.TableIndex = m.TableIndex "
+                      f"AND profile >= 0 AND {in_pass(shards, passes, index)}) m ON s.TableIndex = m.TableIndex "
                       f"AND s.{q(Col.SOURCE_KEY)} = m.{q(Col.SOURCE_KEY)})")
         verb = "CREATE TEMP TABLE merged AS" if index == 0 else "INSERT INTO merged"
         con.execute(f"{verb} {survivorship_sql(config, candidates, columns)}")
@@ -442,11 +519,11 @@ def _write_customers(lake: Lake, con: duckdb.DuckDBPyConnection, config: Unifica
              f"k.* EXCLUDE (profile), {household_select} "
              f"FROM merged m JOIN ids_assigned i USING (profile) JOIN keys k USING (profile) {join_household} "
              f"ORDER BY i.{q(Col.CUSTOMER_ID)}")
-    return copy_to_lake(con, query, lake, paths.unified(CUSTOMER))
+    return copy_to_lake(con, query, lake, path)
 
 
 def _write_lineage(lake: Lake, con: duckdb.DuckDBPyConnection, config: UnificationConfig, paths: RunPaths,
-                   rules: list) -> None:
+                   rules: list) -> dict[str, int]:
     """``AlternateKey``, the deduplication tables and ``ConflationMatchPairs`` from the tables ``records``
     (through the view ``lineage``), ``ids_assigned``, ``pairs`` and ``links``."""
     facts = rule_facts(config, rules)
@@ -456,7 +533,8 @@ def _write_lineage(lake: Lake, con: duckdb.DuckDBPyConnection, config: Unificati
     order = config.unification.match_order
     con.register("sources", pa.table({"TableIndex": pa.array(range(len(order)), pa.int16()),
                                       "Source": pa.array(order, pa.string())}))
-    copy_to_lake(con, f"""
+    rows = {}
+    rows[ALTERNATE_KEY] = copy_to_lake(con, f"""
         SELECT i.{q(Col.CUSTOMER_ID)}, l.{q(Col.DATA_SOURCE)}, l.{q(Col.TABLE)}, l.AlternateValue,
                l.Identifier, {uuid5_sql('l.Identifier', uuid.NAMESPACE_URL)} AS AlternateKeyId,
                l.IsPrimary, l.group_winner = l.record AS IsDeduplicationWinner
@@ -478,14 +556,14 @@ def _write_lineage(lake: Lake, con: duckdb.DuckDBPyConnection, config: Unificati
         JOIN records w ON w.record = g.group_winner""")
     for index, name in enumerate(order):
         group_key = f"'group|{name}|' || g.WinnerId"
-        copy_to_lake(con, f"""
+        rows[dedup_table_name(config, name)] = copy_to_lake(con, f"""
             SELECT l.AlternateValue AS {q(Col.SOURCE_KEY)},
                    {uuid5_sql(group_key)} AS Deduplication_GroupId,
                    g.WinnerId AS Deduplication_WinnerId, b.Rule, b.Score, g.GroupSize
             FROM lineage l LEFT JOIN groups g USING (group_winner) LEFT JOIN best b ON b.record = l.record
             WHERE l.TableIndex = {index} ORDER BY l.record""",
                      lake, paths.unified(dedup_table_name(config, name)))
-    copy_to_lake(con, """
+    rows[MATCH_PAIRS] = copy_to_lake(con, """
         SELECT s1.Source AS Table1, a.AlternateValue AS Key1, s2.Source AS Table2, b.AlternateValue AS Key2,
                r.RuleName AS Rule, p.score AS Score, k."left" IS NOT NULL AS Linked
         FROM pairs p JOIN lineage a ON a.record = p."left" JOIN lineage b ON b.record = p."right"
@@ -495,6 +573,7 @@ def _write_lineage(lake: Lake, con: duckdb.DuckDBPyConnection, config: Unificati
                ON k."left" = p."left" AND k."right" = p."right"  -- a pair linked under two rules: one row
         WHERE NOT p.same_table
         """, lake, paths.unified(MATCH_PAIRS))
+    return rows
 
 
 def rule_facts(config: UnificationConfig, rules: list) -> dict[int, tuple[str, int]]:
@@ -507,4 +586,5 @@ def rule_facts(config: UnificationConfig, rules: list) -> dict[int, tuple[str, i
     return facts
 
 
-__all__ = ["ALTERNATE_KEY", "CUSTOMER", "MATCH_PAIRS", "MergeOutcome", "merge_profiles", "quote_literal"]
+__all__ = ["ALTERNATE_KEY", "CUSTOMER", "MATCH_PAIRS", "MergeOutcome", "cluster_profiles", "merge_profiles",
+           "quote_literal", "unified_files", "write_customer_shard", "write_lineage_tables"]

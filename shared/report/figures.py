@@ -16,7 +16,7 @@ import numpy as np
 from shared.duck import lake_duckdb, parquet_source
 from shared.export.dimension import HISTORY
 from shared.lakeio import read_json
-from shared.merge.unify import ALTERNATE_KEY, CUSTOMER, MATCH_PAIRS
+from shared.merge.unify import ALTERNATE_KEY, CUSTOMER, MATCH_PAIRS, unified_files
 from shared.names import Enrichment
 from shared.paths import RunPaths
 from shared.ports import Lake
@@ -35,8 +35,7 @@ def entity_files(lake: Lake, run_id: str, entity: str) -> list[str]:
     exported = _files(lake, RunPaths(run_id).export_table(entity))
     if exported:
         return exported
-    path = RunPaths(run_id).unified(entity)
-    return [path] if lake.exists(path) else []
+    return unified_files(lake, run_id, entity)
 
 
 def _histogram(values: Sequence[float | None] | np.ndarray, edges: list[float]) -> dict[str, Any]:

@@ -129,3 +129,15 @@ def test_rfm_and_rule_segments(enriched) -> None:
 def test_models_are_skipped_with_too_few_customers_and_say_so(enriched) -> None:
     out, _ = enriched
     assert "lifetime_value" not in out and "churn" not in out  # 2 buyers: below the minimum for a fit
+
+
+def test_rfm_scores_of_tied_customers_do_not_depend_on_row_order() -> None:
+    """Quintiles rank ties in CustomerId order: the Customer table, read from its shards, comes in any order."""
+    from shared.enrich.segments import rfm_scores
+
+    measures = pd.DataFrame({"CustomerId": [f"c{i:02d}" for i in range(10)], "TransactionCount": [2] * 10,
+                             "DaysSinceLastPurchase": [30] * 10, "TotalSpend": [50.0] * 10})
+    ordered = rfm_scores(measures).set_index("CustomerId").sort_index()
+    shuffled = rfm_scores(measures.sample(frac=1, random_state=3)).set_index("CustomerId").sort_index()
+    assert ordered["RecencyScore"].tolist() == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    pd.testing.assert_frame_equal(ordered, shuffled)

@@ -16,11 +16,11 @@ from shared.enrich.activity import UNIFIED_ACTIVITY, unify_activities
 from shared.enrich.run import FIRST_STAGE, detail_path, membership_path, run_enrichment
 from shared.ingest.convert import convert_file
 from shared.ingest.snapshot import ConvertedPart, build_snapshot
-from shared.lakeio import read_json, read_parquet, write_parquet
+from shared.lakeio import read_json, read_parquet, read_parquet_many, write_parquet
 from shared.match.fellegi_sunter import FsModel
 from shared.match.partition import score_partition
 from shared.match.plan import MatchSetup, plan_partitions, read_partition
-from shared.merge.unify import ALTERNATE_KEY, CUSTOMER, merge_profiles
+from shared.merge.unify import ALTERNATE_KEY, CUSTOMER, SHARD_CUSTOMERS, merge_profiles, unified_files
 from shared.names import Enrichment
 from shared.paths import RunPaths
 
@@ -50,8 +50,9 @@ class Unified:
 
 
 def unify(root: Path, config_text: str, tables: dict[str, list[dict[str, str]]], run_id: str = "run1",
-          previous: Unified | None = None) -> Unified:
-    """``tables``: source name → rows (CSV-like dicts). ``previous``: the last run (its crosswalk is kept)."""
+          previous: Unified | None = None, shard_customers: int = SHARD_CUSTOMERS) -> Unified:
+    """``tables``: source name → rows (CSV-like dicts). ``previous``: the last run (its crosswalk is kept).
+    ``shard_customers``: customers per shard of the Customer table (each shard written on its own)."""
     lake = LocalLake(root)
     config = load_config_text(config_text)
     paths = RunPaths(run_id)
@@ -66,8 +67,8 @@ def unify(root: Path, config_text: str, tables: dict[str, list[dict[str, str]]],
         write_parquet(lake, paths.match_pairs(index), pairs)
         pair_paths.append(paths.match_pairs(index))
     crosswalk = RunPaths(previous.run_id).unified(ALTERNATE_KEY) if previous else None
-    merge_profiles(lake, config, run_id, pair_paths, sources, crosswalk)
-    return Unified(lake, run_id, read_parquet(lake, paths.unified(CUSTOMER)).to_pandas(),
+    merge_profiles(lake, config, run_id, pair_paths, sources, crosswalk, shard_customers)
+    return Unified(lake, run_id, read_parquet_many(lake, unified_files(lake, run_id, CUSTOMER)).to_pandas(),
                    read_parquet(lake, paths.unified(ALTERNATE_KEY)).to_pandas(), snapshots)
 
 

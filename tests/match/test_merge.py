@@ -216,10 +216,14 @@ def test_holders_of_previous_ids_joined_in_duckdb_follow_the_stated_rule() -> No
     assert compared > 150
 
 
-def test_survivorship_in_several_passes_gives_the_same_profiles(tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    """Large runs merge in passes of bounded size (profile % passes); the profiles must not change."""
+@pytest.mark.parametrize(("shard_customers", "pass_rows"), [(250_000, 3), (2, 1_000), (2, 3)],
+                         ids=["passes", "shards", "shards-and-passes"])
+def test_survivorship_in_shards_and_passes_gives_the_same_profiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  shard_customers: int, pass_rows: int) -> None:
+    """Large runs merge in shards (one activity each) and, inside a shard, in passes of bounded size; the
+    profiles must not change."""
     from shared.merge import unify as unify_module
+    from shared.merge.unify import CUSTOMER, unified_files
 
     crm = [row(str(i), f"First{i % 7}", f"Last{i % 5}", f"p{i % 9}@x.com", str(100 + i), f"1990-01-{i % 28 + 1:02d}",
                modified=f"2026-01-{i % 28 + 1:02d}") for i in range(60)]
@@ -227,9 +231,24 @@ def test_survivorship_in_several_passes_gives_the_same_profiles(tmp_path: Path,
                modified=f"2025-02-{i % 28 + 1:02d}") for i in range(40)]
     text = config("\n        - name: email\n          conditions: [{field: Email, normalize: [lowercase]}]") + MERGE
     one = unify(tmp_path / "one", text, {"crm": crm, "pos": pos}).customers
-    monkeypatch.setattr(unify_module, "SURVIVORSHIP_ROWS", 3)
-    many = unify(tmp_path / "many", text, {"crm": crm, "pos": pos}).customers
+    monkeypatch.setattr(unify_module, "SURVIVORSHIP_ROWS", pass_rows)
+    cut = unify(tmp_path / "many", text, {"crm": crm, "pos": pos}, shard_customers=shard_customers)
+    many = cut.customers
     assert len(one) == 9  # one profile per e-mail
+    assert len(unified_files(cut.lake, cut.run_id, CUSTOMER)) == -(-9 // shard_customers)
     columns = sorted(one.columns)
     assert one[columns].sort_values("CustomerId").reset_index(drop=True).equals(
         many[columns].sort_values("CustomerId").reset_index(drop=True))
+
+
+def test_the_passes_of_a_shard_split_its_profiles_evenly() -> None:
+    """A shard's profiles all leave one remainder by the shard count; the passes must still split them."""
+    import duckdb
+
+    from shared.merge.unify import in_pass
+
+    shards, passes = 4, 2
+    with duckdb.connect() as con:
+        counts = [con.execute(f"SELECT count(*) FROM range(1000) t(profile) WHERE profile % {shards} = 1 "
+                              f"AND {in_pass(shards, passes, index)}").fetchall()[0][0] for index in range(passes)]
+    assert counts == [125, 125]
