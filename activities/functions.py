@@ -17,6 +17,7 @@ from shared.payloads import (
     EnrichInput,
     ExportInput,
     FinishInput,
+    LineageTable,
     MergeInput,
     MergeResult,
     PartitionRef,
@@ -82,9 +83,9 @@ def write_customer_shard(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.activity_trigger(input_name="payload")
-def write_lineage_tables(payload: dict[str, Any]) -> dict[str, Any]:
-    """Write the crosswalk (AlternateKey), the deduplication tables and ConflationMatchPairs."""
-    return steps.write_lineage_tables(MergeInput.from_dict(payload), runtime()).to_dict()
+def write_lineage_table(payload: dict[str, Any]) -> dict[str, Any]:
+    """Write one lineage table: the crosswalk (AlternateKey), the deduplication tables or ConflationMatchPairs."""
+    return steps.write_lineage_table(LineageTable.from_dict(payload), runtime()).to_dict()
 
 
 @bp.activity_trigger(input_name="payload")

@@ -15,7 +15,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from shared.names import ORCHESTRATOR, Activity, Enrichment
+from shared.names import ORCHESTRATOR, Activity, Enrichment, Lineage
 from shared.payloads import (
     ApplyInput,
     ApplyResult,
@@ -27,6 +27,7 @@ from shared.payloads import (
     ExportResult,
     FinishInput,
     LandingState,
+    LineageTable,
     MatchPlan,
     MatchResult,
     MergeInput,
@@ -98,7 +99,9 @@ def unify_customers(context: df.DurableOrchestrationContext):  # type: ignore[no
             merged = MergeResult.from_dict((yield call(Activity.MERGE_CLUSTERS, merge)))
             context.set_custom_status(_status(run_id, "writing profiles", customers=merged.customers,
                                               shards=merged.shards))
-            yield context.task_all([call(Activity.WRITE_LINEAGE_TABLES, merge),
+            pairs = tuple(m.path for m in matches)
+            yield context.task_all([*(call(Activity.WRITE_LINEAGE_TABLE, LineageTable(run_id, t.value, pairs))
+                                      for t in Lineage),
                                     *(call(Activity.WRITE_CUSTOMER_SHARD, s) for s in merged.customer_shards())])
             enrichments: list[EnrichResult] = []
             if request.mode != "match_only":

@@ -22,7 +22,7 @@ class Activity(StrEnum):
     MATCH_PARTITION = "match_partition"
     MERGE_CLUSTERS = "merge_clusters"
     WRITE_CUSTOMER_SHARD = "write_customer_shard"
-    WRITE_LINEAGE_TABLES = "write_lineage_tables"
+    WRITE_LINEAGE_TABLE = "write_lineage_table"
     UNIFY_ACTIVITIES = "unify_activities"
     ENRICH_PROFILES = "enrich_profiles"
     EXPORT_DIMENSION = "export_dimension"
@@ -38,6 +38,14 @@ class Enrichment(StrEnum):
     CHURN = "churn"
     BRAND_AFFINITY = "brand_affinity"
     SEGMENTS = "segments"
+
+
+class Lineage(StrEnum):
+    """The merge's lineage tables, each written by its own ``write_lineage_table`` activity."""
+
+    ALTERNATE_KEY = "AlternateKey"  # every source record → CustomerId: the crosswalk kept between runs
+    DEDUPLICATION = "Deduplication"  # one table per source: group, winner, rule and score per record
+    MATCH_PAIRS = "ConflationMatchPairs"  # cross-table pairs with rule, score and whether they linked
 
 
 class Lake:

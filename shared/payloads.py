@@ -226,6 +226,15 @@ class CustomerShard(Payload):
 
 
 @dataclass(frozen=True)
+class LineageTable(Payload):
+    """One lineage table (``shared.names.Lineage``) that one activity writes, and the run's pair files."""
+
+    run_id: str
+    table: str
+    pairs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class TableRows(Payload):
     """Rows written per unified table by one activity."""
 

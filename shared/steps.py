@@ -23,7 +23,7 @@ from shared.match.partition import PAIRS_SCHEMA, PartitionStats, scored_pairs
 from shared.match.plan import MatchSetup, plan_match, read_partition, write_slice_block_rows
 from shared.merge import unify
 from shared.merge.unify import ALTERNATE_KEY, CUSTOMER
-from shared.names import Enrichment
+from shared.names import Enrichment, Lineage
 from shared.paths import RunPaths, converted_file, file_id
 from shared.payloads import (
     ActivitiesResult,
@@ -40,6 +40,7 @@ from shared.payloads import (
     FileRef,
     FinishInput,
     LandingState,
+    LineageTable,
     MatchPlan,
     MatchResult,
     MergeInput,
@@ -293,11 +294,11 @@ def write_customer_shard(request: CustomerShard, runtime: Runtime) -> TableRows:
         return TableRows(request.run_id, {CUSTOMER: rows})
 
 
-def write_lineage_tables(request: MergeInput, runtime: Runtime) -> TableRows:
+def write_lineage_table(request: LineageTable, runtime: Runtime) -> TableRows:
     lake = runtime.lake
     config = run_config(runtime, request.run_id)
-    with step_record(lake, request.run_id, "write_lineage_tables") as record:
-        rows = unify.write_lineage_tables(lake, config, request.run_id, [m.path for m in request.matches])
+    with step_record(lake, request.run_id, "write_lineage_table", request.table) as record:
+        rows = unify.write_lineage_table(lake, config, request.run_id, list(request.pairs), Lineage(request.table))
         record.update(rows=rows)
         return TableRows(request.run_id, rows)
 

@@ -17,6 +17,7 @@ import sqlglot
 from c360_cli.local import runtime_folder
 from local_host.history import EventType
 from shared.export.publish import view_specs
+from shared.names import Lineage
 from shared.paths import RunPaths
 from shared.report.figures import TOP
 from shared.runs import current
@@ -137,7 +138,9 @@ def test_worker_processes_produce_the_same_dimension(small_demo: Path, demo_run,
         assert scheduled.count("write_block_rows") == slices
         assert (scheduled.count("match_partition") > 1) == (run is processes)
         assert scheduled.count("write_customer_shard") == shards
-        assert scheduled.count("write_lineage_tables") == 1
+        lineage = [json.loads(e["Input"]) for e in run.history
+                   if e["EventType"] == EventType.TASK_SCHEDULED and e["Name"] == "write_lineage_table"]
+        assert sorted(p["table"] for p in lineage) == sorted(t.value for t in Lineage)
     assert -(-customers // 400) > 1
     for entity in ("Customer", "AlternateKey"):
         a = threads.table(entity).sort_values(list(threads.table(entity).columns[:4])).reset_index(drop=True)

@@ -152,7 +152,7 @@ def markdown_table(results: list[dict]) -> str:
 
 
 STEPS = ["convert_source_file", "apply_source_changes", "plan_match_partitions", "write_block_rows", "match_partition",
-         "merge_clusters", "write_customer_shard", "write_lineage_tables"]
+         "merge_clusters", "write_customer_shard", "write_lineage_table"]
 
 
 if __name__ == "__main__":

@@ -7,9 +7,9 @@ Three kinds of activity, so that the merge fans out like the match:
    profile → ids). Writes ``clusters.json`` (counts and guarded giant clusters).
 2. ``write_customer_shard`` (one per shard of ``C360_MERGE_SHARD_CUSTOMERS`` customers): the merged fields of
    its profiles (survivorship), their source keys, ids and household: ``unified/Customer/part-NNNNN``.
-3. ``write_lineage_tables`` (one, beside the shards): ``AlternateKey`` (every source record → CustomerId: the
-   crosswalk kept between runs), one ``Deduplication_{DataSource}_{Table}`` per source and
-   ``ConflationMatchPairs`` (cross-table pairs with rule, score and whether they linked).
+3. ``write_lineage_table`` (one per lineage table, beside the shards): ``AlternateKey`` (every source record
+   → CustomerId: the crosswalk kept between runs), the ``Deduplication_{DataSource}_{Table}`` tables (one
+   per source) and ``ConflationMatchPairs`` (cross-table pairs with rule, score and whether they linked).
 
 ``merge_profiles`` runs the three in one process (the tests' harness).
 """
@@ -48,7 +48,7 @@ from shared.match.plan import feature_files
 from shared.match.rules import compile_rules
 from shared.merge.customer_id import assign_ids_in, uuid5_sql
 from shared.merge.survivorship import household_sql, q, source_keys_sql, survivorship_sql
-from shared.names import Col
+from shared.names import Col, Lineage
 from shared.paths import RunPaths
 from shared.ports import Lake
 from shared.sql.identifiers import quote_literal
@@ -231,22 +231,23 @@ def _to_duckdb(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> No
     con.unregister(f"{name}_arrow")
 
 
-def _pairs_table(lake: Lake, con: duckdb.DuckDBPyConnection, paths: list[str], ids: str,
+def _pairs_table(lake: Lake, con: duckdb.DuckDBPyConnection, paths: list[str], ids: str, same_table: bool,
                  by_component: bool = False) -> None:
-    """Table ``pairs``: the run's links (no cannot-links) read from the pair files, with whether both
-    records are of one table and (``by_component``: ``records`` has a ``component``) of one component."""
+    """Table ``pairs``: the run's links (no cannot-links) read from the pair files, those inside one table
+    (``same_table``) or those across two, with (``by_component``: ``records`` has a ``component``) whether
+    both records are of one component."""
     same_component = 'a.component = b.component' if by_component else 'NULL::BOOLEAN'
     if not paths:
         con.execute(f"CREATE TEMP TABLE pairs (\"left\" {ids}, \"right\" {ids}, rule INTEGER, score DOUBLE, "
-                    "same_table BOOLEAN, same_component BOOLEAN)")
+                    "same_component BOOLEAN)")
         return
     con.execute(f"""
         CREATE TEMP TABLE pairs AS
         SELECT p."left"::{ids} AS "left", p."right"::{ids} AS "right", p.rule::INTEGER AS rule,
-               p.score::DOUBLE AS score, a.TableIndex = b.TableIndex AS same_table,
-               {same_component} AS same_component
+               p.score::DOUBLE AS score, {same_component} AS same_component
         FROM {parquet_source(lake, paths)} p JOIN records a ON a.record = p."left"
-        JOIN records b ON b.record = p."right" WHERE NOT p.cannot""")
+        JOIN records b ON b.record = p."right"
+        WHERE NOT p.cannot AND (a.TableIndex = b.TableIndex) = {str(same_table).lower()}""")
 
 
 def _previous_crosswalk(lake: Lake, path: str | None) -> pa.Table | None:
@@ -285,7 +286,8 @@ def merge_profiles(lake: Lake, config: UnificationConfig, run_id: str, pair_path
     """The whole merge in this process: the clustering, then the lineage tables and every shard of
     ``Customer`` (which the orchestrator runs as a fan-out of activities)."""
     outcome = cluster_profiles(lake, config, run_id, pair_paths, tables, previous_crosswalk, shard_customers)
-    write_lineage_tables(lake, config, run_id, pair_paths)
+    for table in Lineage:
+        write_lineage_table(lake, config, run_id, pair_paths, table)
     for shard in range(outcome.shards):
         write_customer_shard(lake, config, run_id, tables, shard, outcome.shards)
     return outcome
@@ -410,26 +412,32 @@ def write_customer_shard(lake: Lake, config: UnificationConfig, run_id: str, tab
         return _write_customers(lake, con, config, paths.unified_shard(CUSTOMER, shard), shards)
 
 
-def write_lineage_tables(lake: Lake, config: UnificationConfig, run_id: str, pair_paths: list[str]) -> dict[str, int]:
-    """``AlternateKey``, the deduplication tables and ``ConflationMatchPairs``, from the clustering's labels
-    and ids and the run's pair files; returns the rows of each."""
+def write_lineage_table(lake: Lake, config: UnificationConfig, run_id: str, pair_paths: list[str],
+                        table: Lineage) -> dict[str, int]:
+    """One lineage table (``AlternateKey``, the deduplication tables or ``ConflationMatchPairs``) from the
+    clustering's labels and ids and, but for ``AlternateKey``, the run's pair files; returns rows per table."""
     paths = RunPaths(run_id)
     with lake_duckdb(lake, memory_limit=MERGE_DUCKDB_MEMORY) as con:
         con.execute(f"CREATE TEMP TABLE records AS SELECT * FROM "
                     f"{parquet_source(lake, [paths.merge_table(MERGE_RECORDS)])}")
-        con.execute(f"CREATE TEMP VIEW ids_assigned AS SELECT * FROM "
-                    f"{parquet_source(lake, [paths.merge_table(MERGE_IDS)])}")
+        _lineage_view(con)
+        if table is Lineage.ALTERNATE_KEY:
+            con.execute(f"CREATE TEMP VIEW ids_assigned AS SELECT * FROM "
+                        f"{parquet_source(lake, [paths.merge_table(MERGE_IDS)])}")
+            return {ALTERNATE_KEY: _write_alternate_key(lake, con, paths)}
         types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE records)").fetchall())
         by_component = "component" in types  # the hybrid mode: links are the cross-table pairs of a component
-        _pairs_table(lake, con, pair_paths, types["record"], by_component)
+        same_table = table is Lineage.DEDUPLICATION  # the deduplication pairs, else the cross-table ones
+        _pairs_table(lake, con, pair_paths, types["record"], same_table, by_component)
+        _rules_table(con, config)
+        if same_table:
+            return _write_deduplication(lake, con, config, paths)
         if by_component:
-            con.execute('CREATE TEMP VIEW links AS SELECT "left", "right" FROM pairs WHERE same_component '
-                        "AND NOT same_table")
+            con.execute('CREATE TEMP VIEW links AS SELECT "left", "right" FROM pairs WHERE same_component')
         else:
             con.execute(f"CREATE TEMP VIEW links AS SELECT * FROM "
                         f"{parquet_source(lake, [paths.merge_table(MERGE_LINKS)])}")
-        _lineage_view(con)
-        return _write_lineage(lake, con, config, paths, compile_rules(config))
+        return {MATCH_PAIRS: _write_match_pairs(lake, con, config, paths)}
 
 
 def unified_files(lake: Lake, run_id: str, name: str) -> list[str]:
@@ -522,30 +530,37 @@ def _write_customers(lake: Lake, con: duckdb.DuckDBPyConnection, config: Unifica
     return copy_to_lake(con, query, lake, path)
 
 
-def _write_lineage(lake: Lake, con: duckdb.DuckDBPyConnection, config: UnificationConfig, paths: RunPaths,
-                   rules: list) -> dict[str, int]:
-    """``AlternateKey``, the deduplication tables and ``ConflationMatchPairs`` from the tables ``records``
-    (through the view ``lineage``), ``ids_assigned``, ``pairs`` and ``links``."""
-    facts = rule_facts(config, rules)
+def _rules_table(con: duckdb.DuckDBPyConnection, config: UnificationConfig) -> None:
+    """Table ``rules`` (rule id, name, priority) and ``sources`` (table index, source name)."""
+    facts = rule_facts(config, compile_rules(config))
     con.register("rules", pa.table({"rule": pa.array(list(facts), pa.int32()),
                                     "RuleName": pa.array([f[0] for f in facts.values()], pa.string()),
                                     "priority": pa.array([f[1] for f in facts.values()], pa.int32())}))
     order = config.unification.match_order
     con.register("sources", pa.table({"TableIndex": pa.array(range(len(order)), pa.int16()),
                                       "Source": pa.array(order, pa.string())}))
-    rows = {}
-    rows[ALTERNATE_KEY] = copy_to_lake(con, f"""
+
+
+def _write_alternate_key(lake: Lake, con: duckdb.DuckDBPyConnection, paths: RunPaths) -> int:
+    """``AlternateKey`` from the view ``lineage`` and ``ids_assigned``."""
+    return copy_to_lake(con, f"""
         SELECT i.{q(Col.CUSTOMER_ID)}, l.{q(Col.DATA_SOURCE)}, l.{q(Col.TABLE)}, l.AlternateValue,
                l.Identifier, {uuid5_sql('l.Identifier', uuid.NAMESPACE_URL)} AS AlternateKeyId,
                l.IsPrimary, l.group_winner = l.record AS IsDeduplicationWinner
         FROM lineage l JOIN ids_assigned i USING (profile) ORDER BY l.record""", lake, paths.unified(ALTERNATE_KEY))
+
+
+def _write_deduplication(lake: Lake, con: duckdb.DuckDBPyConnection, config: UnificationConfig,
+                         paths: RunPaths) -> dict[str, int]:
+    """The deduplication tables from the view ``lineage``, the table ``records`` and the deduplication
+    ``pairs``; rows per table."""
     # per record: the first rule (by priority) and best score of the deduplication pairs it is in
     con.execute("""
         CREATE TEMP TABLE best AS
         SELECT record, arg_min(RuleName, (priority, -score)) AS Rule,
                arg_min(score, (priority, -score)) AS Score FROM (
-            SELECT "left" AS record, rule, score FROM pairs WHERE same_table
-            UNION ALL SELECT "right", rule, score FROM pairs WHERE same_table) JOIN rules USING (rule)
+            SELECT "left" AS record, rule, score FROM pairs
+            UNION ALL SELECT "right", rule, score FROM pairs) JOIN rules USING (rule)
         GROUP BY record""")
     # per group (all its records are of one table): the winner's key and the size; an aggregate and one
     # join, not a window and a self-join in the query below: at 10 M records those ran out of 640 MB
@@ -554,7 +569,8 @@ def _write_lineage(lake: Lake, con: duckdb.DuckDBPyConnection, config: Unificati
         SELECT g.group_winner, w.{q(Col.SOURCE_KEY)} AS WinnerId, g.GroupSize
         FROM (SELECT group_winner, count(*) AS GroupSize FROM records GROUP BY ALL) g
         JOIN records w ON w.record = g.group_winner""")
-    for index, name in enumerate(order):
+    rows = {}
+    for index, name in enumerate(config.unification.match_order):
         group_key = f"'group|{name}|' || g.WinnerId"
         rows[dedup_table_name(config, name)] = copy_to_lake(con, f"""
             SELECT l.AlternateValue AS {q(Col.SOURCE_KEY)},
@@ -563,7 +579,13 @@ def _write_lineage(lake: Lake, con: duckdb.DuckDBPyConnection, config: Unificati
             FROM lineage l LEFT JOIN groups g USING (group_winner) LEFT JOIN best b ON b.record = l.record
             WHERE l.TableIndex = {index} ORDER BY l.record""",
                      lake, paths.unified(dedup_table_name(config, name)))
-    rows[MATCH_PAIRS] = copy_to_lake(con, """
+    return rows
+
+
+def _write_match_pairs(lake: Lake, con: duckdb.DuckDBPyConnection, config: UnificationConfig,
+                       paths: RunPaths) -> int:
+    """``ConflationMatchPairs`` from the view ``lineage``, the cross-table ``pairs`` and ``links``."""
+    return copy_to_lake(con, """
         SELECT s1.Source AS Table1, a.AlternateValue AS Key1, s2.Source AS Table2, b.AlternateValue AS Key2,
                r.RuleName AS Rule, p.score AS Score, k."left" IS NOT NULL AS Linked
         FROM pairs p JOIN lineage a ON a.record = p."left" JOIN lineage b ON b.record = p."right"
@@ -571,9 +593,7 @@ def _write_lineage(lake: Lake, con: duckdb.DuckDBPyConnection, config: Unificati
         JOIN rules r USING (rule)
         LEFT JOIN (SELECT DISTINCT "left", "right" FROM links) k
                ON k."left" = p."left" AND k."right" = p."right"  -- a pair linked under two rules: one row
-        WHERE NOT p.same_table
         """, lake, paths.unified(MATCH_PAIRS))
-    return rows
 
 
 def rule_facts(config: UnificationConfig, rules: list) -> dict[int, tuple[str, int]]:
@@ -587,4 +607,4 @@ def rule_facts(config: UnificationConfig, rules: list) -> dict[int, tuple[str, i
 
 
 __all__ = ["ALTERNATE_KEY", "CUSTOMER", "MATCH_PAIRS", "MergeOutcome", "cluster_profiles", "merge_profiles",
-           "quote_literal", "unified_files", "write_customer_shard", "write_lineage_tables"]
+           "quote_literal", "unified_files", "write_customer_shard", "write_lineage_table"]
