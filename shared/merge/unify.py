@@ -437,7 +437,7 @@ def write_lineage_table(lake: Lake, config: UnificationConfig, run_id: str, pair
         else:
             con.execute(f"CREATE TEMP VIEW links AS SELECT * FROM "
                         f"{parquet_source(lake, [paths.merge_table(MERGE_LINKS)])}")
-        return {MATCH_PAIRS: _write_match_pairs(lake, con, config, paths)}
+        return {MATCH_PAIRS: _write_match_pairs(lake, con, paths)}
 
 
 def unified_files(lake: Lake, run_id: str, name: str) -> list[str]:
@@ -582,8 +582,7 @@ def _write_deduplication(lake: Lake, con: duckdb.DuckDBPyConnection, config: Uni
     return rows
 
 
-def _write_match_pairs(lake: Lake, con: duckdb.DuckDBPyConnection, config: UnificationConfig,
-                       paths: RunPaths) -> int:
+def _write_match_pairs(lake: Lake, con: duckdb.DuckDBPyConnection, paths: RunPaths) -> int:
     """``ConflationMatchPairs`` from the view ``lineage``, the cross-table ``pairs`` and ``links``."""
     return copy_to_lake(con, """
         SELECT s1.Source AS Table1, a.AlternateValue AS Key1, s2.Source AS Table2, b.AlternateValue AS Key2,
