@@ -508,10 +508,14 @@ def _write_customers(lake: Lake, con: duckdb.DuckDBPyConnection, config: Unifica
     columns = {row[0] for row in con.execute("DESCRIBE snapshots").fetchall()}
     (winners,) = con.execute("SELECT count(*) FROM records WHERE is_winner AND profile >= 0").fetchall()[0]
     passes = max(1, -(-int(winners) // SURVIVORSHIP_ROWS))
+    winner_rows = (f"SELECT s.*, m.profile FROM snapshots s JOIN (SELECT * FROM records WHERE is_winner "
+                   f"AND profile >= 0) m ON s.TableIndex = m.TableIndex "
+                   f"AND s.{q(Col.SOURCE_KEY)} = m.{q(Col.SOURCE_KEY)}")
+    if passes > 1:  # the snapshots (every source row) read once, not once per pass: DuckDB spills the rest
+        con.execute(f"CREATE TEMP TABLE winner_rows AS {winner_rows}")
+        winner_rows = "SELECT * FROM winner_rows"
     for index in range(passes):  # a profile's rows are all in one pass
-        candidates = (f"(SELECT s.*, m.profile FROM snapshots s JOIN (SELECT * FROM records WHERE is_winner "
-                      f"AND profile >= 0 AND {in_pass(shards, passes, index)}) m ON s.TableIndex = m.TableIndex "
-                      f"AND s.{q(Col.SOURCE_KEY)} = m.{q(Col.SOURCE_KEY)})")
+        candidates = f"({winner_rows} WHERE {in_pass(shards, passes, index)})"
         verb = "CREATE TEMP TABLE merged AS" if index == 0 else "INSERT INTO merged"
         con.execute(f"{verb} {survivorship_sql(config, candidates, columns)}")
     kept = "(SELECT * FROM records WHERE profile >= 0)"
