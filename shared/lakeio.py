@@ -64,6 +64,11 @@ def write_parquet_split(lake: Lake, path: str, tables: Iterable[pa.Table], schem
     return lake.info(path)
 
 
+def parquet_files(lake: Lake, folder: str) -> list[str]:
+    """The Parquet files under ``folder``, sorted by path (a table written a file per shard or slice)."""
+    return sorted(i.path for i in lake.list(folder) if i.path.endswith(".parquet"))
+
+
 def read_parquet(lake: Lake, path: str, columns: Sequence[str] | None = None) -> pa.Table:
     with lake.open_read(path) as handle:
         return pq.read_table(handle, columns=list(columns) if columns is not None else None)

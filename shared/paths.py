@@ -45,6 +45,11 @@ class RunPaths:
         """Each value of one feature and the share of records holding it."""
         return f"{self.root}/match/tf/{column}.parquet"
 
+    @property
+    def match_plan(self) -> str:
+        """The match plan: snapshot tables, records, partitions and slices."""
+        return f"{self.root}/match/plan.json"
+
     def match_model(self) -> str:
         return f"{self.root}/match/model.json"
 

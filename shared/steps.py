@@ -228,7 +228,7 @@ def plan_match_partitions(request: ApplyResult, runtime: Runtime) -> MatchPlan:
         layout = plan_match(lake, config, request.run_id, tables, runtime.settings.match_partition_records,
                             runtime.settings.match_slice_records)
         paths = RunPaths(request.run_id)
-        write_json(lake, f"{paths.root}/match/plan.json", {"tables": tables, "records": layout.records,
+        write_json(lake, paths.match_plan, {"tables": tables, "records": layout.records,
                                                              "partitions": layout.partitions,
                                                              "slices": layout.slices})
         record.update(records=layout.records, partitions=layout.partitions, slices=layout.slices)
@@ -268,7 +268,7 @@ def match_partition(request: PartitionRef, runtime: Runtime) -> MatchResult:
 def merge_clusters(request: MergeInput, runtime: Runtime) -> MergeResult:
     lake = runtime.lake
     config = run_config(runtime, request.run_id)
-    plan = read_json(lake, f"{RunPaths(request.run_id).root}/match/plan.json")
+    plan = read_json(lake, RunPaths(request.run_id).match_plan)
     previous = current(lake)
     crosswalk = None
     if previous:
@@ -287,7 +287,7 @@ def merge_clusters(request: MergeInput, runtime: Runtime) -> MergeResult:
 def write_customer_shard(request: CustomerShard, runtime: Runtime) -> TableRows:
     lake = runtime.lake
     config = run_config(runtime, request.run_id)
-    plan = read_json(lake, f"{RunPaths(request.run_id).root}/match/plan.json")
+    plan = read_json(lake, RunPaths(request.run_id).match_plan)
     with step_record(lake, request.run_id, "write_customer_shard", str(request.index)) as record:
         rows = unify.write_customer_shard(lake, config, request.run_id, plan["tables"], request.index, request.shards)
         record.update(rows=rows)

@@ -16,7 +16,7 @@ import pyarrow as pa
 from shared.adapters.duckdb_endpoint import location_url
 from shared.duck import lake_duckdb, parquet_source
 from shared.errors import PublishError, SqlEndpointError
-from shared.lakeio import write_json
+from shared.lakeio import parquet_files, write_json
 from shared.names import Lake as L
 from shared.paths import RunPaths
 from shared.ports import Lake, SqlEndpoint
@@ -46,7 +46,7 @@ def view_specs(lake: Lake, run_id: str, entities: Sequence[str], schema: str) ->
     specs = []
     for entity in entities:
         folder = paths.export_table(entity)
-        files = sorted(i.path for i in lake.list(folder) if i.path.endswith(".parquet"))
+        files = parquet_files(lake, folder)
         if not files:
             continue
         with lake_duckdb(lake) as con:

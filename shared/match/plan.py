@@ -40,6 +40,7 @@ from shared.config.model import UnificationConfig
 from shared.duck import copy_to_lake, lake_duckdb, parquet_source
 from shared.lakeio import (
     iter_parquet_batches,
+    parquet_files,
     parquet_row_count,
     parquet_sink,
     read_parquet_many,
@@ -293,8 +294,7 @@ def slice_count(records: int, slice_records: int) -> int:
 
 def feature_files(lake: Lake, run_id: str) -> list[str]:
     """The run's features files (one per slice), in record-id order."""
-    folder = RunPaths(run_id).match_features_folder
-    return sorted(i.path for i in lake.list(f"{folder}/") if i.path.endswith(".parquet"))
+    return parquet_files(lake, RunPaths(run_id).match_features_folder)
 
 
 def write_features(lake: Lake, config: UnificationConfig, setup: MatchSetup, paths: RunPaths,

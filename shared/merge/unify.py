@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 from shared import procmem
 from shared.config.model import KeyPair, SourceTable, UnificationConfig
 from shared.duck import copy_to_lake, lake_duckdb, parquet_source
-from shared.lakeio import iter_parquet_batches, read_parquet, write_json, write_parquet
+from shared.lakeio import iter_parquet_batches, parquet_files, read_parquet, write_json, write_parquet
 from shared.match.cluster import (
     ALWAYS,
     Clustering,
@@ -443,7 +443,7 @@ def write_lineage_table(lake: Lake, config: UnificationConfig, run_id: str, pair
 def unified_files(lake: Lake, run_id: str, name: str) -> list[str]:
     """A unified table's files: its shards (``Customer``), else its one file; none if not written."""
     paths = RunPaths(run_id)
-    shards = sorted(i.path for i in lake.list(paths.unified_folder(name)) if i.path.endswith(".parquet"))
+    shards = parquet_files(lake, paths.unified_folder(name))
     return shards or ([paths.unified(name)] if lake.exists(paths.unified(name)) else [])
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from shared.duck import lake_duckdb, parquet_source
 from shared.export.dimension import HISTORY
-from shared.lakeio import read_json
+from shared.lakeio import parquet_files, read_json
 from shared.merge.unify import ALTERNATE_KEY, CUSTOMER, MATCH_PAIRS, unified_files
 from shared.names import Enrichment
 from shared.paths import RunPaths
@@ -26,13 +26,9 @@ TOP = 10
 SCORE_BINS = [i / 20 for i in range(21)]
 
 
-def _files(lake: Lake, folder: str) -> list[str]:
-    return sorted(i.path for i in lake.list(folder) if i.path.endswith(".parquet"))
-
-
 def entity_files(lake: Lake, run_id: str, entity: str) -> list[str]:
     """An entity's files: the export when the run exported it, else its unified table."""
-    exported = _files(lake, RunPaths(run_id).export_table(entity))
+    exported = parquet_files(lake, RunPaths(run_id).export_table(entity))
     if exported:
         return exported
     return unified_files(lake, run_id, entity)
@@ -63,7 +59,7 @@ def _sources(lake: Lake, run_id: str, steps: list[dict[str, Any]]) -> dict[str, 
         table[name]["snapshot_rows"] = int(rows)
     reasons: dict[str, Counter[str]] = defaultdict(Counter)
     by_table: dict[str, list[str]] = defaultdict(list)
-    for path in _files(lake, f"quarantine/{run_id}"):
+    for path in parquet_files(lake, f"quarantine/{run_id}"):
         by_table[path.split("/")[2]].append(path)
     if by_table:
         with lake_duckdb(lake) as con:
@@ -208,7 +204,7 @@ def run_figures(lake: Lake, run_id: str, sources: dict[str, tuple[str, str]]) ->
 
 
 def _history_rows(lake: Lake, run_id: str) -> dict[str, int]:
-    files = _files(lake, RunPaths(run_id).export_table(HISTORY))
+    files = parquet_files(lake, RunPaths(run_id).export_table(HISTORY))
     if not files:
         return {}
     with lake_duckdb(lake) as con:
