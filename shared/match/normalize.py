@@ -293,9 +293,37 @@ def build_alias_map(groups: Iterable[Sequence[str]], steps: Sequence[str]) -> di
     return mapping
 
 
+def _apply_step(step: str, values: pa.Array, phone_country: str | None) -> pa.Array:
+    if step == "phone":
+        return _ascii_fast(values, lambda a: _phone_kernels(a, phone_country),
+                           lambda v: normalize_phone_value(v, phone_country))
+    if step == "name":
+        return _map_distinct(values, lambda v: normalize_name_value(v) if v is not None else None)
+    if step == "address":
+        return _ascii_fast(values, _address_kernels, normalize_address_value)
+    if step == "organization":
+        return _map_distinct(values, lambda v: normalize_organization_value(v) if v is not None else None)
+    if step == "unicode_to_ascii":
+        return _ascii_fast(values, lambda a: a, anyascii)
+    if step == "numerals":
+        return _ascii_fast(values, lambda a: a, numerals_value)
+    if step == "lowercase":
+        return pc.utf8_lower(values)
+    if step == "symbols":
+        return pc.replace_substring_regex(values, _SYMBOLS, "")
+    assert step == "whitespace", step
+    return pc.replace_substring_regex(values, r"\s+", "")
+
+
 def normalize_values(values: pa.Array, steps: Sequence[str], aliases: dict[str, str] | None = None,
-                     bypass: frozenset[str] = frozenset(), phone_country: str | None = None) -> pa.Array:
-    """Normalize a string array with the selected steps (in the fixed order above); nulls stay null."""
+                     bypass: frozenset[str] = frozenset(), phone_country: str | None = None,
+                     memo: dict[tuple[str, ...], pa.Array] | None = None) -> pa.Array:
+    """Normalize a string array with the selected steps (in the fixed order above); nulls stay null.
+
+    ``memo`` holds what earlier calls over the same ``values`` (and phone country) computed, keyed by the
+    steps applied so far: a call whose steps start alike resumes from the longest of them (a field is
+    normalized several ways, e.g. a first name with and without nicknames resolved). Calls with bypass or
+    alias lookups change their input first, so they neither read nor fill it."""
     values = pc.cast(values, pa.string()) if values.type != pa.string() else values
     selected = set(steps)
     bypassing = "bypass" in selected and bypass
@@ -312,28 +340,16 @@ def normalize_values(values: pa.Array, steps: Sequence[str], aliases: dict[str, 
         return array
 
     values = apply_lookups(values)
-    for step in ORDER:
-        if step not in selected:
-            continue
-        if step == "phone":
-            values = _ascii_fast(values, lambda a: _phone_kernels(a, phone_country),
-                                 lambda v: normalize_phone_value(v, phone_country))
-        elif step == "name":
-            values = _map_distinct(values, lambda v: normalize_name_value(v) if v is not None else None)
-        elif step == "address":
-            values = _ascii_fast(values, _address_kernels, normalize_address_value)
-        elif step == "organization":
-            values = _map_distinct(values, lambda v: normalize_organization_value(v) if v is not None else None)
-        elif step == "unicode_to_ascii":
-            values = _ascii_fast(values, lambda a: a, anyascii)
-        elif step == "numerals":
-            values = _ascii_fast(values, lambda a: a, numerals_value)
-        elif step == "lowercase":
-            values = pc.utf8_lower(values)
-        elif step == "symbols":
-            values = pc.replace_substring_regex(values, _SYMBOLS, "")
-        elif step == "whitespace":
-            values = pc.replace_substring_regex(values, r"\s+", "")
+    ordered = tuple(step for step in ORDER if step in selected)
+    shared = memo if memo is not None and not bypassing and not aliasing else None
+    done = 0
+    if shared is not None:
+        done = next((k for k in range(len(ordered), 0, -1) if ordered[:k] in shared), 0)
+        values = shared[ordered[:done]] if done else values
+    for applied, step in enumerate(ordered[done:], done + 1):
+        values = _apply_step(step, values, phone_country)
+        if shared is not None:
+            shared[ordered[:applied]] = values
     if bypassing or aliasing:
         values = apply_lookups(values)
     return _nullify(pc.utf8_trim_whitespace(values))

@@ -151,10 +151,12 @@ def tf_column(feature: Feature) -> str:
 
 
 def compute_features(batch: pa.Table, features: set[Feature], config: UnificationConfig) -> dict[str, pa.Array]:
-    """Normalized values of each feature for a batch of one table (null where the table lacks the field)."""
+    """Normalized values of each feature for a batch of one table (null where the table lacks the field).
+    Features of one field share the steps they start with (``normalize_values``' memo)."""
     custom = config.unification.custom
     bypass = frozenset(v.strip().lower() for v in custom.bypass)
     out = {}
+    memos: dict[str, dict[tuple[str, ...], pa.Array]] = {}
     for feature in features:
         if feature.field not in batch.column_names:
             out[feature.column] = pa.nulls(batch.num_rows, pa.string())
@@ -169,7 +171,8 @@ def compute_features(batch: pa.Table, features: set[Feature], config: Unificatio
             steps = [s for s in feature.steps if s not in ("alias", "bypass")]
             aliases = build_alias_map(custom.aliases, steps)
         out[feature.column] = normalize_values(raw, feature.steps, aliases, bypass,
-                                               config.unification.default_phone_country)
+                                               config.unification.default_phone_country,
+                                               memos.setdefault(feature.field, {}))
     return out
 
 

@@ -162,3 +162,26 @@ def test_text_beyond_ascii_takes_the_python_path() -> None:
         "strasse 5", "123 n st", None, "12 n st", "3 425 555"]
     assert normalize_values(values, ["numerals"]).to_pylist()[1] == "123 North Street"
     assert normalize_values(values, ["phone"]).to_pylist()[4] == "+٣425555"  # Python's \d reads Arabic-Indic digits
+
+
+def test_step_lists_that_start_alike_share_their_common_steps() -> None:
+    values = pa.array(["  Dr. Bill  O'Brien ", "Élodie-Anne", None, "ROBERT"], pa.string())
+    step_lists = [("name", "unicode_to_ascii", "lowercase"), ("name", "unicode_to_ascii", "lowercase", "symbols"),
+                  ("name", "unicode_to_ascii", "lowercase", "symbols", "whitespace"), ("unicode_to_ascii",),
+                  ("lowercase", "whitespace")]
+    memo: dict[tuple[str, ...], pa.Array] = {}
+    shared = [normalize_values(values, steps, memo=memo).to_pylist() for steps in step_lists]
+    assert shared == [normalize_values(values, steps).to_pylist() for steps in step_lists]
+    assert ("name", "unicode_to_ascii", "lowercase", "symbols") in memo
+    # a later list resumes from the longest list of steps already applied: planted, it shows through
+    memo[("name", "unicode_to_ascii", "lowercase")] = pa.array(["x.y", None, None, "z"], pa.string())
+    del memo[("name", "unicode_to_ascii", "lowercase", "symbols")]
+    assert normalize_values(values, ("name", "lowercase", "symbols", "unicode_to_ascii"),
+                            memo=memo).to_pylist() == ["xy", None, None, "z"]
+    # lookups change the input first: a bypass list neither reads the memo nor fills it
+    bypassed = ("bypass", "name", "unicode_to_ascii", "lowercase")
+    before = dict(memo)
+    found = normalize_values(values, bypassed, bypass=frozenset({"robert"}), memo=memo).to_pylist()
+    assert found == normalize_values(values, bypassed, bypass=frozenset({"robert"})).to_pylist()
+    assert found[0] != "x.y" and found[3] is None
+    assert memo.keys() == before.keys()
