@@ -100,7 +100,8 @@ def unify_customers(context: df.DurableOrchestrationContext):  # type: ignore[no
             context.set_custom_status(_status(run_id, "writing profiles", customers=merged.customers,
                                               shards=merged.shards))
             pairs = tuple(m.path for m in matches)
-            yield context.task_all([*(call(Activity.WRITE_LINEAGE_TABLE, LineageTable(run_id, t.value, pairs))
+            yield context.task_all([*(call(Activity.WRITE_LINEAGE_TABLE,
+                                           LineageTable(run_id, t.value, pairs if t.reads_pairs else ()))
                                       for t in Lineage),
                                     *(call(Activity.WRITE_CUSTOMER_SHARD, s) for s in merged.customer_shards())])
             enrichments: list[EnrichResult] = []

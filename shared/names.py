@@ -47,6 +47,11 @@ class Lineage(StrEnum):
     DEDUPLICATION = "Deduplication"  # one table per source: group, winner, rule and score per record
     MATCH_PAIRS = "ConflationMatchPairs"  # cross-table pairs with rule, score and whether they linked
 
+    @property
+    def reads_pairs(self) -> bool:
+        """Whether the table is built from the run's pair files (``AlternateKey`` needs the labels alone)."""
+        return self is not Lineage.ALTERNATE_KEY
+
 
 class Lake:
     """Top-level lake folders (paths are relative to the lake container, ``/``-separated)."""

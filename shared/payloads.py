@@ -227,7 +227,8 @@ class CustomerShard(Payload):
 
 @dataclass(frozen=True)
 class LineageTable(Payload):
-    """One lineage table (``shared.names.Lineage``) that one activity writes, and the run's pair files."""
+    """One lineage table (``shared.names.Lineage``) that one activity writes, and the run's pair files
+    (none for a table that does not read them)."""
 
     run_id: str
     table: str

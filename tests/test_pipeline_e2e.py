@@ -141,6 +141,10 @@ def test_worker_processes_produce_the_same_dimension(small_demo: Path, demo_run,
         lineage = [json.loads(e["Input"]) for e in run.history
                    if e["EventType"] == EventType.TASK_SCHEDULED and e["Name"] == "write_lineage_table"]
         assert sorted(p["table"] for p in lineage) == sorted(t.value for t in Lineage)
+        # the pair files go to the tables built from them; AlternateKey reads the clustering's labels alone
+        partitions = scheduled.count("match_partition")
+        assert {p["table"]: len(p["pairs"]) for p in lineage} == {
+            t.value: partitions if t.reads_pairs else 0 for t in Lineage}
     assert -(-customers // 400) > 1
     for entity in ("Customer", "AlternateKey"):
         a = threads.table(entity).sort_values(list(threads.table(entity).columns[:4])).reset_index(drop=True)
