@@ -346,8 +346,12 @@ def _write_partitions(con: duckdb.DuckDBPyConnection, lake: Lake, paths: RunPath
     con.execute(f"SET partitioned_write_flush_threshold = {BLOCK_FLUSH_ROWS}")
     with tempfile.TemporaryDirectory(prefix="c360-blocks-") as scratch:
         folder = os.path.join(scratch, "blocks")
+        # Parquet 2 pages: strings delta-encoded rather than dictionaries that high-cardinality columns
+        # (e-mail, phone, street) outgrow; at 1 M customers the COPY alone took 21.5 -> 19.8 s (three runs
+        # each), the slice 27.5 -> 24.1 s, its files 667 -> 659 MB. Only match partitions read them (Arrow).
         con.execute(f"COPY ({query}) TO {quote_literal(folder, 'duckdb')} (FORMAT PARQUET, COMPRESSION ZSTD, "
-                    f"PARTITION_BY (part), ROW_GROUP_SIZE {BLOCK_ROW_GROUP}, FILENAME_PATTERN 'rows-{{i}}')")
+                    f"PARQUET_VERSION V2, PARTITION_BY (part), ROW_GROUP_SIZE {BLOCK_ROW_GROUP}, "
+                    f"FILENAME_PATTERN 'rows-{{i}}')")
         for index in range(parts):
             files = sorted(glob.glob(os.path.join(folder, f"part={index}", "*.parquet")))
             if len(files) == 1:  # the usual case: hand the file over as written
