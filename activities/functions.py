@@ -18,11 +18,13 @@ from shared.payloads import (
     ExportInput,
     FinishInput,
     LineageTable,
+    MatchPlan,
     MergeInput,
     MergeResult,
     PartitionRef,
     PrepareInput,
     PublishInput,
+    RecordSlice,
 )
 
 bp = df.Blueprint()
@@ -54,8 +56,20 @@ def apply_source_changes(payload: dict[str, Any]) -> dict[str, Any]:
 
 @bp.activity_trigger(input_name="payload")
 def plan_match_partitions(payload: dict[str, Any]) -> dict[str, Any]:
-    """Normalize every record once, train the model and split the records into slices of block rows."""
+    """Lay out the match: the slices of records and the partitions, from the snapshots' row counts."""
     return steps.plan_match_partitions(ApplyResult.from_dict(payload), runtime()).to_dict()
+
+
+@bp.activity_trigger(input_name="payload")
+def write_features(payload: dict[str, Any]) -> dict[str, Any]:
+    """Normalize one slice of records into its features file."""
+    return steps.write_features(RecordSlice.from_dict(payload), runtime()).to_dict()
+
+
+@bp.activity_trigger(input_name="payload")
+def train_match_model(payload: dict[str, Any]) -> dict[str, Any]:
+    """Train the probabilistic model on every slice's features and write the term frequencies."""
+    return steps.train_match_model(MatchPlan.from_dict(payload), runtime()).to_dict()
 
 
 @bp.activity_trigger(input_name="payload")

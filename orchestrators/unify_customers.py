@@ -85,6 +85,11 @@ def unify_customers(context: df.DurableOrchestrationContext):  # type: ignore[no
             applied = ApplyResult.from_dict((yield call(Activity.APPLY_SOURCE_CHANGES,
                                                         ApplyInput(run_id, tuple(converted)))))
             match_plan = MatchPlan.from_dict((yield call(Activity.PLAN_MATCH_PARTITIONS, applied)))
+            context.set_custom_status(_status(run_id, "normalizing", records=match_plan.records,
+                                              slices=len(match_plan.features)))
+            yield context.task_all([call(Activity.WRITE_FEATURES, s) for s in match_plan.features])
+            context.set_custom_status(_status(run_id, "training", records=match_plan.records))
+            yield call(Activity.TRAIN_MATCH_MODEL, match_plan)
             context.set_custom_status(_status(run_id, "writing block rows", records=match_plan.records,
                                               slices=len(match_plan.slices)))
             written = tuple(SliceResult.from_dict(r) for r in (yield context.task_all([

@@ -84,12 +84,18 @@ def read_parquet_many(lake: Lake, paths: Iterable[str], columns: Sequence[str] |
 
 
 def iter_parquet_batches(lake: Lake, path: str, columns: Sequence[str] | None = None,
-                         batch_rows: int = ROW_GROUP_ROWS,
-                         flag: tuple[str, bool] | None = None) -> Iterator[pa.RecordBatch]:
+                         batch_rows: int = ROW_GROUP_ROWS, flag: tuple[str, bool] | None = None,
+                         rows: tuple[int, int] | None = None) -> Iterator[pa.RecordBatch]:
     """The file's rows batch by batch; with ``flag`` (a boolean column and a value) only the rows holding
-    that value, skipping the row groups whose statistics show none (see ``write_parquet_split``)."""
+    that value, skipping the row groups whose statistics show none (see ``write_parquet_split``); with
+    ``rows`` (start, stop) only the rows at those positions, reading the row groups that hold them."""
     with lake.open_read(path) as handle:
         file = pq.ParquetFile(handle)
+        if rows is not None:
+            if flag is not None:
+                raise ValueError("iter_parquet_batches: rows and flag do not combine")
+            yield from _row_range(file, rows, columns, batch_rows)
+            return
         if flag is None:
             yield from file.iter_batches(batch_size=batch_rows, columns=list(columns) if columns is not None else None)
             return
@@ -104,6 +110,27 @@ def iter_parquet_batches(lake: Lake, path: str, columns: Sequence[str] | None = 
         for batch in file.iter_batches(batch_size=batch_rows, columns=read, row_groups=groups):
             kept = batch.filter(pc.equal(batch.column(name), pa.scalar(value)))
             yield kept.select(wanted) if len(read) > len(wanted) else kept
+
+
+def _row_range(file: pq.ParquetFile, rows: tuple[int, int], columns: Sequence[str] | None,
+               batch_rows: int) -> Iterator[pa.RecordBatch]:
+    start, stop = rows
+    groups, position, first = [], 0, None
+    for group in range(file.metadata.num_row_groups):
+        size = file.metadata.row_group(group).num_rows
+        if position < stop and position + size > start:
+            groups.append(group)
+            first = position if first is None else first
+        position += size
+    if first is None:
+        return
+    position = first
+    for batch in file.iter_batches(batch_size=batch_rows, row_groups=groups,
+                                   columns=list(columns) if columns is not None else None):
+        low, high = max(start - position, 0), min(stop - position, batch.num_rows)
+        if high > low:
+            yield batch.slice(low, high - low)
+        position += batch.num_rows
 
 
 def _only_other_value(stats: pq.Statistics | None, value: bool) -> bool:

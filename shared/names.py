@@ -18,6 +18,8 @@ class Activity(StrEnum):
     CONVERT_SOURCE_FILE = "convert_source_file"
     APPLY_SOURCE_CHANGES = "apply_source_changes"
     PLAN_MATCH_PARTITIONS = "plan_match_partitions"
+    WRITE_FEATURES = "write_features"
+    TRAIN_MATCH_MODEL = "train_match_model"
     WRITE_BLOCK_ROWS = "write_block_rows"
     MATCH_PARTITION = "match_partition"
     MERGE_CLUSTERS = "merge_clusters"

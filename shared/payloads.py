@@ -145,6 +145,17 @@ class ApplyResult(Payload):
 
 
 @dataclass(frozen=True)
+class RecordSlice(Payload):
+    """Record ids ``first`` to ``first + records`` (through the tables in match order) whose normalized
+    features one ``write_features`` activity writes."""
+
+    run_id: str
+    index: int
+    first: int
+    records: int
+
+
+@dataclass(frozen=True)
 class BlockSlice(Payload):
     """One slice of records whose block rows one ``write_block_rows`` activity writes."""
 
@@ -158,6 +169,7 @@ class MatchPlan(Payload):
     run_id: str
     records: int
     slices: tuple[BlockSlice, ...]
+    features: tuple[RecordSlice, ...]  # the same slices, whose features are written first
 
     def partitions(self, written: tuple[SliceResult, ...]) -> tuple[PartitionRef, ...]:
         """Each match partition's files: one per slice that wrote rows to it."""

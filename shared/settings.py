@@ -59,7 +59,7 @@ class Settings:
         250_000, "C360_MATCH_PARTITION_RECORDS", "both", "Target records per match partition (bounds activity memory).")
     match_slice_records: int = _setting(
         2_500_000, "C360_MATCH_SLICE_RECORDS", "both",
-        "Records per slice whose block rows one activity writes (bounds planning time per activity).")
+        "Records per slice whose features, then block rows, one activity writes (bounds planning time per activity).")
     merge_shard_customers: int = _setting(
         250_000, "C360_MERGE_SHARD_CUSTOMERS", "both",
         "Customers per shard of the Customer table that one merge activity writes (bounds merge time per activity).")

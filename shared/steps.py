@@ -20,7 +20,14 @@ from shared.ingest.snapshot import ConvertedPart, build_snapshot
 from shared.lakeio import read_json, write_json
 from shared.match.fellegi_sunter import FsModel
 from shared.match.partition import PAIRS_SCHEMA, PartitionStats, scored_pairs
-from shared.match.plan import MatchSetup, plan_match, read_partition, write_slice_block_rows
+from shared.match.plan import (
+    MatchSetup,
+    plan_match,
+    read_partition,
+    train_match,
+    write_slice_block_rows,
+    write_slice_features,
+)
 from shared.merge import unify
 from shared.merge.unify import ALTERNATE_KEY, CUSTOMER
 from shared.names import Enrichment, Lineage
@@ -49,6 +56,7 @@ from shared.payloads import (
     PrepareInput,
     PublishInput,
     PublishResult,
+    RecordSlice,
     RunPlan,
     RunSummary,
     SliceResult,
@@ -220,20 +228,43 @@ def _parts(runtime: Runtime, config: UnificationConfig, table_name: str,
 
 
 def plan_match_partitions(request: ApplyResult, runtime: Runtime) -> MatchPlan:
+    """Lay out the match from the snapshots' row counts: the slices of records, the partitions."""
     lake = runtime.lake
     config = run_config(runtime, request.run_id)
     sources = {s.name for s in config.sources}
     tables = {t.table: t.path for t in request.tables if t.table in sources}
     with step_record(lake, request.run_id, "plan_match_partitions") as record:
-        layout = plan_match(lake, config, request.run_id, tables, runtime.settings.match_partition_records,
+        layout = plan_match(lake, config, tables, runtime.settings.match_partition_records,
                             runtime.settings.match_slice_records)
-        paths = RunPaths(request.run_id)
-        write_json(lake, paths.match_plan, {"tables": tables, "records": layout.records,
-                                                             "partitions": layout.partitions,
-                                                             "slices": layout.slices})
-        record.update(records=layout.records, partitions=layout.partitions, slices=layout.slices)
+        write_json(lake, RunPaths(request.run_id).match_plan, {
+            "tables": tables, "records": layout.records, "table_records": list(layout.sizes),
+            "partitions": layout.partitions, "slices": len(layout.slices)})
+        record.update(records=layout.records, partitions=layout.partitions, slices=len(layout.slices))
         return MatchPlan(request.run_id, layout.records,
-                         tuple(BlockSlice(request.run_id, i, layout.partitions) for i in range(layout.slices)))
+                         tuple(BlockSlice(request.run_id, i, layout.partitions) for i in range(len(layout.slices))),
+                         tuple(RecordSlice(request.run_id, i, first, count)
+                               for i, (first, count) in enumerate(layout.slices)))
+
+
+def write_features(request: RecordSlice, runtime: Runtime) -> RecordSlice:
+    lake = runtime.lake
+    config = run_config(runtime, request.run_id)
+    plan = read_json(lake, RunPaths(request.run_id).match_plan)
+    with step_record(lake, request.run_id, "write_features", str(request.index)) as record:
+        written = write_slice_features(lake, config, request.run_id, plan["tables"], plan["table_records"],
+                                       request.index, request.first, request.records)
+        record.update(records=written)
+        return request
+
+
+def train_match_model(request: MatchPlan, runtime: Runtime) -> MatchPlan:
+    lake = runtime.lake
+    config = run_config(runtime, request.run_id)
+    plan = read_json(lake, RunPaths(request.run_id).match_plan)
+    with step_record(lake, request.run_id, "train_match_model") as record:
+        train_match(lake, config, request.run_id, plan["table_records"])
+        record.update(records=request.records)
+        return request
 
 
 def write_block_rows(request: BlockSlice, runtime: Runtime) -> SliceResult:

@@ -2,11 +2,15 @@
 
 Streams each source table in batches, so memory stays bounded however large the input:
 
-1. *features*: every record gets a global ``RecordId`` and its normalized features, written once, in
-   record-id order, into one file per *slice* of ``slice_records`` records (``match/features/``);
-2. *training* (probabilistic mode): u from random pairs, m by EM per blocking rule, term frequencies
-   — all on samples or DuckDB aggregates of the features files; the term frequencies are written to
-   ``match/tf/`` for the slices;
+0. *layout* (``plan_match``): records per table from the snapshots' row counts; record ids run through
+   the tables in match order, cut into *slices* of ``slice_records`` records; the partition count;
+1. *features*, one ``write_features`` activity per slice (a fan-out: at 10.4 M records planning took
+   84.6 s as one activity, measured alone; a slice of 2.5 M records takes 11–12 s): a slice reads its rows
+   of the tables and writes them with their normalized features, in record-id order, into its file
+   (``match/features/``);
+2. *training* (probabilistic mode, ``train_match``): u from random pairs, m by EM per blocking rule, term
+   frequencies — all on samples or DuckDB aggregates of the features files; the term frequencies are
+   written to ``match/tf/`` for the slices;
 3. *block rows*, one ``write_block_rows`` activity per slice (a fan-out: the step that grew fastest with
    the input, 165 of planning's 221 s at 10.4 M records, measured alone, when it was one activity): for every blocking
    key a record takes part in — a group of rules sharing key columns (``rule_groups``), a rule of its own,
@@ -26,7 +30,6 @@ import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -223,11 +226,11 @@ def block_rows_sql(setup: MatchSetup, order: list[str], source: str, parts: int)
     return f"SELECT *, (key % {parts})::INTEGER AS part FROM ({union})"
 
 
-def partition_count(lake: Lake, config: UnificationConfig, tables: dict[str, str], target_rows: int) -> int:
+def partition_count(config: UnificationConfig, sizes: Sequence[int], target_rows: int) -> int:
+    """Partitions for about ``target_rows`` block rows each, estimated from the records per table."""
     setup = MatchSetup.of(config)
-    counts = {name: parquet_row_count(lake, path) for name, path in tables.items()}
-    by_index = [counts.get(name, 0) for name in config.unification.match_order]
-    estimate = sum(by_index[t] for group in setup.groups for t in group.tables)
+    counts = dict(zip(config.unification.match_order, sizes, strict=True))
+    estimate = sum(sizes[t] for group in setup.groups for t in group.tables)
     for rule in setup.alone:
         estimate += counts.get(rule.table, 0)
         if not rule.dedupe:
@@ -261,38 +264,23 @@ def _in_order(pool: ThreadPoolExecutor, items: Iterable[T], work: Callable[[T], 
         yield pending.popleft().result()
 
 
-class _SliceFiles:
-    """Rows in record-id order, cut into one Parquet file per slice of ``size`` records."""
-
-    def __init__(self, lake: Lake, paths: RunPaths, schema: pa.Schema, size: int) -> None:
-        self.lake, self.paths, self.schema, self.size = lake, paths, schema, size
-        self.index, self.files = -1, ExitStack()
-        self.writer: pq.ParquetWriter | None = None
-
-    def write(self, first_id: int, table: pa.Table) -> None:
-        offset = 0
-        while offset < table.num_rows:
-            index = (first_id + offset) // self.size
-            room = (index + 1) * self.size - (first_id + offset)
-            self._open(index).write_table(table.slice(offset, room))
-            offset += room
-
-    def _open(self, index: int) -> pq.ParquetWriter:
-        if index != self.index or self.writer is None:  # ids only grow: the previous slice is complete
-            self.files.close()
-            self.writer = self.files.enter_context(parquet_sink(self.lake, self.paths.match_features(index),
-                                                                self.schema))
-            self.index = index
-        return self.writer
-
-    def close(self) -> None:
-        if self.writer is None:  # no records: one empty slice, so that readers always find a file
-            self._open(0)
-        self.files.close()
-
-
 def slice_count(records: int, slice_records: int) -> int:
     return max(1, math.ceil(records / max(slice_records, 1)))
+
+
+def slice_ranges(records: int, slice_records: int) -> list[tuple[int, int]]:
+    """(first record id, records) of each slice; one empty slice when there are no records, so that
+    readers always find a features file."""
+    size = max(slice_records, 1)
+    return [(first, min(size, records - first)) for first in
+            (index * size for index in range(slice_count(records, slice_records)))]
+
+
+def table_records(lake: Lake, config: UnificationConfig, tables: dict[str, str]) -> list[int]:
+    """Records per table in match order (0 for a table without a snapshot): record ids run through the
+    tables in that order, so a slice knows which rows of which tables it holds from these counts alone."""
+    return [parquet_row_count(lake, tables[name]) if name in tables else 0
+            for name in config.unification.match_order]
 
 
 def feature_files(lake: Lake, run_id: str) -> list[str]:
@@ -300,39 +288,49 @@ def feature_files(lake: Lake, run_id: str) -> list[str]:
     return parquet_files(lake, RunPaths(run_id).match_features_folder)
 
 
-def write_features(lake: Lake, config: UnificationConfig, setup: MatchSetup, paths: RunPaths,
-                   tables: dict[str, str], slice_records: int) -> tuple[int, list[int]]:
-    """Pass 1: records and their normalized features, one file per slice of ``slice_records`` record ids;
-    returns (records, records per table).
+def write_slice_features(lake: Lake, config: UnificationConfig, run_id: str, tables: dict[str, str],
+                         sizes: Sequence[int], slice_index: int, first: int, count: int) -> int:
+    """One slice: records ``first`` to ``first + count`` (ids run through the tables in match order, each
+    table in its snapshot's row order) with their normalized features, into the slice's features file;
+    returns the records written.
 
     Batches are normalized on ``FEATURE_THREADS`` threads (the Arrow kernels run without the GIL) and
     written in their input order, so record ids do not depend on which thread finished first."""
+    setup, paths = MatchSetup.of(config), RunPaths(run_id)
     schema = features_schema(setup)
-    next_id, sizes = 0, []
-    files = _SliceFiles(lake, paths, schema, slice_records)
-    try:
-        with ThreadPoolExecutor(FEATURE_THREADS, thread_name_prefix="features") as pool:
-            for table_index, name in enumerate(config.unification.match_order):
-                path = tables.get(name)
-                start = next_id
-                if path is not None:
-                    needed = setup.features_for(config, name)
-                    batches = (pa.Table.from_batches([b])
-                               for b in iter_parquet_batches(lake, path, batch_rows=BATCH_ROWS))
-                    featurize = functools.partial(_featurize, needed=needed, config=config)
-                    for table, filled, values in _in_order(pool, batches, featurize):
-                        ids = np.arange(next_id, next_id + table.num_rows, dtype=np.int64)
-                        columns = {Col.RECORD_ID: ids, "TableIndex": np.full(len(ids), table_index, np.int16),
-                                   Col.SOURCE_KEY: table.column(Col.SOURCE_KEY),
-                                   Col.RECORD_MODIFIED: table.column(Col.RECORD_MODIFIED), "Filled": filled}
-                        columns.update({f.column: values.get(f.column, pa.nulls(len(ids), pa.string()))
-                                        for f in setup.features})
-                        files.write(next_id, pa.table(columns, schema=schema))
-                        next_id += table.num_rows
-                sizes.append(next_id - start)
-    finally:
-        files.close()
-    return next_id, sizes
+    written, start = 0, 0
+    with parquet_sink(lake, paths.match_features(slice_index), schema) as writer, \
+            ThreadPoolExecutor(FEATURE_THREADS, thread_name_prefix="features") as pool:
+        for table_index, (name, size) in enumerate(zip(config.unification.match_order, sizes, strict=True)):
+            low, high = max(first, start), min(first + count, start + size)
+            if high > low:
+                batches = (pa.Table.from_batches([b]) for b in iter_parquet_batches(
+                    lake, tables[name], batch_rows=BATCH_ROWS, rows=(low - start, high - start)))
+                featurize = functools.partial(_featurize, needed=setup.features_for(config, name), config=config)
+                for table, filled, values in _in_order(pool, batches, featurize):
+                    ids = np.arange(first + written, first + written + table.num_rows, dtype=np.int64)
+                    columns = {Col.RECORD_ID: ids, "TableIndex": np.full(len(ids), table_index, np.int16),
+                               Col.SOURCE_KEY: table.column(Col.SOURCE_KEY),
+                               Col.RECORD_MODIFIED: table.column(Col.RECORD_MODIFIED), "Filled": filled}
+                    columns.update({f.column: values.get(f.column, pa.nulls(len(ids), pa.string()))
+                                    for f in setup.features})
+                    writer.write_table(pa.table(columns, schema=schema))
+                    written += table.num_rows
+            start += size
+    if written != count:
+        raise RuntimeError(f"features slice {slice_index}: {written} records written, {count} planned "
+                           "(a snapshot changed after planning?)")
+    return written
+
+
+def write_features(lake: Lake, config: UnificationConfig, run_id: str, tables: dict[str, str],
+                   slice_records: int) -> tuple[int, list[int]]:
+    """Every slice's features in turn, as the ``write_features`` fan-out writes them; returns (records,
+    records per table)."""
+    sizes = table_records(lake, config, tables)
+    for index, (first, count) in enumerate(slice_ranges(sum(sizes), slice_records)):
+        write_slice_features(lake, config, run_id, tables, sizes, index, first, count)
+    return sum(sizes), sizes
 
 
 def _write_partitions(con: duckdb.DuckDBPyConnection, lake: Lake, paths: RunPaths, slice_index: int, query: str,
@@ -367,33 +365,42 @@ def _write_partitions(con: duckdb.DuckDBPyConnection, lake: Lake, paths: RunPath
 
 @dataclass(frozen=True)
 class MatchLayout:
-    """What planning decided: records, partitions, and the slices of records that write block rows."""
+    """What planning decided, from the snapshots' row counts alone: records (per table, in match order),
+    partitions, and the slices of records whose features and block rows one activity each writes."""
 
-    records: int
+    sizes: tuple[int, ...]
     partitions: int
-    slices: int
+    slices: tuple[tuple[int, int], ...]  # (first record id, records)
+
+    @property
+    def records(self) -> int:
+        return sum(self.sizes)
 
 
-def plan_match(lake: Lake, config: UnificationConfig, run_id: str, tables: dict[str, str], target_rows: int,
+def plan_match(lake: Lake, config: UnificationConfig, tables: dict[str, str], target_rows: int,
                slice_records: int) -> MatchLayout:
-    """Write the features (one file per slice), train (probabilistic mode) and write the term frequencies."""
-    paths = RunPaths(run_id)
-    setup = MatchSetup.of(config)
-    records, sizes = write_features(lake, config, setup, paths, tables, slice_records)
+    sizes = table_records(lake, config, tables)
+    return MatchLayout(tuple(sizes), partition_count(config, sizes, target_rows),
+                       tuple(slice_ranges(sum(sizes), slice_records)))
+
+
+def train_match(lake: Lake, config: UnificationConfig, run_id: str, sizes: Sequence[int]) -> None:
+    """Probabilistic mode: train the model on every slice's features and write each term frequency once,
+    for the slices' block rows to join."""
     settings = config.unification.probabilistic
-    if settings.enabled:
-        with lake_duckdb(lake) as con:
-            features = parquet_source(lake, feature_files(lake, run_id))
-            con.execute(f"CREATE TEMP VIEW features AS SELECT * FROM {features}")
-            if records:
-                model = train_model(con, settings, setup.blocks, records, sizes, training=setup.training_blocks)
-                write_json(lake, paths.match_model(), model.to_dict())
-            for feature in setup.tf_features:  # term frequency of every value, for the slices to join
-                column = q(feature.column)
-                copy_to_lake(con, f"SELECT {column} AS v, count(*)::DOUBLE / sum(count(*)) OVER () AS f "
-                                  f"FROM features WHERE {column} IS NOT NULL GROUP BY {column}",
-                             lake, paths.match_term_frequencies(feature.column))
-    return MatchLayout(records, partition_count(lake, config, tables, target_rows), slice_count(records, slice_records))
+    if not settings.enabled:
+        return
+    paths, setup = RunPaths(run_id), MatchSetup.of(config)
+    with lake_duckdb(lake) as con:
+        con.execute(f"CREATE TEMP VIEW features AS SELECT * FROM {parquet_source(lake, feature_files(lake, run_id))}")
+        if sum(sizes):
+            model = train_model(con, settings, setup.blocks, sum(sizes), list(sizes), training=setup.training_blocks)
+            write_json(lake, paths.match_model(), model.to_dict())
+        for feature in setup.tf_features:
+            column = q(feature.column)
+            copy_to_lake(con, f"SELECT {column} AS v, count(*)::DOUBLE / sum(count(*)) OVER () AS f "
+                              f"FROM features WHERE {column} IS NOT NULL GROUP BY {column}",
+                         lake, paths.match_term_frequencies(feature.column))
 
 
 def write_slice_block_rows(lake: Lake, config: UnificationConfig, run_id: str, slice_index: int,
@@ -422,11 +429,14 @@ def read_partition(lake: Lake, setup: MatchSetup, files: Sequence[str]) -> pa.Ta
 
 def plan_partitions(lake: Lake, config: UnificationConfig, run_id: str, tables: dict[str, str], target_rows: int,
                     slice_records: int = 1 << 40) -> tuple[int, list[list[str]]]:
-    """Plan and write every slice's block rows in turn, as the orchestrator's fan-out does;
-    (records, each partition's files)."""
-    layout = plan_match(lake, config, run_id, tables, target_rows, slice_records)
+    """Plan, write every slice's features, train, and write every slice's block rows, one after another, as
+    the orchestrator's fan-outs do; (records, each partition's files)."""
+    layout = plan_match(lake, config, tables, target_rows, slice_records)
+    for index, (first, count) in enumerate(layout.slices):
+        write_slice_features(lake, config, run_id, tables, layout.sizes, index, first, count)
+    train_match(lake, config, run_id, layout.sizes)
     plan = MatchPlan(run_id, layout.records, tuple(BlockSlice(run_id, s, layout.partitions)
-                                                   for s in range(layout.slices)))
+                                                   for s in range(len(layout.slices))), ())
     written = tuple(SliceResult(run_id, s.index, tuple(write_slice_block_rows(lake, config, run_id, s.index,
                                                                               s.partitions)))
                     for s in plan.slices)
