@@ -86,14 +86,14 @@ def unify_customers(context: df.DurableOrchestrationContext):  # type: ignore[no
                                                         ApplyInput(run_id, tuple(converted)))))
             match_plan = MatchPlan.from_dict((yield call(Activity.PLAN_MATCH_PARTITIONS, applied)))
             context.set_custom_status(_status(run_id, "normalizing", records=match_plan.records,
-                                              slices=len(match_plan.features)))
-            yield context.task_all([call(Activity.WRITE_FEATURES, s) for s in match_plan.features])
+                                              slices=len(match_plan.slices)))
+            yield context.task_all([call(Activity.WRITE_FEATURES, s) for s in match_plan.slices])
             context.set_custom_status(_status(run_id, "training", records=match_plan.records))
             yield call(Activity.TRAIN_MATCH_MODEL, match_plan)
             context.set_custom_status(_status(run_id, "writing block rows", records=match_plan.records,
                                               slices=len(match_plan.slices)))
             written = tuple(SliceResult.from_dict(r) for r in (yield context.task_all([
-                call(Activity.WRITE_BLOCK_ROWS, s) for s in match_plan.slices])))
+                call(Activity.WRITE_BLOCK_ROWS, s) for s in match_plan.block_slices()])))
             partitions = match_plan.partitions(written)
             context.set_custom_status(_status(run_id, "matching", records=match_plan.records,
                                               partitions=len(partitions)))

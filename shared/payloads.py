@@ -168,17 +168,19 @@ class BlockSlice(Payload):
 class MatchPlan(Payload):
     run_id: str
     records: int
-    slices: tuple[BlockSlice, ...]
-    features: tuple[RecordSlice, ...]  # the same slices, whose features are written first
+    partition_count: int
+    slices: tuple[RecordSlice, ...]  # each writes its features, then its block rows
+
+    def block_slices(self) -> tuple[BlockSlice, ...]:
+        return tuple(BlockSlice(self.run_id, s.index, self.partition_count) for s in self.slices)
 
     def partitions(self, written: tuple[SliceResult, ...]) -> tuple[PartitionRef, ...]:
         """Each match partition's files: one per slice that wrote rows to it."""
         paths = RunPaths(self.run_id)
-        count = self.slices[0].partitions if self.slices else 0
         ordered = sorted(written, key=lambda w: w.index)
         return tuple(PartitionRef(self.run_id, p,
                                   tuple(paths.match_partition(p, w.index) for w in ordered if w.rows[p]),
-                                  sum(w.rows[p] for w in ordered)) for p in range(count))
+                                  sum(w.rows[p] for w in ordered)) for p in range(self.partition_count))
 
 
 @dataclass(frozen=True)

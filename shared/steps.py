@@ -240,10 +240,7 @@ def plan_match_partitions(request: ApplyResult, runtime: Runtime) -> MatchPlan:
             "tables": tables, "records": layout.records, "table_records": list(layout.sizes),
             "partitions": layout.partitions, "slices": len(layout.slices)})
         record.update(records=layout.records, partitions=layout.partitions, slices=len(layout.slices))
-        return MatchPlan(request.run_id, layout.records,
-                         tuple(BlockSlice(request.run_id, i, layout.partitions) for i in range(len(layout.slices))),
-                         tuple(RecordSlice(request.run_id, i, first, count)
-                               for i, (first, count) in enumerate(layout.slices)))
+        return layout.match_plan(request.run_id)
 
 
 def write_features(request: RecordSlice, runtime: Runtime) -> RecordSlice:

@@ -68,7 +68,7 @@ from shared.match.train import FsBlock, blocking_rules, comparison_specs, train_
 from shared.merge.survivorship import q
 from shared.names import Col
 from shared.paths import RunPaths
-from shared.payloads import BlockSlice, MatchPlan, SliceResult
+from shared.payloads import MatchPlan, RecordSlice, SliceResult
 from shared.ports import Lake
 from shared.sql.identifiers import quote_literal
 
@@ -324,13 +324,10 @@ def write_slice_features(lake: Lake, config: UnificationConfig, run_id: str, tab
 
 
 def write_features(lake: Lake, config: UnificationConfig, run_id: str, tables: dict[str, str],
-                   slice_records: int) -> tuple[int, list[int]]:
-    """Every slice's features in turn, as the ``write_features`` fan-out writes them; returns (records,
-    records per table)."""
-    sizes = table_records(lake, config, tables)
-    for index, (first, count) in enumerate(slice_ranges(sum(sizes), slice_records)):
-        write_slice_features(lake, config, run_id, tables, sizes, index, first, count)
-    return sum(sizes), sizes
+                   layout: MatchLayout) -> None:
+    """Every slice's features in turn, as the ``write_features`` fan-out writes them."""
+    for index, (first, count) in enumerate(layout.slices):
+        write_slice_features(lake, config, run_id, tables, layout.sizes, index, first, count)
 
 
 def _write_partitions(con: duckdb.DuckDBPyConnection, lake: Lake, paths: RunPaths, slice_index: int, query: str,
@@ -375,6 +372,10 @@ class MatchLayout:
     @property
     def records(self) -> int:
         return sum(self.sizes)
+
+    def match_plan(self, run_id: str) -> MatchPlan:
+        return MatchPlan(run_id, self.records, self.partitions,
+                         tuple(RecordSlice(run_id, i, first, count) for i, (first, count) in enumerate(self.slices)))
 
 
 def plan_match(lake: Lake, config: UnificationConfig, tables: dict[str, str], target_rows: int,
@@ -432,12 +433,10 @@ def plan_partitions(lake: Lake, config: UnificationConfig, run_id: str, tables: 
     """Plan, write every slice's features, train, and write every slice's block rows, one after another, as
     the orchestrator's fan-outs do; (records, each partition's files)."""
     layout = plan_match(lake, config, tables, target_rows, slice_records)
-    for index, (first, count) in enumerate(layout.slices):
-        write_slice_features(lake, config, run_id, tables, layout.sizes, index, first, count)
+    write_features(lake, config, run_id, tables, layout)
     train_match(lake, config, run_id, layout.sizes)
-    plan = MatchPlan(run_id, layout.records, tuple(BlockSlice(run_id, s, layout.partitions)
-                                                   for s in range(len(layout.slices))), ())
+    plan = layout.match_plan(run_id)
     written = tuple(SliceResult(run_id, s.index, tuple(write_slice_block_rows(lake, config, run_id, s.index,
                                                                               s.partitions)))
-                    for s in plan.slices)
+                    for s in plan.block_slices())
     return layout.records, [list(p.paths) for p in plan.partitions(written)]

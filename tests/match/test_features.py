@@ -26,8 +26,9 @@ def features(root: Path, threads: int, monkeypatch: pytest.MonkeyPatch, slice_re
     rng = random.Random(5)
     snapshots = snapshot_tables(lake, config, {t: people(t, 120, rng) for t in ("crm", "ecom", "pos")}, "run1")
     monkeypatch.setattr(plan, "FEATURE_THREADS", threads)
-    records, sizes = write_features(lake, config, "run1", snapshots, slice_records)
-    assert (records, sizes) == (360, [120, 120, 120])
+    layout = plan.plan_match(lake, config, snapshots, 400, slice_records)
+    assert (layout.records, list(layout.sizes)) == (360, [120, 120, 120])
+    write_features(lake, config, "run1", snapshots, layout)
     files = feature_files(lake, "run1")
     assert files == [RunPaths("run1").match_features(i) for i in range(-(-360 // slice_records))]
     for index, path in enumerate(files):  # each slice file holds exactly its record ids
