@@ -80,10 +80,20 @@ def score_rule(rule: CompiledRule, rows: pa.Table, base: str, max_block: int,
         candidates = cross_pairs(keys, is_left, max_block)
     stats.skipped_blocks += candidates.skipped_blocks
     stats.skipped_block_records += candidates.skipped_records
-    used = {Col.RECORD_ID} | {f.column for f in rule.features(BOTH)}
-    rows = rows.select([c for c in rows.column_names if c in used])  # take only what the rule reads
+    rows = _narrow(rows, _rule_columns(rule))  # take only what the rule reads
     for i, j in candidates.chunks():
         yield _score_rule_chunk(rule, rows, i, j, base, stats)
+
+
+def _rule_columns(rule: CompiledRule) -> set[str]:
+    return {Col.RECORD_ID, "key", "side", "TableIndex"} | {f.column for f in rule.features(BOTH)}
+
+
+def _narrow(rows: pa.Table, columns: set[str], selected: np.ndarray | None = None) -> pa.Table:
+    """The rows' ``columns`` (in their order), of the ``selected`` rows: columns are dropped before rows are
+    filtered, so that a rule's rows never copy the string columns that only other rules read."""
+    rows = rows.select([c for c in rows.column_names if c in columns])
+    return rows if selected is None else rows.filter(pa.array(selected))
 
 
 def _score_rule_chunk(rule: CompiledRule, rows: pa.Table, i: np.ndarray, j: np.ndarray, base: str,
@@ -132,8 +142,7 @@ def score_block(block: FsBlock, rows: pa.Table, model: FsModel, settings: Probab
     stats.skipped_blocks += candidates.skipped_blocks
     stats.skipped_block_records += candidates.skipped_records
     tables = np.asarray(rows.column("TableIndex")) if settings.link_only else None
-    used = {Col.RECORD_ID} | columns  # ``MatchSetup.probabilistic_columns``
-    rows = rows.select([c for c in rows.column_names if c in used])  # take only what scoring reads
+    rows = _narrow(rows, {Col.RECORD_ID} | columns)  # ``MatchSetup.probabilistic_columns``: what scoring reads
     keyed = rows.select(sorted({f.column for b in earlier or [] for f in b.features}))
     for i, j in candidates.chunks():
         if tables is not None:
@@ -180,7 +189,7 @@ def _score_group(group: RuleGroup, rows: pa.Table, order: list[str], base: str, 
         if not on_left.any() or not (rule.dedupe or on_right.any()):
             continue
         taking_part = on_left | on_right
-        yield from score_rule(rule, rows.filter(pa.array(taking_part)), base, max_block, stats,
+        yield from score_rule(rule, _narrow(rows, _rule_columns(rule), taking_part), base, max_block, stats,
                               None if rule.dedupe else on_left[taking_part])
 
 
@@ -204,12 +213,13 @@ def scored_pairs(config: UnificationConfig, rows: pa.Table, model: FsModel | Non
     for group in setup.groups:
         selected = rule_column == group.id
         if selected.any():
-            yield from _score_group(group, rows.filter(pa.array(selected)), order, base, max_block, stats)
+            columns = set().union(*(_rule_columns(rule) for rule in group.rules))
+            yield from _score_group(group, _narrow(rows, columns, selected), order, base, max_block, stats)
     for rule in setup.alone:
         selected = rule_column == rule.id
         if not selected.any():
             continue
-        subset = rows.filter(pa.array(selected))
+        subset = _narrow(rows, _rule_columns(rule), selected)
         if not rule.dedupe:
             side = np.asarray(subset.column("side"))
             if not ((side == LEFT).any() and (side == RIGHT).any()):
@@ -223,5 +233,6 @@ def scored_pairs(config: UnificationConfig, rows: pa.Table, model: FsModel | Non
         for position, block in enumerate(blocks):
             selected = rule_column == setup.block_rows.get(block.id, block.id)
             if selected.any():
-                yield from score_block(block, rows.filter(pa.array(selected)), model, settings, max_block * 5,
+                columns = {Col.RECORD_ID, "key", "TableIndex"} | setup.probabilistic_columns
+                yield from score_block(block, _narrow(rows, columns, selected), model, settings, max_block * 5,
                                        stats, setup.probabilistic_columns, blocks[:position])
