@@ -73,6 +73,12 @@ def train_match_model(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.activity_trigger(input_name="payload")
+def count_block_keys(payload: dict[str, Any]) -> dict[str, Any]:
+    """Find the blocking keys that two block rows or more hold, over every slice's features."""
+    return steps.count_block_keys(MatchPlan.from_dict(payload), runtime()).to_dict()
+
+
+@bp.activity_trigger(input_name="payload")
 def write_block_rows(payload: dict[str, Any]) -> dict[str, Any]:
     """Write one slice's block rows into the match partitions (a file per partition)."""
     return steps.write_block_rows(BlockSlice.from_dict(payload), runtime()).to_dict()

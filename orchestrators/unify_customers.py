@@ -89,7 +89,8 @@ def unify_customers(context: df.DurableOrchestrationContext):  # type: ignore[no
                                               slices=len(match_plan.slices)))
             yield context.task_all([call(Activity.WRITE_FEATURES, s) for s in match_plan.slices])
             context.set_custom_status(_status(run_id, "training", records=match_plan.records))
-            yield call(Activity.TRAIN_MATCH_MODEL, match_plan)
+            yield context.task_all([call(Activity.TRAIN_MATCH_MODEL, match_plan),
+                                    call(Activity.COUNT_BLOCK_KEYS, match_plan)])
             context.set_custom_status(_status(run_id, "writing block rows", records=match_plan.records,
                                               slices=len(match_plan.slices)))
             written = tuple(SliceResult.from_dict(r) for r in (yield context.task_all([

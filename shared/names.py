@@ -20,6 +20,7 @@ class Activity(StrEnum):
     PLAN_MATCH_PARTITIONS = "plan_match_partitions"
     WRITE_FEATURES = "write_features"
     TRAIN_MATCH_MODEL = "train_match_model"
+    COUNT_BLOCK_KEYS = "count_block_keys"
     WRITE_BLOCK_ROWS = "write_block_rows"
     MATCH_PARTITION = "match_partition"
     MERGE_CLUSTERS = "merge_clusters"

@@ -50,6 +50,11 @@ class RunPaths:
         """The match plan: snapshot tables, records, partitions and slices."""
         return f"{self.root}/match/plan.json"
 
+    @property
+    def match_shared_keys(self) -> str:
+        """The (rule, key hash) pairs that two block rows or more hold: the block rows worth writing."""
+        return f"{self.root}/match/keys.parquet"
+
     def match_model(self) -> str:
         return f"{self.root}/match/model.json"
 

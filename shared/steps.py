@@ -25,6 +25,7 @@ from shared.match.plan import (
     plan_match,
     read_partition,
     train_match,
+    write_block_keys,
     write_slice_block_rows,
     write_slice_features,
 )
@@ -261,6 +262,14 @@ def train_match_model(request: MatchPlan, runtime: Runtime) -> MatchPlan:
     with step_record(lake, request.run_id, "train_match_model") as record:
         train_match(lake, config, request.run_id, plan["table_records"])
         record.update(records=request.records)
+        return request
+
+
+def count_block_keys(request: MatchPlan, runtime: Runtime) -> MatchPlan:
+    lake = runtime.lake
+    config = run_config(runtime, request.run_id)
+    with step_record(lake, request.run_id, "count_block_keys") as record:
+        record.update(records=request.records, shared_keys=write_block_keys(lake, config, request.run_id))
         return request
 
 

@@ -136,7 +136,7 @@ def test_worker_processes_produce_the_same_dimension(small_demo: Path, demo_run,
     for run, slices, shards in ((threads, 1, 1), (processes, 4, -(-customers // 400))):
         scheduled = [e["Name"] for e in run.history if e["EventType"] == EventType.TASK_SCHEDULED]
         assert scheduled.count("write_features") == scheduled.count("write_block_rows") == slices
-        assert scheduled.count("train_match_model") == 1
+        assert scheduled.count("train_match_model") == scheduled.count("count_block_keys") == 1
         assert (scheduled.count("match_partition") > 1) == (run is processes)
         assert scheduled.count("write_customer_shard") == shards
         lineage = [json.loads(e["Input"]) for e in run.history

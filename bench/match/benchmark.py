@@ -151,8 +151,9 @@ def markdown_table(results: list[dict]) -> str:
     return "\n".join(rows) + "\n"
 
 
-STEPS = ["convert_source_file", "apply_source_changes", "plan_match_partitions", "write_features", "train_match_model",
-         "write_block_rows", "match_partition", "merge_clusters", "write_customer_shard", "write_lineage_table"]
+STEPS = ["convert_source_file", "apply_source_changes", "plan_match_partitions", "write_features",
+         "train_match_model", "count_block_keys", "write_block_rows", "match_partition", "merge_clusters",
+         "write_customer_shard", "write_lineage_table"]
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import sys
+from collections import Counter
 from pathlib import Path
 
 import pyarrow as pa
@@ -175,3 +177,31 @@ def test_a_bypassed_placeholder_is_neither_blocked_on_nor_compared(tmp_path: Pat
     bypassed_keys, bypassed = block_dates(tmp_path / "bypassed", compared.replace("BYPASS", "true") + placeholder)
     assert bypassed_keys == keyed - {"1990-01-05"}
     assert [None if v == "1990-01-05" else v for v in values] == bypassed
+
+
+def test_rows_alone_in_their_block_are_not_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Five slices write only the block rows whose (rule, key) another row holds too, counted over every
+    slice (a key's other rows are often in another slice), and scoring finds the same pairs as from all
+    rows: a row alone in its block pairs with nothing. Values drawn from pools ten times wider than
+    ``people``'s leave many keys to one row."""
+    narrow = people
+
+    def spread(table: str, count: int, rng: random.Random) -> list[dict[str, str]]:
+        return [{**row, "email": row["email"].replace("@", f"{rng.randint(0, 9)}@"),
+                 "phone": row["phone"] and row["phone"] + str(rng.randint(0, 9)),
+                 "birth": row["birth"] and row["birth"].replace("-01-", f"-{rng.randint(1, 10):02d}-")}
+                for row in narrow(table, count, rng)]
+
+    monkeypatch.setattr(sys.modules[__name__], "people", spread)
+    kept, _ = partition_rows(tmp_path / "kept", 100)
+    kept_pairs = scored_pairs(tmp_path / "kept_pairs", 4, 100, TF_CONFIG)
+    every_row = plan.block_rows_sql
+    monkeypatch.setattr(plan, "block_rows_sql", lambda *args, shared=None: every_row(*args))
+    full, _ = partition_rows(tmp_path / "full", 100)
+    full_pairs = scored_pairs(tmp_path / "full_pairs", 4, 100, TF_CONFIG)
+    holders = Counter((row[0], row[2]) for rows in full for row in rows)  # (rule, key)
+    alone = sum(1 for rows in full for row in rows if holders[row[0], row[2]] == 1)
+    assert kept == [[row for row in rows if holders[row[0], row[2]] > 1] for rows in full]
+    assert alone > 100 and sum(map(len, kept)) == sum(map(len, full)) - alone
+    assert kept_pairs[0] == full_pairs[0] and len(kept_pairs[0]) > 100
+    assert kept_pairs[2] == full_pairs[2] > 0  # the same blocks over the limit skipped
