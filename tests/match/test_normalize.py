@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import string
+
 import pyarrow as pa
 import pytest
 
@@ -69,6 +72,41 @@ def test_a_typo_stacked_on_a_nickname_is_read_as_the_known_names_one_edit_away()
     assert typo_readings("jn") == {"jan", "jen", "jo", "jon"}
     assert compatible("Jn", "Jennifer") and compatible("Dik", "Richard") and not compatible("Dik", "Jennifer")
     assert compatible("Mary", "Marilyn") and compatible("Mary", "Mary")  # Mary is also a name in her own right
+
+
+def test_typo_readings_are_every_known_name_one_edit_away() -> None:
+    """The deletion index finds what a scan of every known name finds: for 3,000 values one or two edits
+    (substitution, deletion, insertion, transposition) from a known name, and random strings."""
+    from rapidfuzz import process
+    from rapidfuzz.distance import OSA
+
+    from shared.match.normalize import _known_set, known_names, typo_readings
+
+    rng, names, letters = random.Random(7), known_names(), string.ascii_lowercase
+    values = []
+    for _ in range(2500):
+        chars, at = list(rng.choice(names)), rng.randrange(8)
+        spot = rng.randrange(len(chars))
+        if at == 0:
+            chars[spot] = rng.choice(letters)
+        elif at == 1:
+            del chars[spot]
+        elif at == 2:
+            chars.insert(spot, rng.choice(letters))
+        elif at == 3 and spot + 1 < len(chars):
+            chars[spot], chars[spot + 1] = chars[spot + 1], chars[spot]
+        else:
+            chars[spot], chars[rng.randrange(len(chars))] = rng.choice(letters), rng.choice(letters)
+        values.append("".join(chars))
+    values += ["".join(rng.choice(letters) for _ in range(rng.randint(1, 8))) for _ in range(500)]
+    found = 0
+    for value in values:
+        scanned = {name for name, _, _ in process.extract(value, names, scorer=OSA.distance, score_cutoff=1,
+                                                            limit=None)}
+        expected = frozenset() if len(value) < 2 or value in _known_set() else scanned
+        assert typo_readings(value) == expected, value
+        found += bool(expected)
+    assert found > 1000
 
 
 @pytest.mark.parametrize(("raw", "expected"), [
