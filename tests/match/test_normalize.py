@@ -171,6 +171,32 @@ def test_fuzzy_score_edges(a: str, b: str | None, expected: float) -> None:
     assert fuzzy_scores([a], [b])[0] == pytest.approx(expected)
 
 
+@pytest.mark.parametrize("base", ["shorter", "longer"])
+def test_fuzzy_scores_over_arrays_score_each_pair_as_alone(base: str) -> None:
+    """Scored together, 3,000 pairs (equal, missing, empty, one to three edits apart, nicknames) score what
+    each scores alone: equal and missing values are settled without being measured, so every pair's score
+    must not depend on its neighbours."""
+    from shared.match.normalize import compatible_names
+
+    rng, names = random.Random(3), ["bob", "robert", "ojhn", "john", "johnny", "sam", "samantha", "mary", "mark"]
+    left: list[str | None] = []
+    right: list[str | None] = []
+    for _ in range(3000):
+        a = rng.choice([*names, "", None, "".join(rng.choice(string.ascii_lowercase) for _ in range(5))])
+        b = rng.choice([a, a, None, rng.choice(names), (a or "x")[:-1] + rng.choice("xyz"), (a or "") + "s"])
+        left.append(a)
+        right.append(b)
+    for names_too in (False, True):
+        together = fuzzy_scores(left, right, base, names_too)
+        alone = [fuzzy_scores([a], [b], base)[0] for a, b in zip(left, right, strict=True)]
+        if names_too:
+            compatible = [a is not None and b is not None and bool(compatible_names(
+                pa.array([a]), pa.array([b]), typos=True)[0]) for a, b in zip(left, right, strict=True)]
+            alone = [1.0 if c else s for s, c in zip(alone, compatible, strict=True)]
+        assert together.tolist() == pytest.approx(alone)
+        assert 0 < sum(s == 1.0 for s in alone) < 2000 and sum(0 < s < 1 for s in alone) > 100
+
+
 def test_arrow_kernels_give_what_the_python_normalizations_give() -> None:
     """Phone and address normalization run as Arrow kernels on plain ASCII values and as the documented
     Python functions on the rest (control characters Python counts as whitespace, non-ASCII text); the
