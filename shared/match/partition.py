@@ -44,10 +44,9 @@ class PartitionStats:
     skipped_block_records: int = 0
 
 
-def _condition_holds(condition: CompiledCondition, lefts: pa.Table, rights: pa.Table,
-                     base: str) -> tuple[np.ndarray, np.ndarray]:
-    """(holds, known) per pair for one condition; unknown where either side is null."""
-    left, right = lefts.column(condition.left.column), rights.column(condition.right.column)
+def _condition_holds(condition: CompiledCondition, left: pa.Array | pa.ChunkedArray,
+                     right: pa.Array | pa.ChunkedArray, base: str) -> tuple[np.ndarray, np.ndarray]:
+    """(holds, known) per pair of a condition's values; unknown where either side is null."""
     left = left.combine_chunks() if isinstance(left, pa.ChunkedArray) else left
     right = right.combine_chunks() if isinstance(right, pa.ChunkedArray) else right
     known = np.asarray(pc.and_(pc.is_valid(left), pc.is_valid(right)))
@@ -98,26 +97,34 @@ def _narrow(rows: pa.Table, columns: set[str], selected: np.ndarray | None = Non
 
 def _score_rule_chunk(rule: CompiledRule, rows: pa.Table, i: np.ndarray, j: np.ndarray, base: str,
                       stats: PartitionStats) -> pa.Table:
+    """The chunk's pairs that meet every condition and no exception. Each condition reads only the pairs
+    the conditions before it kept, and only its own columns."""
     stats.candidate_pairs += len(i)
-    lefts, rights = rows.take(pa.array(i)), rows.take(pa.array(j))
-    ok = np.ones(len(i), bool)
     score = np.ones(len(i))
+    alive = np.arange(len(i))
+
+    def values(condition: CompiledCondition) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
+        return (rows.column(condition.left.column).take(pa.array(i[alive])),
+                rows.column(condition.right.column).take(pa.array(j[alive])))
+
     for condition in rule.scored:
-        left, right = lefts.column(condition.left.column), rights.column(condition.right.column)
-        values = fuzzy_scores(left.combine_chunks(), right.combine_chunks(), base, "name" in condition.left.steps)
-        ok &= values >= condition.threshold - 1e-9
-        score = np.minimum(score, values)
+        if len(alive) == 0:
+            break
+        measured = fuzzy_scores(*values(condition), base, "name" in condition.left.steps)
+        score[alive] = np.minimum(score[alive], measured)
+        alive = alive[measured >= condition.threshold - 1e-9]
     for exception in rule.exceptions:
-        results = [_condition_holds(c, lefts, rights, base) for c in exception.conditions]
-        ok &= ~exception_fires(exception.when, results, len(i))
-    left_ids = np.asarray(lefts.column(Col.RECORD_ID))[ok]
-    right_ids = np.asarray(rights.column(Col.RECORD_ID))[ok]
+        if len(alive) == 0:
+            break
+        results = [_condition_holds(c, *values(c), base) for c in exception.conditions]
+        alive = alive[~exception_fires(exception.when, results, len(alive))]
+    ids = np.asarray(rows.column(Col.RECORD_ID))
+    left_ids, right_ids = ids[i[alive]], ids[j[alive]]
     if rule.dedupe:
         left_ids, right_ids = np.minimum(left_ids, right_ids), np.maximum(left_ids, right_ids)
-    stats.matched_pairs += int(ok.sum())
-    return pa.table({"left": left_ids, "right": right_ids,
-                     "rule": np.full(int(ok.sum()), rule.id, np.int16),
-                     "score": score[ok].astype(np.float32), "cannot": np.zeros(int(ok.sum()), bool)},
+    stats.matched_pairs += len(alive)
+    return pa.table({"left": left_ids, "right": right_ids, "rule": np.full(len(alive), rule.id, np.int16),
+                     "score": score[alive].astype(np.float32), "cannot": np.zeros(len(alive), bool)},
                     schema=PAIRS_SCHEMA)
 
 
@@ -168,7 +175,8 @@ def _score_block_chunk(block: FsBlock, rows: pa.Table, i: np.ndarray, j: np.ndar
     cannot = np.zeros(len(i), bool)
     for exception in settings.cannot_link:
         compiled = [compile_condition(c) for c in exception.conditions]
-        results = [_condition_holds(c, lefts, rights, "shorter") for c in compiled]
+        results = [_condition_holds(c, lefts.column(c.left.column), rights.column(c.right.column), "shorter")
+                   for c in compiled]
         cannot |= exception_fires(exception.when, results, len(i))
     keep = (chance >= settings.threshold) | cannot
     left_ids = np.asarray(lefts.column(Col.RECORD_ID))[keep]
