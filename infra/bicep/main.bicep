@@ -34,7 +34,7 @@ param quietPeriodSeconds int = 30
 @description('Optional. Maximum Flex Consumption instances (bounds the match fan-out). Default: 40.')
 param maximumInstanceCount int = 40
 
-@description('Optional. Memory per Flex Consumption instance in MB. The largest activity needs 1.5 GB up to 10 M records (bench/README.md), so 2048 fits; 4096 brings two cores instead of one. Default: 4096.')
+@description('Optional. Memory per Flex Consumption instance in MB. The largest activity needs 1.6 GB up to 10 M records (bench/README.md), so 2048 fits; 4096 brings two cores instead of one. Default: 4096.')
 @allowed([2048, 4096])
 param instanceMemoryMB int = 4096
 
