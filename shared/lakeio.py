@@ -89,15 +89,16 @@ def iter_parquet_batches(lake: Lake, path: str, columns: Sequence[str] | None = 
     """The file's rows batch by batch; with ``flag`` (a boolean column and a value) only the rows holding
     that value, skipping the row groups whose statistics show none (see ``write_parquet_split``); with
     ``rows`` (start, stop) only the rows at those positions, reading the row groups that hold them."""
+    selected = list(columns) if columns is not None else None
     with lake.open_read(path) as handle:
         file = pq.ParquetFile(handle)
         if rows is not None:
             if flag is not None:
                 raise ValueError("iter_parquet_batches: rows and flag do not combine")
-            yield from _row_range(file, rows, columns, batch_rows)
+            yield from _row_range(file, rows, selected, batch_rows)
             return
         if flag is None:
-            yield from file.iter_batches(batch_size=batch_rows, columns=list(columns) if columns is not None else None)
+            yield from file.iter_batches(batch_size=batch_rows, columns=selected)
             return
         name, value = flag
         index = file.schema_arrow.get_field_index(name)
@@ -105,14 +106,14 @@ def iter_parquet_batches(lake: Lake, path: str, columns: Sequence[str] | None = 
                   if not _only_other_value(file.metadata.row_group(g).column(index).statistics, value)]
         if not groups:
             return
-        wanted = [*(columns if columns is not None else file.schema_arrow.names)]
+        wanted = selected if selected is not None else file.schema_arrow.names
         read = wanted if name in wanted else [*wanted, name]
         for batch in file.iter_batches(batch_size=batch_rows, columns=read, row_groups=groups):
             kept = batch.filter(pc.equal(batch.column(name), pa.scalar(value)))
             yield kept.select(wanted) if len(read) > len(wanted) else kept
 
 
-def _row_range(file: pq.ParquetFile, rows: tuple[int, int], columns: Sequence[str] | None,
+def _row_range(file: pq.ParquetFile, rows: tuple[int, int], columns: list[str] | None,
                batch_rows: int) -> Iterator[pa.RecordBatch]:
     start, stop = rows
     groups, position, first = [], 0, None
@@ -125,8 +126,7 @@ def _row_range(file: pq.ParquetFile, rows: tuple[int, int], columns: Sequence[st
     if first is None:
         return
     position = first
-    for batch in file.iter_batches(batch_size=batch_rows, row_groups=groups,
-                                   columns=list(columns) if columns is not None else None):
+    for batch in file.iter_batches(batch_size=batch_rows, row_groups=groups, columns=columns):
         low, high = max(start - position, 0), min(stop - position, batch.num_rows)
         if high > low:
             yield batch.slice(low, high - low)

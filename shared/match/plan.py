@@ -199,14 +199,15 @@ class _BlockSelect:
     prefix: bool
     needed: frozenset[str]
 
-    def sql(self, source: str, columns: Sequence[str]) -> str:
-        """The rows as SQL: rule, side, 64-bit key hash, then ``columns`` (those not needed are null)."""
+    def sql(self, source: str, features: Sequence[str] | None = None) -> str:
+        """The rows as SQL: rule, side, 64-bit key hash; with ``features``, then the record's id and table and
+        those feature columns (null where not needed)."""
         parts_sql = ([f"substr({q(self.key_columns[0])}, 1, {PREFIX_CHARS})"] if self.prefix
                      else [q(c) for c in self.key_columns])
         present = " AND ".join(f"{p} IS NOT NULL" for p in parts_sql)
-        values = "".join(", " + (q(c) if c in self.needed or c in (Col.RECORD_ID, "TableIndex") else
-                                 f"NULL::{'DOUBLE' if c.startswith('tf_') else 'VARCHAR'} AS {q(c)}")
-                         for c in columns)
+        values = "" if features is None else ", " + ", ".join([q(Col.RECORD_ID), "TableIndex", *(
+            q(c) if c in self.needed else f"NULL::{'DOUBLE' if c.startswith('tf_') else 'VARCHAR'} AS {q(c)}"
+            for c in features)])
         return (f"SELECT {self.rule_id}::SMALLINT AS rule, {self.side}::TINYINT AS side, "
                 f"hash({', '.join(parts_sql)}) AS key{values} FROM {source} "
                 f"WHERE TableIndex IN ({', '.join(str(t) for t in self.tables)}) AND {present}")
@@ -244,8 +245,8 @@ def block_rows_sql(setup: MatchSetup, order: list[str], source: str, parts: int,
     All rows sharing a key land in the same partition, so partitions are scored independently. With
     ``shared`` (SQL for the keys that two block rows or more hold, ``block_keys_sql``), only rows whose key
     another row holds too: a row alone in its block pairs with nothing."""
-    columns = [Col.RECORD_ID, "TableIndex", *[f.name for f in list(block_schema(setup))[5:]]]
-    union = " UNION ALL ".join(s.sql(source, columns) for s in _block_selects(setup, order))
+    features = [f.name for f in list(block_schema(setup))[5:]]
+    union = " UNION ALL ".join(s.sql(source, features) for s in _block_selects(setup, order))
     if shared is not None:
         union = f"SELECT b.* FROM ({union}) b SEMI JOIN {shared} s ON b.rule = s.rule AND b.key = s.key"
     return f"SELECT *, (key % {parts})::INTEGER AS part FROM ({union})"
@@ -255,7 +256,7 @@ def block_keys_sql(setup: MatchSetup, order: list[str], source: str) -> str:
     """The (rule, key) pairs that two block rows or more hold, over every record of ``source``: the rows
     worth writing. A key both sides of a rule must share counts rows of either side, so the set is a
     superset of the keys that make pairs, never a subset."""
-    union = " UNION ALL ".join(s.sql(source, []) for s in _block_selects(setup, order))
+    union = " UNION ALL ".join(s.sql(source) for s in _block_selects(setup, order))
     return f"SELECT rule, key FROM ({union}) GROUP BY rule, key HAVING count(*) > 1"
 
 

@@ -37,8 +37,7 @@ def fuzzy_scores(left: Strings, right: Strings, base: str = "shorter", names: bo
     score = np.zeros(len(left))
     if len(left) == 0:
         return score
-    present = np.asarray(pc.fill_null(pc.and_(pc.is_valid(left), pc.is_valid(right)), False))
-    equal = np.asarray(pc.fill_null(pc.equal(left, right), False))
+    equal, present = exact_equal(left, right)
     score[equal] = 1.0
     rows = np.flatnonzero(present & ~equal)
     if len(rows) == 0:
