@@ -17,7 +17,7 @@ from shared.ingest.convert import convert_file
 from shared.ingest.landing import classify
 from shared.ingest.metadata import write_converted_metadata
 from shared.ingest.snapshot import ConvertedPart, build_snapshot
-from shared.lakeio import read_json, write_json
+from shared.lakeio import parquet_files, read_json, write_json
 from shared.match.fellegi_sunter import FsModel
 from shared.match.partition import PAIRS_SCHEMA, PartitionStats, scored_pairs
 from shared.match.plan import (
@@ -307,10 +307,8 @@ def merge_clusters(request: MergeInput, runtime: Runtime) -> MergeResult:
     config = run_config(runtime, request.run_id)
     plan = read_json(lake, RunPaths(request.run_id).match_plan)
     previous = current(lake)
-    crosswalk = None
-    if previous:
-        candidate = f"{RunPaths(previous['run_id']).export_table(ALTERNATE_KEY)}/part-00000.parquet"
-        crosswalk = candidate if lake.exists(candidate) else None
+    # the published run's crosswalk: every file of its AlternateKey export (a large one is split)
+    crosswalk = parquet_files(lake, RunPaths(previous["run_id"]).export_table(ALTERNATE_KEY)) if previous else []
     with step_record(lake, request.run_id, "merge_clusters") as record:
         outcome = unify.cluster_profiles(lake, config, request.run_id, [m.path for m in request.matches],
                                          plan["tables"], crosswalk, runtime.settings.merge_shard_customers)

@@ -13,7 +13,7 @@ from c360_cli.local import follow, running_host
 from orchestrators.starters import instance_id
 from shared.errors import PublishError
 from shared.export.retention import exported_entities, rollback
-from shared.lakeio import read_parquet_many
+from shared.lakeio import read_parquet_many, write_parquet
 from shared.runs import current, list_runs
 from shared.settings import Settings
 from tests.cdm_sdk import load_cdm_folder
@@ -168,3 +168,34 @@ def test_the_cdm_object_model_loads_the_export(three_runs, local_settings: Setti
     assert ci.entities["Customer"].partitions[0].endswith("Customer.csv")
     text = (export / "ci" / "Customer" / "Customer.csv").read_text(encoding="utf-8")
     assert text.splitlines()[0].startswith('"CustomerId"') and len(text.splitlines()) == 3
+
+
+def test_customer_ids_carry_over_a_merge_and_a_split_through_the_published_crosswalk(tmp_path: Path,
+                                                                                     local_settings: Settings) -> None:
+    """The deployed path reads the published run's AlternateKey export: when Bob's CRM row takes Ann's e-mail
+    the two profiles merge, one id survives and the other is listed; when they split again the part holding
+    the previous primary record keeps the id and the other lists it."""
+    ids = []
+    for name, bob in (("r1", BOB), ("r2", {**BOB, "email": "ann@x.com"}), ("r3", BOB)):
+        run = run_pipeline(local_settings, land(tmp_path / "extracts", name, [ANN, bob]), config_text=CONFIG)
+        assert run.status == "Completed", run.custom_status
+        keys = run.table("AlternateKey").set_index("AlternateValue")["CustomerId"]
+        customers = run.table("Customer").set_index("CustomerId")["PreviousCustomerId"]
+        ids.append((keys["1"], keys["2"], customers))
+        if name == "r1":  # as a large export is (split at ``file_size_mb``): a file per record
+            _split_export(run.runtime.lake, list_runs(run.runtime.lake)[-1], "AlternateKey")
+    (ann, bob, first), (ann2, bob2, merged), (ann3, bob3, split) = ids
+    assert ann != bob and first.isna().all()
+    assert ann2 == bob2 and ann2 in (ann, bob) and len(merged) == 1  # one id survives the merge ...
+    assert merged[ann2] == ({ann, bob} - {ann2}).pop()  # ... and lists the other
+    kept, other = (ann3, bob3) if ann3 == ann2 else (bob3, ann3)
+    assert kept == ann2 and other not in (ann, bob) and split[other] == ann2  # the split-off part lists it
+
+
+def _split_export(lake, run_id: str, entity: str) -> None:
+    """Rewrite an exported table's one file as a file per row (``part-0``, ``part-1``, …)."""
+    (path,) = [i.path for i in lake.list(f"curated/runs/{run_id}/{entity}") if i.path.endswith(".parquet")]
+    table = read_parquet_many(lake, [path])
+    lake.delete(path)
+    for index in range(table.num_rows):
+        write_parquet(lake, f"curated/runs/{run_id}/{entity}/part-{index}.parquet", table.slice(index, 1))

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -30,7 +30,13 @@ import pyarrow.compute as pc
 from shared import procmem
 from shared.config.model import KeyPair, SourceTable, UnificationConfig
 from shared.duck import copy_to_lake, lake_duckdb, parquet_source
-from shared.lakeio import iter_parquet_batches, parquet_files, read_parquet, write_json, write_parquet
+from shared.lakeio import (
+    iter_parquet_batches,
+    parquet_files,
+    read_parquet_many,
+    write_json,
+    write_parquet,
+)
 from shared.match.cluster import (
     ALWAYS,
     Clustering,
@@ -250,12 +256,13 @@ def _pairs_table(lake: Lake, con: duckdb.DuckDBPyConnection, paths: list[str], i
         WHERE NOT p.cannot AND (a.TableIndex = b.TableIndex) = {str(same_table).lower()}""")
 
 
-def _previous_crosswalk(lake: Lake, path: str | None) -> pa.Table | None:
-    """The published crosswalk as Arrow (record_key, CustomerId, is_primary): 2 M rows at a million customers,
-    joined in DuckDB, never turned into Python strings."""
-    if path is None:
+def _previous_crosswalk(lake: Lake, paths: Sequence[str]) -> pa.Table | None:
+    """The published crosswalk (its files) as Arrow (record_key, CustomerId, is_primary): 2 M rows at a
+    million customers, joined in DuckDB, never turned into Python strings; None on a first run."""
+    if not paths:
         return None
-    table = read_parquet(lake, path, [Col.DATA_SOURCE, Col.TABLE, "AlternateValue", Col.CUSTOMER_ID, "IsPrimary"])
+    table = read_parquet_many(lake, paths, [Col.DATA_SOURCE, Col.TABLE, "AlternateValue", Col.CUSTOMER_ID,
+                                            "IsPrimary"])
     key = pc.binary_join_element_wise(table.column(Col.DATA_SOURCE), table.column(Col.TABLE),
                                       table.column("AlternateValue"), "|")
     return pa.table({"record_key": key, "CustomerId": table.column(Col.CUSTOMER_ID),
@@ -281,7 +288,7 @@ def _case(config: UnificationConfig, value: Callable[[SourceTable], str], column
 
 
 def merge_profiles(lake: Lake, config: UnificationConfig, run_id: str, pair_paths: list[str],
-                   tables: dict[str, str], previous_crosswalk: str | None,
+                   tables: dict[str, str], previous_crosswalk: Sequence[str],
                    shard_customers: int = SHARD_CUSTOMERS) -> MergeOutcome:
     """The whole merge in this process: the clustering, then the lineage tables and every shard of
     ``Customer`` (which the orchestrator runs as a fan-out of activities)."""
@@ -294,7 +301,7 @@ def merge_profiles(lake: Lake, config: UnificationConfig, run_id: str, pair_path
 
 
 def cluster_profiles(lake: Lake, config: UnificationConfig, run_id: str, pair_paths: list[str],
-                     tables: dict[str, str], previous_crosswalk: str | None,
+                     tables: dict[str, str], previous_crosswalk: Sequence[str],
                      shard_customers: int = SHARD_CUSTOMERS) -> MergeOutcome:
     """Cluster in Python over record ids and pairs (numbers only), then join keys and ids in DuckDB, which
     spills to disk beyond its share: no source key or id becomes a Python object, so the activity's memory
@@ -305,7 +312,7 @@ def cluster_profiles(lake: Lake, config: UnificationConfig, run_id: str, pair_pa
 
 
 def _cluster_profiles(lake: Lake, config: UnificationConfig, run_id: str, pair_paths: list[str],
-                      tables: dict[str, str], previous_crosswalk: str | None, shard_customers: int) -> MergeOutcome:
+                      tables: dict[str, str], previous_crosswalk: Sequence[str], shard_customers: int) -> MergeOutcome:
     paths = RunPaths(run_id)
     procmem.release()  # what earlier activities of this worker freed: this one holds the most
     order = config.unification.match_order

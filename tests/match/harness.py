@@ -66,7 +66,7 @@ def unify(root: Path, config_text: str, tables: dict[str, list[dict[str, str]]],
         pairs, _ = score_partition(config, read_partition(lake, MatchSetup.of(config), files), model)
         write_parquet(lake, paths.match_pairs(index), pairs)
         pair_paths.append(paths.match_pairs(index))
-    crosswalk = RunPaths(previous.run_id).unified(ALTERNATE_KEY) if previous else None
+    crosswalk = [RunPaths(previous.run_id).unified(ALTERNATE_KEY)] if previous else []
     merge_profiles(lake, config, run_id, pair_paths, sources, crosswalk, shard_customers)
     return Unified(lake, run_id, read_parquet_many(lake, unified_files(lake, run_id, CUSTOMER)).to_pandas(),
                    read_parquet(lake, paths.unified(ALTERNATE_KEY)).to_pandas(), snapshots)
