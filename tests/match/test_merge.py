@@ -121,12 +121,14 @@ def test_system_ids_are_uuid5_of_the_natural_key() -> None:
     keys = ["", "ERP|Customers|C0001", "custom|Zoë|漢字", "x" * 500]
     for key in keys:
         assert system_id(key) == str(uuid.uuid5(NAMESPACE, key))
-    with duckdb.connect() as con:  # the SQL twin, for a whole column at once; any namespace
-        con.register("keys", pa.table({"k": keys, "i": range(len(keys))}))
+    keys += [f"CRM|Contacts|{i}" for i in range(2000)]  # every variant digit (8, 9, a, b) many times over
+    with duckdb.connect() as con:  # the SQL twin, for a whole column at once; any namespace; null stays null
+        con.register("keys", pa.table({"k": [*keys, None], "i": range(len(keys) + 1)}))
         for namespace in (NAMESPACE, uuid.NAMESPACE_URL):
             query = f"SELECT {uuid5_sql('k', namespace)} FROM keys ORDER BY i"
             found = [row[0] for row in con.execute(query).fetchall()]
-            assert found == [str(uuid.uuid5(namespace, k)) for k in keys]
+            assert found == [str(uuid.uuid5(namespace, k)) for k in keys] + [None]
+            assert {u[19] for u in found[:-1]} == set("89ab")
 
 
 def _id_scenario(rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.Series | None]:
