@@ -96,11 +96,12 @@ def assign_ids(current: pd.DataFrame | pa.Table, previous: pd.DataFrame | pa.Tab
     return IdAssignment(table, merges, splits, new)
 
 
-def assign_ids_in(con: duckdb.DuckDBPyConnection, current: str, previous: pd.DataFrame | pa.Table | None,
+def assign_ids_in(con: duckdb.DuckDBPyConnection, current: str, previous: pd.DataFrame | pa.Table | str | None,
                   custom_keys: pd.Series | pa.Table | None = None) -> tuple[int, int, int]:
     """Leaves the temp table ``ids_assigned`` (profile, CustomerId, PreviousCustomerId) in ``con``; returns
     (merges, splits, new ids). ``current`` names a table or view of ``con`` with the columns of
-    ``assign_ids``' ``current``.
+    ``assign_ids``' ``current``; ``previous`` is ``assign_ids``' ``previous``, or names a view of ``con`` with
+    its columns and ``row`` (the record's position in the crosswalk), which DuckDB reads as it goes.
 
     Computed in DuckDB, column-wise, so that no id, key or profile becomes a Python object (at ten million
     records that alone would take a 2 GB instance); when two profiles would get the same id (a custom key
@@ -150,7 +151,7 @@ def assign_ids_in(con: duckdb.DuckDBPyConnection, current: str, previous: pd.Dat
 
 
 def _held_and_parts_tables(con: duckdb.DuckDBPyConnection, current: str,
-                           previous: pd.DataFrame | pa.Table | None) -> None:
+                           previous: pd.DataFrame | pa.Table | str | None) -> None:
     """Temp tables ``ids_held`` (profile, n, old: who holds each previous id) and ``ids_counts`` (old,
     profile, n: every overlap of a profile and a previous id), from ``current`` and the previous crosswalk.
 
@@ -158,12 +159,15 @@ def _held_and_parts_tables(con: duckdb.DuckDBPyConnection, current: str,
     if there are several), or, if that record is gone, the profile holding most of its records (ties:
     lowest profile).
     """
-    if previous is None or not len(previous):
+    if previous is None or (not isinstance(previous, str) and not len(previous)):
         con.execute("CREATE OR REPLACE TEMP TABLE ids_held (profile BIGINT, n BIGINT, old VARCHAR)")
         con.execute("CREATE OR REPLACE TEMP TABLE ids_counts (old VARCHAR, profile BIGINT, n BIGINT)")
         return
-    before = _arrow(previous, ["record_key", "CustomerId", "is_primary"])
-    con.register("ids_before", before.append_column("row", pa.array(np.arange(len(before), dtype=np.int64))))
+    if isinstance(previous, str):  # a view of ``con`` that already numbers its rows
+        con.execute(f"CREATE OR REPLACE TEMP VIEW ids_before AS SELECT * FROM {previous}")
+    else:
+        before = _arrow(previous, ["record_key", "CustomerId", "is_primary"])
+        con.register("ids_before", before.append_column("row", pa.array(np.arange(len(before), dtype=np.int64))))
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE ids_counts AS
         SELECT b.CustomerId AS old, c.profile::BIGINT AS profile, count(*) AS n
@@ -175,7 +179,10 @@ def _held_and_parts_tables(con: duckdb.DuckDBPyConnection, current: str,
             FROM ids_before b JOIN {current} c USING (record_key) WHERE b.is_primary GROUP BY ALL),
         most AS (SELECT old, arg_min(profile, (-n, profile)) AS profile, sum(n) AS n FROM ids_counts GROUP BY old)
         SELECT coalesce(a.profile, m.profile) AS profile, m.n, m.old FROM most m LEFT JOIN anchor a USING (old)""")
-    con.unregister("ids_before")
+    if isinstance(previous, str):
+        con.execute("DROP VIEW ids_before")
+    else:
+        con.unregister("ids_before")
 
 
 def _held_and_parts(current: pd.DataFrame, previous: pd.DataFrame | pa.Table | None

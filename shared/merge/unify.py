@@ -25,15 +25,13 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from shared import procmem
 from shared.config.model import KeyPair, SourceTable, UnificationConfig
-from shared.duck import copy_to_lake, lake_duckdb, parquet_source
+from shared.duck import copy_to_lake, lake_duckdb, lake_file, parquet_source
 from shared.lakeio import (
     iter_parquet_batches,
     parquet_files,
-    read_parquet_many,
     write_json,
     write_parquet,
 )
@@ -256,17 +254,21 @@ def _pairs_table(lake: Lake, con: duckdb.DuckDBPyConnection, paths: list[str], i
         WHERE NOT p.cannot AND (a.TableIndex = b.TableIndex) = {str(same_table).lower()}""")
 
 
-def _previous_crosswalk(lake: Lake, paths: Sequence[str]) -> pa.Table | None:
-    """The published crosswalk (its files) as Arrow (record_key, CustomerId, is_primary): 2 M rows at a
-    million customers, joined in DuckDB, never turned into Python strings; None on a first run."""
+def _previous_crosswalk(lake: Lake, con: duckdb.DuckDBPyConnection, paths: Sequence[str]) -> str | None:
+    """View ``previous_crosswalk`` (record_key, CustomerId, is_primary, row: the record's position in the
+    files, in order) over the published crosswalk's files, read by DuckDB as it joins, never held in
+    Python: 10 M rows at five million customers. None on a first run."""
     if not paths:
         return None
-    table = read_parquet_many(lake, paths, [Col.DATA_SOURCE, Col.TABLE, "AlternateValue", Col.CUSTOMER_ID,
-                                            "IsPrimary"])
-    key = pc.binary_join_element_wise(table.column(Col.DATA_SOURCE), table.column(Col.TABLE),
-                                      table.column("AlternateValue"), "|")
-    return pa.table({"record_key": key, "CustomerId": table.column(Col.CUSTOMER_ID),
-                     "is_primary": pc.fill_null(table.column("IsPrimary").cast(pa.bool_()), False)})
+    files = [lake_file(lake, p) for p in paths]
+    listed = "[" + ", ".join(quote_literal(f, "duckdb") for f in files) + "]"
+    con.execute(f"""CREATE TEMP VIEW previous_crosswalk AS
+        SELECT {q(Col.DATA_SOURCE)} || '|' || {q(Col.TABLE)} || '|' || AlternateValue AS record_key,
+               {q(Col.CUSTOMER_ID)}, coalesce(IsPrimary::BOOLEAN, false) AS is_primary,
+               (list_position({listed}, filename)::BIGINT << 40) + file_row_number AS row
+        FROM read_parquet({listed}, filename = true, file_row_number = true, union_by_name = true,
+                          hive_partitioning = false)""")
+    return "previous_crosswalk"
 
 
 def _primary_records(table_of: np.ndarray, clustering: Clustering, rank: np.ndarray) -> np.ndarray:
@@ -390,7 +392,7 @@ def _cluster_profiles(lake: Lake, config: UnificationConfig, run_id: str, pair_p
         con.execute("""CREATE TEMP VIEW current_keys AS
             SELECT Identifier AS record_key, profile, IsPrimary AS is_primary FROM lineage WHERE profile >= 0""")
         custom_keys = custom_id_keys(con, config) if config.merge.custom_id_fields else None
-        merges, splits, new_ids = assign_ids_in(con, "current_keys", _previous_crosswalk(lake, previous_crosswalk),
+        merges, splits, new_ids = assign_ids_in(con, "current_keys", _previous_crosswalk(lake, con, previous_crosswalk),
                                                 custom_keys)
         copy_to_lake(con, "SELECT * FROM records", lake, paths.merge_table(MERGE_RECORDS))
         customers = copy_to_lake(con, f"SELECT profile, {q(Col.CUSTOMER_ID)}, {q(Col.PREVIOUS_CUSTOMER_ID)} "
