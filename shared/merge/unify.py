@@ -29,12 +29,7 @@ import pyarrow as pa
 from shared import procmem
 from shared.config.model import KeyPair, SourceTable, UnificationConfig
 from shared.duck import copy_to_lake, lake_duckdb, lake_file, parquet_source
-from shared.lakeio import (
-    iter_parquet_batches,
-    parquet_files,
-    write_json,
-    write_parquet,
-)
+from shared.lakeio import iter_parquet_batches, parquet_files, write_json, write_parquet
 from shared.match.cluster import (
     ALWAYS,
     Clustering,
