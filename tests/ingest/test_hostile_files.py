@@ -174,3 +174,42 @@ def test_headerless_csv_with_configured_column_names(lake: LocalLake) -> None:
     source = table(csv=CsvOptions(header=False, columns=["id", "first", "last", "email", "birth", "points", "vip"]))
     _result, rows, _ = convert(lake, b"1,Ann,Lee,a@x.com,,1,\n2,Bo,Li,b@x.com,,2,\n", source=source)
     assert [r["SourceKey"] for r in rows] == ["1", "2"] and rows[1]["SourceLine"] == 2
+
+
+MANY = b"".join(b'{"id": "%d", "first": "N\\u00e9%d"}\n' % (i, i) for i in range(40))  # many 64-byte blocks
+JSON_LINES = {  # file → how it is read: Arrow when it reads the file as the line loop does, else the loop
+    "strings and nulls": (b'{"id": "1", "first": "x\\u00e9\\n"}\n{"id": "2", "first": null}\n{}\n'
+                          b'{"first": "z", "id": ""}\n', "arrow"),
+    "a field first seen in the first block": (b'{"id": "1"}\n{"id": "2", "extra": "new"}\n', "arrow"),
+    "CRLF, no final newline": (b'{"id": "1"}\r\n{"id": "2"}', "arrow"),
+    "many blocks": (MANY, "arrow"),
+    "a field first seen in a later block": (MANY + b'{"id": "x", "extra": "late"}\n' + MANY, "lines"),
+    "a null field first seen in a later block": (MANY + b'{"id": "x", "extra": null}\n', "lines"),
+    "a number in a later block": (MANY + b'{"id": 5}\n', "lines"),
+    "a boolean": (b'{"id": "1", "vip": true}\n', "lines"),
+    "a nested value": (b'{"id": "1", "first": {"k": [1, 2]}}\n', "lines"),
+    "a blank line": (b'{"id": "1"}\n\n  \n{"id": "2"}\n', "lines"),
+    "a broken line in a later block": (MANY + b'{"id": \n' + MANY, "lines"),
+    "a line that is not an object": (b'{"id": "1"}\n[1]\n', "lines"),
+    "a repeated key": (b'{"id": "1", "id": "2"}\n', "lines"),
+    "a byte-order mark": (b'\xef\xbb\xbf{"id": "1"}\n', "lines"),
+}
+
+
+@pytest.mark.parametrize("name", list(JSON_LINES))
+def test_json_lines_read_by_arrow_give_what_the_line_loop_gives(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Columns, values, row numbers and rejections are the line loop's, whichever reads the file."""
+    from shared.ingest import readers
+
+    monkeypatch.setattr(readers, "ARROW_JSON_BLOCK_BYTES", 64)  # a few lines per block
+    data, engine = JSON_LINES[name]
+
+    def read(arrow: bool) -> tuple[str | None, list[str], list[dict], list[int], list[tuple]]:
+        reader = readers.JsonLinesReader(io.BytesIO(data), batch_rows=3, arrow=arrow)
+        batches = list(reader.batches())
+        return (reader.engine, reader.columns, [r for b in batches for r in b.table.to_pylist()],
+                [int(n) for b in batches for n in b.rows], [(r.row, r.reason) for r in reader.rejected])
+
+    fast, loop = read(True), read(False)
+    assert fast[0] == engine and loop[0] == "lines"
+    assert fast[1:] == loop[1:]
