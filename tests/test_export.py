@@ -179,17 +179,21 @@ def test_customer_ids_carry_over_a_merge_and_a_split_through_the_published_cross
     for name, bob in (("r1", BOB), ("r2", {**BOB, "email": "ann@x.com"}), ("r3", BOB)):
         run = run_pipeline(local_settings, land(tmp_path / "extracts", name, [ANN, bob]), config_text=CONFIG)
         assert run.status == "Completed", run.custom_status
-        keys = run.table("AlternateKey").set_index("AlternateValue")["CustomerId"]
+        crosswalk = run.table("AlternateKey").set_index("AlternateValue")
         customers = run.table("Customer").set_index("CustomerId")["PreviousCustomerId"]
-        ids.append((keys["1"], keys["2"], customers))
+        primary = crosswalk.index[crosswalk["IsPrimary"].astype(bool)].tolist()
+        ids.append((crosswalk["CustomerId"].to_dict(), customers, primary))
         if name == "r1":  # as a large export is (split at ``file_size_mb``): a file per record
             _split_export(run.runtime.lake, list_runs(run.runtime.lake)[-1], "AlternateKey")
-    (ann, bob, first), (ann2, bob2, merged), (ann3, bob3, split) = ids
-    assert ann != bob and first.isna().all()
-    assert ann2 == bob2 and ann2 in (ann, bob) and len(merged) == 1  # one id survives the merge ...
-    assert merged[ann2] == ({ann, bob} - {ann2}).pop()  # ... and lists the other
-    kept, other = (ann3, bob3) if ann3 == ann2 else (bob3, ann3)
-    assert kept == ann2 and other not in (ann, bob) and split[other] == ann2  # the split-off part lists it
+    (first, first_customers, _), (merged, merged_customers, (merged_primary,)), (split, split_customers, _) = ids
+    ann, bob = first["1"], first["2"]
+    assert ann != bob and first_customers.isna().all()
+    survivor = merged["1"]
+    assert merged["2"] == survivor and survivor in (ann, bob) and len(merged_customers) == 1  # one id survives
+    assert merged_customers[survivor] == ({ann, bob} - {survivor}).pop()  # ... and lists the other
+    other = split["2" if merged_primary == "1" else "1"]
+    assert split[merged_primary] == survivor  # the part holding the previous primary record keeps the id
+    assert other not in (ann, bob) and split_customers[other] == survivor  # the split-off part lists it
 
 
 def _split_export(lake, run_id: str, entity: str) -> None:
