@@ -249,12 +249,9 @@ class JsonLinesReader(Reader):
             if not line.strip():
                 return False
             lines += 1
-        rows = 0
-        try:
+        rows, reader = 0, None
+        try:  # the reader closed on every way out, as soon as the answer is known
             reader = self._open_arrow()
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-            return False
-        try:  # closed on every way out, as soon as the answer is known
             if not all(pa.types.is_string(f.type) or pa.types.is_null(f.type) for f in reader.schema):
                 return False
             for batch in reader:
@@ -262,7 +259,8 @@ class JsonLinesReader(Reader):
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
             return False
         finally:
-            reader.close()
+            if reader is not None:
+                reader.close()
         return rows == lines and bool(self.columns)
 
     def _arrow_batches(self) -> Iterator[RawBatch]:
