@@ -97,31 +97,38 @@ def history_sql(con: object, lake: Lake, tracked: Sequence[str], valid_from: str
                 previous_history: Sequence[str]) -> str:
     """Type-2 history: unchanged customers keep their row; changed or vanished ones are closed at
     ``valid_from`` and changed or new ones get a new current version. ``RowHash`` (MD5 of the tracked
-    columns) decides what changed, so a rerun on unchanged data adds no rows."""
+    columns) decides what changed, so a rerun on unchanged data adds no rows.
+
+    Only (CustomerId, RowHash) pairs are held as tables; the previous history, which grows with every
+    change, is read from its files as the query needs it. Holding it as a table took a million-customer
+    history with five closed versions per customer to 6.7 GB of process (1.2 GB read from the files)."""
     columns = [c for c in tracked if c in _columns(con, "dimension")]
     at = f"{quote_literal(valid_from, 'duckdb')}::TIMESTAMPTZ"
     row_hash = f"md5(CAST(row({', '.join(q(c) for c in columns)}) AS VARCHAR))" if columns else "md5('')"
     version_key = f"{q(Col.CUSTOMER_ID)} || '|' || {quote_literal(valid_from, 'duckdb')}"
-    con.execute(  # type: ignore[attr-defined]
-        f"CREATE TEMP TABLE current_rows AS SELECT {q(Col.CUSTOMER_ID)}, {', '.join(q(c) for c in columns)}"
-        f"{',' if columns else ''} {row_hash} AS RowHash FROM dimension")
-    new_versions = (f"SELECT {uuid5_sql(version_key)} AS CustomerVersionId, c.*, {at} AS ValidFrom, "
-                    f"NULL::TIMESTAMPTZ AS ValidTo, true AS IsCurrent FROM current_rows c")
+    customer = q(Col.CUSTOMER_ID)
+    tracked_columns = "".join(f"{q(c)}, " for c in columns)
+    new_versions = (f"SELECT {uuid5_sql(version_key)} AS CustomerVersionId, {customer}, {tracked_columns}"
+                    f"{row_hash} AS RowHash, {at} AS ValidFrom, NULL::TIMESTAMPTZ AS ValidTo, true AS IsCurrent "
+                    "FROM dimension")
     if not previous_history:
-        return new_versions + f" ORDER BY {q(Col.CUSTOMER_ID)}"
-    con.execute(f"CREATE TEMP TABLE previous_rows AS SELECT * FROM {parquet_source(lake, previous_history)}")  # type: ignore[attr-defined]
-    same = f"p.{q(Col.CUSTOMER_ID)} = c.{q(Col.CUSTOMER_ID)} AND p.RowHash = c.RowHash"
+        return new_versions + f" ORDER BY {customer}"
+    con.execute(f"CREATE TEMP TABLE current_hashes AS SELECT {customer}, {row_hash} AS RowHash FROM dimension")  # type: ignore[attr-defined]
+    con.execute(f"CREATE TEMP VIEW previous_rows AS SELECT * FROM {parquet_source(lake, previous_history)}")  # type: ignore[attr-defined]
+    con.execute(f"CREATE TEMP TABLE previous_hashes AS SELECT {customer}, RowHash FROM previous_rows "  # type: ignore[attr-defined]
+                "WHERE IsCurrent")
+    same = f"p.{customer} = c.{customer} AND p.RowHash = c.RowHash"
     return f"""
         SELECT * FROM previous_rows WHERE NOT IsCurrent
         UNION ALL BY NAME
-        SELECT p.* FROM previous_rows p WHERE p.IsCurrent AND EXISTS (SELECT 1 FROM current_rows c WHERE {same})
+        SELECT p.* FROM previous_rows p WHERE p.IsCurrent AND EXISTS (SELECT 1 FROM current_hashes c WHERE {same})
         UNION ALL BY NAME
         SELECT p.* REPLACE ({at} AS ValidTo, false AS IsCurrent) FROM previous_rows p
-        WHERE p.IsCurrent AND NOT EXISTS (SELECT 1 FROM current_rows c WHERE {same})
+        WHERE p.IsCurrent AND NOT EXISTS (SELECT 1 FROM current_hashes c WHERE {same})
         UNION ALL BY NAME
         SELECT * FROM ({new_versions}) c
-        WHERE NOT EXISTS (SELECT 1 FROM previous_rows p WHERE p.IsCurrent AND {same})
-        ORDER BY {q(Col.CUSTOMER_ID)}, ValidFrom"""
+        WHERE NOT EXISTS (SELECT 1 FROM previous_hashes p WHERE {same})
+        ORDER BY {customer}, ValidFrom"""
 
 
 def _columns(con: object, table: str) -> set[str]:
