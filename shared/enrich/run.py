@@ -29,8 +29,8 @@ from shared.enrich.clv import (
 )
 from shared.enrich.frames import lines_frame, orders_frame
 from shared.enrich.measures import compute_measures, reference_date
-from shared.enrich.segments import rfm_scores, segment_members
-from shared.lakeio import read_parquet, read_parquet_many, write_json, write_parquet
+from shared.enrich.segments import rfm_scores, segment_fields, segment_members
+from shared.lakeio import read_parquet, read_parquet_many, read_parquet_schema, write_json, write_parquet
 from shared.merge.unify import CUSTOMER, unified_files
 from shared.names import Col, Enrichment
 from shared.paths import RunPaths
@@ -139,7 +139,12 @@ def membership_path(paths: RunPaths) -> str:
 
 
 def _segments(lake: Lake, config: UnificationConfig, paths: RunPaths, output: str) -> Outcome:
-    frame = read_parquet_many(lake, unified_files(lake, paths.run_id, CUSTOMER)).to_pandas()
+    # only the columns the segments read: the whole dimension took 4.1 GB at five million customers
+    customers = unified_files(lake, paths.run_id, CUSTOMER)
+    wanted = segment_fields(config.enrichment.segments)
+    names = read_parquet_schema(lake, customers[0]).names if customers else [Col.CUSTOMER_ID]
+    columns = [c for c in names if c == Col.CUSTOMER_ID or c in wanted]
+    frame = read_parquet_many(lake, customers, columns).to_pandas()
     for name in FIRST_STAGE:
         path = paths.enrichment(name.value)
         if lake.exists(path):

@@ -81,6 +81,16 @@ def _rule(frame: pd.DataFrame, rule: SegmentRule) -> pd.Series:
     return result
 
 
+def segment_fields(segments: list[Segment]) -> set[str]:
+    """The dimension columns the segments' conditions read."""
+    def fields(item: SegmentCondition | SegmentRule) -> set[str]:
+        if isinstance(item, SegmentCondition):
+            return {item.field}
+        return set().union(*(fields(i) for i in [*(item.all or []), *(item.any or [])]))
+
+    return set().union(*(fields(s.rule) for s in segments if s.rule is not None))
+
+
 def segment_members(frame: pd.DataFrame, segments: list[Segment]) -> dict[str, set[str]]:
     """Segment name → member CustomerIds, evaluated in config order (set operations use earlier ones)."""
     members: dict[str, set[str]] = {}

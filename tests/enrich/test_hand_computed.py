@@ -33,6 +33,8 @@ enrichment:
       rule: {all: [{field: ReturnRate, op: ">", value: 0}]}
     - {name: either, union: [big_spenders, returners]}
     - {name: loyal_big_spenders, exclude: [either, returners]}
+    - name: lee_or_cy   # profile columns, a nested rule: the segments step reads only the columns named here
+      rule: {any: [{field: LastName, op: "=", value: Lee}, {all: [{field: FirstName, op: contains, value: cy}]}]}
 """
 
 
@@ -118,8 +120,9 @@ def test_rfm_and_rule_segments(enriched) -> None:
     # two buyers: the better gets quintile 5 (rank 2/2), the other 3 (rank 1/2 → ceil(2.5))
     assert (ann["RfmScore"], ann["RfmSegment"]) == ("555", "Champions")
     assert (bob["RfmScore"], bob["RfmSegment"]) == ("333", "Needs Attention")
-    assert ann["Segments"] == "big_spenders;either;loyal_big_spenders"
+    assert ann["Segments"] == "big_spenders;either;lee_or_cy;loyal_big_spenders"
     assert bob["Segments"] == "either;returners"
+    assert by_customer(segments, unified, "Contacts", "3")["Segments"] == "lee_or_cy"  # Cy buys nothing
     membership = out["SegmentMembership"]
     assert membership["SegmentMembershipId"].is_unique
     assert set(membership[membership["CustomerId"] == bob["CustomerId"]]["Segment"]) == {
