@@ -120,6 +120,12 @@ class OrchestrationEngine:
         self._workers = (WorkerPool(min(options.worker_processes, options.max_concurrent_activities),
                                     options.worker_app) if options.worker_processes > 1 else None)
         self._stopped = False
+        with self._cond:
+            for orphan in taskhub.claim():
+                reason = ("the local host stopped while this instance ran; it cannot resume it (Azure's host "
+                          "resumes from its queues), so it is recorded as terminated")
+                orphan.history.append(event(EventType.EXECUTION_TERMINATED, self.clock.now(), Input=reason))
+                self._finish(orphan, RuntimeStatus.TERMINATED, reason)
         self._dispatcher = threading.Thread(target=self._dispatch_forever, name="orchestrator", daemon=True)
         self._dispatcher.start()
 
@@ -180,6 +186,7 @@ class OrchestrationEngine:
         self._pool.shutdown(wait=True, cancel_futures=True)
         if self._workers is not None:
             self._workers.shutdown()
+        self._taskhub.release()
 
     # -- internals ---------------------------------------------------------------------------------
 

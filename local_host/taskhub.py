@@ -6,6 +6,7 @@ folder of JSON documents, one per instance, so ``c360 status`` can read runs aft
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -72,6 +73,19 @@ class InstanceState:
         return cls(**{**data, "runtime_status": RuntimeStatus(data["runtime_status"])})
 
 
+HOST_FILE = "host.pid"  # the process id of the host working on the folder
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
 class TaskHub:
     """Thread-safe instance store; writes each instance through to ``folder`` when one is given."""
 
@@ -109,6 +123,35 @@ class TaskHub:
             if removed is not None and self._folder is not None:
                 self._path(instance_id).unlink(missing_ok=True)
             return removed is not None
+
+    def claim(self) -> list[InstanceState]:
+        """Take the folder for this process's host; returns the instances a stopped host left unfinished.
+
+        Azure's host resumes such instances from the messages in its queues. This host keeps its queues in
+        memory, so an instance whose host stopped (Ctrl-C, a killed process) can never finish, and a
+        singleton instance id would refuse every new start. While another host's process is alive the
+        folder is its, and its instances are left alone."""
+        if self._folder is None:
+            return []
+        marker = self._folder / HOST_FILE
+        with self._lock:
+            try:
+                holder: int | None = int(marker.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                holder = None
+            if holder is not None and _alive(holder):
+                return []
+            marker.write_text(str(os.getpid()), encoding="utf-8")
+            return [s for s in self.all() if not s.runtime_status.is_terminal]
+
+    def release(self) -> None:
+        """Give the folder up (the host stops); its unfinished instances go to the next host that claims it."""
+        if self._folder is None:
+            return
+        marker = self._folder / HOST_FILE
+        with self._lock, contextlib.suppress(OSError, ValueError):
+            if int(marker.read_text(encoding="utf-8")) == os.getpid():
+                marker.unlink()
 
     def _path(self, instance_id: str) -> Path:
         assert self._folder is not None

@@ -130,3 +130,39 @@ def test_worker_process_count_comes_from_the_app_setting(monkeypatch: pytest.Mon
     assert HostOptions.from_host_json(tmp_path / "host.json").worker_processes == 1
     monkeypatch.setenv("FUNCTIONS_WORKER_PROCESS_COUNT", "3")
     assert HostOptions.from_host_json(tmp_path / "host.json").worker_processes == 3
+
+
+def test_an_instance_a_stopped_host_left_running_is_recorded_as_terminated(tmp_path: Path) -> None:
+    """This host keeps its queues in memory: the next host on the folder cannot resume the instance, and
+    the singleton id would refuse every new start (409 from ``POST /api/runs``) unless it is released."""
+    options = HostOptions(taskhub_folder=tmp_path / "hub")
+    with LocalFunctionHost(toy_app.build_app(), options) as first:
+        first.engine.start_new("waits", "singleton", None)
+        assert first.wait("singleton", timeout=0.5).runtime_status == RuntimeStatus.RUNNING
+    with LocalFunctionHost(toy_app.build_app(), options) as second:
+        left = second.taskhub.get("singleton")
+        assert left is not None and left.runtime_status == RuntimeStatus.TERMINATED
+        assert "stopped" in left.output and left.history[-1]["EventType"] == EventType.EXECUTION_TERMINATED
+        second.engine.start_new("counter", "singleton", json.dumps(0))
+        assert second.wait("singleton", timeout=30).output == 3
+
+
+def test_the_instances_of_a_host_still_running_on_the_folder_are_left_alone(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    options = HostOptions(taskhub_folder=tmp_path / "hub")
+    with LocalFunctionHost(toy_app.build_app(), options) as first:
+        first.engine.start_new("waits", "theirs", None)
+        assert first.wait("theirs", timeout=0.5).runtime_status == RuntimeStatus.RUNNING
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / "hub" / "host.pid").write_text(str(other.pid))  # another live host holds the folder
+        with LocalFunctionHost(toy_app.build_app(), options) as second:
+            assert second.taskhub.get("theirs").runtime_status == RuntimeStatus.RUNNING  # type: ignore[union-attr]
+        assert (tmp_path / "hub" / "host.pid").read_text() == str(other.pid)  # not ours to release
+    finally:
+        other.kill()
+        other.wait()
+    with LocalFunctionHost(toy_app.build_app(), options) as third:  # its process gone: the folder is free
+        assert third.taskhub.get("theirs").runtime_status == RuntimeStatus.TERMINATED  # type: ignore[union-attr]
