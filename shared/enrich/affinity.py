@@ -23,9 +23,9 @@ def affinity_level(score: pd.Series) -> pd.Series:
                      index=score.index)
 
 
-def brand_affinity(lines: pd.DataFrame, field: str, prior_weight: float) -> pd.DataFrame:
-    """One row per (customer, brand) bought: lines, share, lift, AffinityScore, AffinityLevel, ShareOfVoice."""
-    counts = lines.groupby([Col.CUSTOMER_ID, field]).size().rename("Lines").reset_index()
+def brand_affinity(counts: pd.DataFrame, field: str, prior_weight: float) -> pd.DataFrame:
+    """One row per (customer, brand) bought: lines, share, lift, AffinityScore, AffinityLevel, ShareOfVoice;
+    ``counts``: the lines bought per (customer, brand), ``Lines``, in any order (``frames.line_counts``)."""
     if counts.empty:
         return pd.DataFrame(columns=[Col.CUSTOMER_ID, "Brand", "Lines", "AffinityScore", "AffinityLevel",
                                      "ShareOfVoice"])

@@ -27,7 +27,7 @@ from shared.enrich.clv import (
     lifetime_value,
     rfm_summary,
 )
-from shared.enrich.frames import lines_frame, orders_frame
+from shared.enrich.frames import line_counts, orders_frame
 from shared.enrich.measures import compute_measures, reference_date
 from shared.enrich.segments import rfm_scores, segment_fields, segment_members
 from shared.lakeio import read_parquet, read_parquet_many, read_parquet_schema, write_json, write_parquet
@@ -120,13 +120,13 @@ def _churn(lake: Lake, config: UnificationConfig, paths: RunPaths, activity: str
 
 def _brand_affinity(lake: Lake, config: UnificationConfig, paths: RunPaths, activity: str, output: str) -> Outcome:
     settings = config.enrichment.brand_affinity
-    lines = lines_frame(lake, activity, settings.field)
-    affinity = brand_affinity(lines, settings.field, settings.prior_weight)
+    counts = line_counts(lake, activity, settings.field)
+    affinity = brand_affinity(counts, settings.field, settings.prior_weight)
     _write(lake, detail_path(paths), affinity)
     top = top_brands(affinity)
     write_json(lake, paths.enrichment_model(Enrichment.BRAND_AFFINITY.value), {
         "method": "smoothed share lift, percentile-scaled to 1–100", "prior_weight": settings.prior_weight,
-        "lines": len(lines), "brands": int(affinity["Brand"].nunique()) if len(affinity) else 0})
+        "lines": int(counts["Lines"].sum()), "brands": int(affinity["Brand"].nunique()) if len(affinity) else 0})
     return Outcome(_write(lake, output, top), output)
 
 
