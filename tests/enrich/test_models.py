@@ -97,3 +97,17 @@ def test_churn_definition_longer_than_the_window_counts_the_observed_days(transa
     short, _ = train_churn(transactions, "customer", "date", "amount", "is_return", END_OF_HOLDOUT, 180, 180)
     long, _ = train_churn(transactions, "customer", "date", "amount", "is_return", END_OF_HOLDOUT, 180, 365)
     assert long.churn_rate < short.churn_rate  # a purchase up to 185 days before the cutoff also counts
+
+
+def test_the_baseline_lifetime_value_is_monthly_spend_times_months_times_retention() -> None:
+    """CI's baseline by hand. As of 2026-04-01 with a 365-day window: A bought before and in the window,
+    B only before, C only in it. Retention = 1 of the 2 who bought before (A) = 0.5; C's monthly spend is
+    120 / (365 / 30.4375) = 10.007, so 12 months give 10.007 × 12 × 0.5; B spent nothing in the window."""
+    from shared.enrich.clv import baseline_lifetime_value
+
+    at = pd.Timestamp("2026-04-01", tz="UTC")
+    orders = pd.DataFrame({"c": ["A", "A", "B", "C"], "amount": [50.0, 120.0, 80.0, 120.0],
+                           "t": pd.to_datetime(["2024-06-01", "2026-01-01", "2024-07-01", "2026-02-01"], utc=True)})
+    value = baseline_lifetime_value(orders, "c", "t", "amount", at, months=12)
+    monthly = 120 / (365 / 30.4375)
+    assert value.to_dict() == pytest.approx({"A": monthly * 12 * 0.5, "B": 0.0, "C": monthly * 12 * 0.5})
