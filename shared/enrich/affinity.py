@@ -10,43 +10,52 @@ the population's lift distribution (percentile rank), and the levels follow Cust
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-
 from shared.names import Col
+from shared.sql.identifiers import quote_identifier, quote_literal
 
 LEVELS = [(85, "Very high"), (70, "High"), (35, "Medium"), (1, "Low")]
+AFFINITY_ORDER = f"{quote_identifier(Col.CUSTOMER_ID, 'duckdb')}, AffinityScore DESC, Brand"
 
 
-def affinity_level(score: pd.Series) -> pd.Series:
-    return pd.Series(np.select([score >= t for t, _ in LEVELS], [name for _, name in LEVELS], default="Low"),
-                     index=score.index)
+def affinity_sql(source: str, field: str, prior_weight: float) -> str:
+    """DuckDB SQL: one row per (customer, brand) bought — Lines, Lift, AffinityScore, ShareOfVoice,
+    AffinityLevel — from ``source``, the unified activity (``read_parquet``); order lines only, returns
+    and lines without a brand left out.
+
+    All in DuckDB, which spills: in pandas, a million customers' 7.4 M order lines (4.3 M customer-brand
+    pairs) took the activity to 3.5 GB. The percentile rank is pandas' ``rank(pct=True)`` (ties share
+    their average rank) and rounding is half to even, as numpy's, so the numbers are the ones pandas gave."""
+    customer, brand = quote_identifier(Col.CUSTOMER_ID, "duckdb"), quote_identifier(field, "duckdb")
+    kind, is_return = quote_identifier(Col.ACTIVITY_TYPE, "duckdb"), quote_identifier(Col.IS_RETURN, "duckdb")
+    weight = f"{float(prior_weight)!r}::DOUBLE"
+    levels = " ".join(f"WHEN AffinityScore >= {t} THEN {quote_literal(name, 'duckdb')}" for t, name in LEVELS)
+    return f"""
+        WITH counts AS (
+            SELECT {customer}, {brand} AS Brand, count(*) AS Lines FROM {source}
+            WHERE {kind} = 'SalesOrderLine' AND {brand} IS NOT NULL AND NOT coalesce({is_return}, false)
+            GROUP BY ALL),
+        population AS (
+            SELECT Brand, sum(Lines)::DOUBLE / (SELECT sum(Lines) FROM counts)::DOUBLE AS p FROM counts GROUP BY Brand),
+        shares AS (
+            SELECT c.{customer}, c.Brand, c.Lines, sum(c.Lines) OVER (PARTITION BY c.{customer}) AS total, p.p
+            FROM counts c JOIN population p USING (Brand)),
+        lifted AS (
+            SELECT *, ((Lines + {weight} * p) / (total + {weight})) / p AS lift FROM shares),
+        scored AS (
+            SELECT *, least(greatest(ceil((rank() OVER (ORDER BY lift) + (count(*) OVER (PARTITION BY lift) - 1) / 2.0)
+                                          / count(*) OVER () * 100), 1), 100)::BIGINT AS AffinityScore
+            FROM lifted)
+        SELECT {customer}, Brand, Lines, round_even(lift, 4) AS Lift, AffinityScore,
+               round_even(Lines::DOUBLE / total * 100, 1) AS ShareOfVoice,
+               CASE {levels} ELSE 'Low' END AS AffinityLevel
+        FROM scored"""
 
 
-def brand_affinity(counts: pd.DataFrame, field: str, prior_weight: float) -> pd.DataFrame:
-    """One row per (customer, brand) bought: lines, share, lift, AffinityScore, AffinityLevel, ShareOfVoice;
-    ``counts``: the lines bought per (customer, brand), ``Lines``, in any order (``frames.line_counts``)."""
-    if counts.empty:
-        return pd.DataFrame(columns=[Col.CUSTOMER_ID, "Brand", "Lines", "AffinityScore", "AffinityLevel",
-                                     "ShareOfVoice"])
-    population = counts.groupby(field)["Lines"].sum() / counts["Lines"].sum()
-    per_customer = counts.groupby(Col.CUSTOMER_ID)["Lines"].transform("sum")
-    p = counts[field].map(population)
-    share = (counts["Lines"] + prior_weight * p) / (per_customer + prior_weight)
-    lift = share / p
-    score = np.clip(np.ceil(lift.rank(pct=True, method="average") * 100), 1, 100).astype(int)
-    raw_share = counts["Lines"] / per_customer
-    out = pd.DataFrame({Col.CUSTOMER_ID: counts[Col.CUSTOMER_ID], "Brand": counts[field],
-                        "Lines": counts["Lines"].astype(int), "Lift": lift.round(4), "AffinityScore": score,
-                        "ShareOfVoice": (raw_share * 100).round(1)})
-    out["AffinityLevel"] = affinity_level(out["AffinityScore"])
-    return out.sort_values([Col.CUSTOMER_ID, "AffinityScore", "Brand"], ascending=[True, False, True])
-
-
-def top_brands(affinity: pd.DataFrame) -> pd.DataFrame:
+def top_brands_sql(affinity: str) -> str:
     """Per customer: the brand with the highest affinity (ties: most lines, then name)."""
-    ranked = affinity.sort_values([Col.CUSTOMER_ID, "AffinityScore", "Lines", "Brand"],
-                                  ascending=[True, False, False, True])
-    top = ranked.drop_duplicates(Col.CUSTOMER_ID)
-    return pd.DataFrame({Col.CUSTOMER_ID: top[Col.CUSTOMER_ID], "TopBrand": top["Brand"],
-                         "TopBrandAffinity": top["AffinityScore"], "TopBrandLevel": top["AffinityLevel"]})
+    customer = quote_identifier(Col.CUSTOMER_ID, "duckdb")
+    return f"""
+        SELECT {customer}, Brand AS TopBrand, AffinityScore AS TopBrandAffinity, AffinityLevel AS TopBrandLevel
+        FROM {affinity}
+        QUALIFY row_number() OVER (PARTITION BY {customer} ORDER BY AffinityScore DESC, Lines DESC, Brand) = 1
+        ORDER BY {customer}"""

@@ -16,8 +16,9 @@ import pyarrow as pa
 from threadpoolctl import threadpool_limits
 
 from shared.config.model import UnificationConfig
+from shared.duck import copy_to_lake, lake_duckdb, parquet_source
 from shared.enrich.activity import UNIFIED_ACTIVITY
-from shared.enrich.affinity import brand_affinity, top_brands
+from shared.enrich.affinity import AFFINITY_ORDER, affinity_sql, top_brands_sql
 from shared.enrich.churn import FEATURES, score_churn, train_churn
 from shared.enrich.clv import (
     baseline_lifetime_value,
@@ -27,7 +28,7 @@ from shared.enrich.clv import (
     lifetime_value,
     rfm_summary,
 )
-from shared.enrich.frames import line_counts, orders_frame
+from shared.enrich.frames import orders_frame
 from shared.enrich.measures import compute_measures, reference_date
 from shared.enrich.segments import rfm_scores, segment_fields, segment_members
 from shared.lakeio import read_parquet, read_parquet_many, read_parquet_schema, write_json, write_parquet
@@ -120,14 +121,16 @@ def _churn(lake: Lake, config: UnificationConfig, paths: RunPaths, activity: str
 
 def _brand_affinity(lake: Lake, config: UnificationConfig, paths: RunPaths, activity: str, output: str) -> Outcome:
     settings = config.enrichment.brand_affinity
-    counts = line_counts(lake, activity, settings.field)
-    affinity = brand_affinity(counts, settings.field, settings.prior_weight)
-    _write(lake, detail_path(paths), affinity)
-    top = top_brands(affinity)
+    with lake_duckdb(lake) as con:
+        con.execute(f"CREATE TEMP TABLE affinity AS "
+                    f"{affinity_sql(parquet_source(lake, [activity]), settings.field, settings.prior_weight)}")
+        copy_to_lake(con, f"SELECT * FROM affinity ORDER BY {AFFINITY_ORDER}", lake, detail_path(paths))
+        rows = copy_to_lake(con, top_brands_sql("affinity"), lake, output)
+        lines, brands = con.execute("SELECT coalesce(sum(Lines), 0), count(DISTINCT Brand) FROM affinity").fetchall()[0]
     write_json(lake, paths.enrichment_model(Enrichment.BRAND_AFFINITY.value), {
         "method": "smoothed share lift, percentile-scaled to 1–100", "prior_weight": settings.prior_weight,
-        "lines": int(counts["Lines"].sum()), "brands": int(affinity["Brand"].nunique()) if len(affinity) else 0})
-    return Outcome(_write(lake, output, top), output)
+        "lines": int(lines), "brands": int(brands)})
+    return Outcome(rows, output)
 
 
 def detail_path(paths: RunPaths) -> str:
