@@ -59,12 +59,15 @@ def export_tables(lake: Lake, config: UnificationConfig, run_id: str,
     joined = [(name, path) for name, path, joins in enrichment_tables if joins]
     customers = unified_files(lake, run_id, CUSTOMER)  # a file per shard
     with lake_duckdb(lake) as con:
-        query = f"SELECT * FROM {parquet_source(lake, customers)}"
-        for index, (_, path) in enumerate(joined):
-            alias = f"e{index}"
-            query = (f"SELECT base.*, {alias}.* EXCLUDE ({q(Col.CUSTOMER_ID)}) FROM ({query}) base "
-                     f"LEFT JOIN {parquet_source(lake, [path])} {alias} USING ({q(Col.CUSTOMER_ID)})")
-        con.execute(f"CREATE TEMP TABLE dimension AS {query}")
+        # one join at a time, each into a table: the joins stacked in one query hold a hash table per
+        # enrichment at once, and at a million customers with orders that ran out of DuckDB's 1 GB
+        con.execute(f"CREATE TEMP TABLE dimension_0 AS SELECT * FROM {parquet_source(lake, customers)}")
+        for index, (_, path) in enumerate(joined, 1):
+            con.execute(f"CREATE TEMP TABLE dimension_{index} AS SELECT base.*, e.* EXCLUDE ({q(Col.CUSTOMER_ID)}) "
+                        f"FROM dimension_{index - 1} base "
+                        f"LEFT JOIN {parquet_source(lake, [path])} e USING ({q(Col.CUSTOMER_ID)})")
+            con.execute(f"DROP TABLE dimension_{index - 1}")
+        con.execute(f"CREATE TEMP VIEW dimension AS SELECT * FROM dimension_{len(joined)}")
         rows[CUSTOMER], files[CUSTOMER] = copy_folder_to_lake(
             con, f"SELECT * FROM dimension ORDER BY {q(Col.CUSTOMER_ID)}", lake, paths.export_table(CUSTOMER),
             file_size_mb=size)
