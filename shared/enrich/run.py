@@ -32,13 +32,16 @@ from shared.enrich.frames import orders_frame
 from shared.enrich.measures import compute_measures, reference_date
 from shared.enrich.segments import rfm_scores, segment_fields, segment_members
 from shared.lakeio import read_parquet, read_parquet_many, read_parquet_schema, write_json, write_parquet
+from shared.merge.customer_id import uuid5_sql
 from shared.merge.unify import CUSTOMER, unified_files
 from shared.names import Col, Enrichment
 from shared.paths import RunPaths
 from shared.payloads import EnrichResult
 from shared.ports import Lake
+from shared.sql.identifiers import quote_identifier
 
 SEGMENT_NAMESPACE = uuid.UUID("0b7a1c52-2f4e-4d0f-8a51-7f1e0c9d3b21")
+RFM_INPUTS = {"TransactionCount", "DaysSinceLastPurchase", "TotalSpend"}  # what rfm_scores reads
 FIRST_STAGE = (Enrichment.MEASURES, Enrichment.LIFETIME_VALUE, Enrichment.CHURN, Enrichment.BRAND_AFFINITY)
 
 
@@ -151,27 +154,41 @@ def _segments(lake: Lake, config: UnificationConfig, paths: RunPaths, output: st
     for name in FIRST_STAGE:
         path = paths.enrichment(name.value)
         if lake.exists(path):
-            frame = frame.merge(read_parquet(lake, path).to_pandas(), on=Col.CUSTOMER_ID, how="left")
+            kept = [c for c in read_parquet_schema(lake, path).names
+                    if c == Col.CUSTOMER_ID or c in wanted | RFM_INPUTS]
+            frame = frame.merge(read_parquet(lake, path, kept).to_pandas(), on=Col.CUSTOMER_ID, how="left")
     rfm = rfm_scores(frame) if "TransactionCount" in frame else pd.DataFrame(columns=[Col.CUSTOMER_ID])
     frame = frame.merge(rfm, on=Col.CUSTOMER_ID, how="left")
     members = segment_members(frame, config.enrichment.segments)
-    rows = [(cid, "RFM", f"RFM: {segment}")
-            for cid, segment in zip(rfm[Col.CUSTOMER_ID], rfm["RfmSegment"], strict=True)]
-    rows += [(cid, "c360", name) for name, ids in members.items() for cid in sorted(ids)]
-    membership = pd.DataFrame(rows, columns=[Col.CUSTOMER_ID, "SegmentProvider", "Segment"])
-    membership["SegmentMembershipType"] = "Customer"
-    membership["Identifier"] = (membership[Col.CUSTOMER_ID] + "|" + membership["SegmentProvider"] + "|Customer|"
-                                + membership["Segment"])
-    membership["SegmentMembershipId"] = [str(uuid.uuid5(SEGMENT_NAMESPACE, i)) for i in membership["Identifier"]]
-    _write(lake, membership_path(paths), membership)
-    named = membership[membership["SegmentProvider"] == "c360"].groupby(Col.CUSTOMER_ID)["Segment"].agg(
-        lambda s: ";".join(sorted(s)))
+    named_rows = pd.DataFrame([(cid, name) for name, ids in members.items() for cid in sorted(ids)],
+                              columns=[Col.CUSTOMER_ID, "Segment"])
+    rfm_rows = pd.DataFrame({Col.CUSTOMER_ID: rfm[Col.CUSTOMER_ID].to_numpy(), "SegmentProvider": "RFM",
+                             "Segment": ("RFM: " + rfm["RfmSegment"].astype(str)).to_numpy() if len(rfm) else []})
+    membership = pd.concat([rfm_rows, named_rows.assign(SegmentProvider="c360")[rfm_rows.columns]],
+                           ignore_index=True)
+    _write_membership(lake, membership_path(paths), membership)
+    named = named_rows.groupby(Col.CUSTOMER_ID)["Segment"].agg(lambda s: ";".join(sorted(s)))
     columns = rfm.set_index(Col.CUSTOMER_ID) if len(rfm) else pd.DataFrame(index=pd.Index([], name=Col.CUSTOMER_ID))
     columns = columns.join(named.rename("Segments"), how="outer").reset_index()
     write_json(lake, paths.enrichment_model(Enrichment.SEGMENTS.value), {
         "segments": {name: len(ids) for name, ids in members.items()},
         "rfm_segments": rfm["RfmSegment"].value_counts().to_dict() if len(rfm) else {}})
     return Outcome(_write(lake, output, columns), output)
+
+
+def _write_membership(lake: Lake, path: str, membership: pd.DataFrame) -> None:
+    """``SegmentMembership`` rows with their identifier and its UUIDv5, computed by DuckDB for all rows at
+    once (a Python ``uuid5`` per row held a string per membership: a million buyers' RFM rows at least)."""
+    customer = quote_identifier(Col.CUSTOMER_ID, "duckdb")
+    identifier = f"{customer} || '|' || SegmentProvider || '|Customer|' || Segment"
+    with lake_duckdb(lake) as con:
+        con.register("membership_rows", membership)
+        con.execute(f"CREATE TEMP VIEW membership AS SELECT {customer}::VARCHAR AS {customer}, "
+                    "SegmentProvider::VARCHAR AS SegmentProvider, Segment::VARCHAR AS Segment FROM membership_rows")
+        copy_to_lake(con, f"SELECT {customer}, SegmentProvider, Segment, 'Customer' AS SegmentMembershipType, "
+                          f"{identifier} AS Identifier, "
+                          f"{uuid5_sql(identifier, SEGMENT_NAMESPACE)} AS SegmentMembershipId FROM membership",
+                     lake, path)
 
 
 def exported_tables(results: Sequence[EnrichResult]) -> list[tuple[str, str, bool]]:
