@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextvars import ContextVar
@@ -19,6 +18,7 @@ from contextvars import ContextVar
 import duckdb
 
 from shared.ports import Lake
+from shared.scratch import make_scratch, scratch
 from shared.sql.identifiers import quote_identifier, quote_literal
 
 MEMORY_LIMIT = "1GB"  # per activity; DuckDB spills to disk beyond it
@@ -48,18 +48,18 @@ _mirror: ContextVar[_Mirror | None] = ContextVar("c360_duck_mirror", default=Non
 
 @contextlib.contextmanager
 def lake_duckdb(lake: Lake, threads: int = 2, memory_limit: str = MEMORY_LIMIT) -> Iterator[duckdb.DuckDBPyConnection]:
-    scratch = tempfile.mkdtemp(prefix="c360-duck-")
+    work = make_scratch("duck")
     connection = duckdb.connect(config={
         "autoinstall_known_extensions": "false", "autoload_known_extensions": "false", "threads": str(threads),
-        "memory_limit": memory_limit, "temp_directory": os.path.join(scratch, "spill"),
+        "memory_limit": memory_limit, "temp_directory": os.path.join(work, "spill"),
         "preserve_insertion_order": "false"})
-    token = _mirror.set(_Mirror(lake, scratch) if lake.kind != "local" else None)
+    token = _mirror.set(_Mirror(lake, work) if lake.kind != "local" else None)
     try:
         yield connection
     finally:
         _mirror.reset(token)
         connection.close()
-        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def lake_file(lake: Lake, path: str) -> str:
@@ -80,7 +80,7 @@ def parquet_source(lake: Lake, paths: Iterable[str]) -> str:
 
 def copy_to_lake(connection: duckdb.DuckDBPyConnection, query: str, lake: Lake, path: str) -> int:
     """Write a query's result as one Parquet file into the lake; returns the row count."""
-    with tempfile.TemporaryDirectory(prefix="c360-copy-") as folder:
+    with scratch("copy") as folder:
         local = os.path.join(folder, "out.parquet")
         connection.execute(f"COPY ({query}) TO {quote_literal(local, 'duckdb')} "
                            "(FORMAT PARQUET, COMPRESSION ZSTD, ROW_GROUP_SIZE 122880)")
@@ -141,8 +141,8 @@ def _copy_files(connection: duckdb.DuckDBPyConnection, query: str, lake: Lake, f
                 file_size_mb: int) -> tuple[int, list[str]]:
     options = ["FORMAT PARQUET", "COMPRESSION ZSTD", "ROW_GROUP_SIZE 122880", "FILENAME_PATTERN 'part-{i}'",
                f"FILE_SIZE_BYTES '{int(file_size_mb)}MB'"]
-    with tempfile.TemporaryDirectory(prefix="c360-copy-") as scratch:
-        local = os.path.join(scratch, "out")
+    with scratch("copy") as work:
+        local = os.path.join(work, "out")
         connection.execute(f"COPY ({query}) TO {quote_literal(local, 'duckdb')} ({', '.join(options)})")
         if not any(names for _, _, names in os.walk(local)):  # no rows: one empty file keeps the schema
             os.makedirs(local, exist_ok=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 
 import pyarrow.parquet as pq
@@ -24,6 +23,7 @@ from shared.merge.unify import ALTERNATE_KEY, CUSTOMER, MATCH_PAIRS, dedup_table
 from shared.names import Col
 from shared.paths import RunPaths
 from shared.ports import Lake
+from shared.scratch import scratch
 from shared.sql.identifiers import quote_literal
 
 log = logging.getLogger(__name__)
@@ -147,8 +147,8 @@ def _write_ci_csv(con: object, lake: Lake, config: UnificationConfig, paths: Run
         folder = paths.export_table(name)
         sources = [i.path for i in lake.list(folder) if i.path.endswith(".parquet")]
         target = f"{paths.export_root}/ci/{name}/{name}.csv"
-        with tempfile.TemporaryDirectory(prefix="c360-csv-") as scratch:
-            local = os.path.join(scratch, "out.csv")
+        with scratch("csv") as work:
+            local = os.path.join(work, "out.csv")
             con.execute(f"COPY (SELECT * FROM {parquet_source(lake, sources)}) TO "  # type: ignore[attr-defined]
                         f"{quote_literal(local, 'duckdb')} (FORMAT CSV, HEADER true, DELIMITER ',', QUOTE '\"', "
                         "FORCE_QUOTE *)")
