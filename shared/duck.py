@@ -19,7 +19,7 @@ import duckdb
 
 from shared.ports import Lake
 from shared.scratch import make_scratch, scratch
-from shared.sql.identifiers import quote_identifier, quote_literal
+from shared.sql.identifiers import duckdb_value, quote_identifier, quote_literal
 
 MEMORY_LIMIT = "1GB"  # per activity; DuckDB spills to disk beyond it
 
@@ -108,7 +108,7 @@ def copy_folder_to_lake(connection: duckdb.DuckDBPyConnection, query: str, lake:
         return _copy_files(connection, query, lake, folder, file_size_mb)
     rows, written = 0, []
     for value in values:
-        where = " AND ".join(f"{c} IS NULL" if v is None else f"{c} = {_literal(v)}"
+        where = " AND ".join(f"{c} IS NULL" if v is None else f"{c} = {duckdb_value(v)}"
                              for c, v in zip(columns, value, strict=True))
         subfolder = "/".join(f"{name}={_hive_value(v)}" for name, v in zip(partition_by, value, strict=True))
         count, files = _copy_files(connection, f"SELECT * FROM ({query}) WHERE {where}", lake,
@@ -116,14 +116,6 @@ def copy_folder_to_lake(connection: duckdb.DuckDBPyConnection, query: str, lake:
         rows += count
         written += files
     return rows, written
-
-
-def _literal(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    return quote_literal(str(value), "duckdb")
 
 
 def _hive_value(value: object) -> str:

@@ -14,23 +14,15 @@ from shared.duck import copy_to_lake, lake_duckdb, parquet_source
 from shared.merge.survivorship import q
 from shared.names import Col
 from shared.ports import Lake
-from shared.sql.identifiers import quote_literal
+from shared.sql.identifiers import duckdb_value, quote_literal
 
 MEASURES = "CustomerMeasure"
 
 
-def _literal(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return quote_literal(str(value), "duckdb")
-
-
 def measure_expression(measure: Measure, as_of: str) -> str:
     """The aggregate for one configured measure over ``activity`` rows, windows ending at ``as_of`` (SQL)."""
-    filters = [f"{q(Col.ACTIVITY_TYPE)} = {_literal(measure.activity_type)}"] if measure.activity_type else []
-    filters += [f"{q(k)} = {_literal(v)}" for k, v in measure.where.items()]
+    filters = [f"{q(Col.ACTIVITY_TYPE)} = {duckdb_value(measure.activity_type)}"] if measure.activity_type else []
+    filters += [f"{q(k)} = {duckdb_value(v)}" for k, v in measure.where.items()]
     if measure.window_days:
         filters.append(f"{q(Col.ACTIVITY_TIME)} > {as_of} - INTERVAL {int(measure.window_days)} DAY")
     where = " AND ".join(filters) or "true"

@@ -37,5 +37,14 @@ def quote_literal(value: str, dialect: str) -> str:
     return ("N" + escaped) if dialect == "tsql" else escaped
 
 
+def duckdb_value(value: object) -> str:
+    """A DuckDB literal for a boolean, a number or (quoted) text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return quote_literal(str(value), "duckdb")
+
+
 def qualified(schema: str, name: str, dialect: str) -> str:
     return f"{quote_identifier(schema, dialect)}.{quote_identifier(name, dialect)}"
