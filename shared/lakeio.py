@@ -69,9 +69,12 @@ def parquet_files(lake: Lake, folder: str) -> list[str]:
     return sorted(i.path for i in lake.list(folder) if i.path.endswith(".parquet"))
 
 
-def read_parquet(lake: Lake, path: str, columns: Sequence[str] | None = None) -> pa.Table:
+def read_parquet(lake: Lake, path: str, columns: Sequence[str] | None = None,
+                 filters: list[tuple[str, str, object]] | None = None) -> pa.Table:
+    """A Parquet file of the lake; ``filters`` (pyarrow's ``(column, op, value)`` triples) drop rows while
+    the file is read, before they take memory."""
     with lake.open_read(path) as handle:
-        return pq.read_table(handle, columns=list(columns) if columns is not None else None)
+        return pq.read_table(handle, columns=list(columns) if columns is not None else None, filters=filters)
 
 
 def read_parquet_many(lake: Lake, paths: Iterable[str], columns: Sequence[str] | None = None,
