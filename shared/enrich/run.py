@@ -31,7 +31,7 @@ from shared.enrich.clv import (
 from shared.enrich.frames import orders_frame
 from shared.enrich.measures import compute_measures, reference_date
 from shared.enrich.segments import rfm_scores, segment_fields, segment_members
-from shared.lakeio import read_parquet, read_parquet_many, read_parquet_schema, write_json, write_parquet
+from shared.lakeio import read_parquet_many, read_parquet_schema, write_json, write_parquet
 from shared.merge.customer_id import uuid5_sql
 from shared.merge.unify import CUSTOMER, unified_files
 from shared.names import Col, Enrichment
@@ -146,17 +146,12 @@ def membership_path(paths: RunPaths) -> str:
 
 def _segments(lake: Lake, config: UnificationConfig, paths: RunPaths, output: str) -> Outcome:
     # only the columns the segments read: the whole dimension took 4.1 GB at five million customers
-    customers = unified_files(lake, paths.run_id, CUSTOMER)
     wanted = segment_fields(config.enrichment.segments)
-    names = read_parquet_schema(lake, customers[0]).names if customers else [Col.CUSTOMER_ID]
-    columns = [c for c in names if c == Col.CUSTOMER_ID or c in wanted]
-    frame = read_parquet_many(lake, customers, columns).to_pandas()
+    frame = _columns_named(lake, unified_files(lake, paths.run_id, CUSTOMER), wanted)
     for name in FIRST_STAGE:
         path = paths.enrichment(name.value)
         if lake.exists(path):
-            kept = [c for c in read_parquet_schema(lake, path).names
-                    if c == Col.CUSTOMER_ID or c in wanted | RFM_INPUTS]
-            frame = frame.merge(read_parquet(lake, path, kept).to_pandas(), on=Col.CUSTOMER_ID, how="left")
+            frame = frame.merge(_columns_named(lake, [path], wanted | RFM_INPUTS), on=Col.CUSTOMER_ID, how="left")
     rfm = rfm_scores(frame) if "TransactionCount" in frame else pd.DataFrame(columns=[Col.CUSTOMER_ID])
     frame = frame.merge(rfm, on=Col.CUSTOMER_ID, how="left")
     members = segment_members(frame, config.enrichment.segments)
@@ -174,6 +169,12 @@ def _segments(lake: Lake, config: UnificationConfig, paths: RunPaths, output: st
         "segments": {name: len(ids) for name, ids in members.items()},
         "rfm_segments": rfm["RfmSegment"].value_counts().to_dict() if len(rfm) else {}})
     return Outcome(_write(lake, output, columns), output)
+
+
+def _columns_named(lake: Lake, files: list[str], wanted: set[str]) -> pd.DataFrame:
+    """``CustomerId`` and the ``wanted`` columns the files have, as pandas."""
+    names = read_parquet_schema(lake, files[0]).names if files else [Col.CUSTOMER_ID]
+    return read_parquet_many(lake, files, [c for c in names if c == Col.CUSTOMER_ID or c in wanted]).to_pandas()
 
 
 def _write_membership(lake: Lake, path: str, membership: pd.DataFrame) -> None:
