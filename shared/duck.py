@@ -72,10 +72,12 @@ def lake_file(lake: Lake, path: str) -> str:
     return mirror.local(path)
 
 
-def parquet_source(lake: Lake, paths: Iterable[str]) -> str:
-    """``read_parquet([...], union_by_name = true)`` over lake files (SQL text, literals quoted)."""
+def parquet_source(lake: Lake, paths: Iterable[str], row_numbers: bool = False) -> str:
+    """``read_parquet([...], union_by_name = true)`` over lake files (SQL text, literals quoted);
+    ``row_numbers`` adds each row's position in its file as ``file_row_number``."""
     files = ", ".join(quote_literal(lake_file(lake, p), "duckdb") for p in paths)
-    return f"read_parquet([{files}], union_by_name = true, hive_partitioning = false)"
+    numbers = ", file_row_number = true" if row_numbers else ""
+    return f"read_parquet([{files}], union_by_name = true, hive_partitioning = false{numbers})"
 
 
 def copy_to_lake(connection: duckdb.DuckDBPyConnection, query: str, lake: Lake, path: str) -> int:

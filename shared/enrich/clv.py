@@ -12,38 +12,51 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from scipy.optimize import minimize
 from scipy.special import betaln, digamma, gammaln, hyp2f1
+
+from shared.enrich.frames import DAY_US, ORDERS, day_sql, timestamp_us
 
 
 @dataclass(frozen=True)
 class Summary:
-    """Per-customer frequency (repeat purchases), recency t_x, age T (in ``unit`` days) and mean repeat spend."""
+    """Per-customer frequency (repeat purchases), recency t_x, age T (in ``unit`` days) and mean repeat
+    spend; row i is ``customers[i]`` (None where the rows are anonymous, as in a simulation)."""
 
-    frame: pd.DataFrame  # index CustomerId; columns frequency, recency, T, monetary_value
+    frame: pd.DataFrame  # columns frequency, recency, T, monetary_value
+    customers: pa.Array | None = None
 
 
-def rfm_summary(orders: pd.DataFrame, customer: str, time: str, amount: str, as_of: pd.Timestamp,
-                unit_days: float = 7.0) -> Summary:
-    """Calendar-day purchases → (x, t_x, T, mean spend of repeat purchases), as in the BG/NBD papers."""
-    daily = orders.assign(day=orders[time].dt.floor("D")).groupby([customer, "day"], as_index=False)[amount].sum()
-    grouped = daily.groupby(customer)
-    first, last = grouped["day"].min(), grouped["day"].max()
-    count = grouped.size()
-    total = grouped[amount].sum()
-    first_amount = daily.sort_values("day").drop_duplicates(customer).set_index(customer)[amount]
-    frequency = count - 1
+PURCHASES = "NOT is_return AND amount > 0"  # what the models count as a purchase
+
+
+def rfm_summary(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp, unit_days: float = 7.0,
+                purchases: str = PURCHASES) -> Summary:
+    """Calendar-day purchases up to ``as_of`` → (x, t_x, T, mean spend of repeat purchases), as in the
+    BG/NBD papers, per customer of the view ``orders`` (``shared.enrich.frames``), in customer order. The
+    purchases of one UTC day are one transaction; DuckDB aggregates, so orders never become Python rows.
+    ``purchases``: SQL on an order, whether it counts (the papers count every transaction, zero amounts too)."""
+    at = timestamp_us(as_of)
+    table = con.sql(f"""
+        WITH daily AS (
+            SELECT customer, {day_sql('us')} AS day, fsum(amount) AS amount FROM {ORDERS}
+            WHERE {purchases} AND us <= {at} GROUP BY ALL)
+        SELECT customer, count(*) - 1 AS frequency, max(day) - min(day) AS active_days,
+               {day_sql(str(at))} - min(day) AS age_days, fsum(amount) AS total, arg_min(amount, day) AS first_amount
+        FROM daily GROUP BY customer ORDER BY customer""").to_arrow_table()
+    frequency = table.column("frequency").to_numpy().astype(float)
+    total, first = table.column("total").to_numpy(), table.column("first_amount").to_numpy()
     with np.errstate(invalid="ignore", divide="ignore"):
-        monetary = ((total - first_amount) / frequency).where(frequency > 0, 0.0)
-    frame = pd.DataFrame({
-        "frequency": frequency.astype(float),
-        "recency": (last - first).dt.days / unit_days,
-        "T": (as_of.floor("D") - first).dt.days / unit_days,
-        "monetary_value": monetary,
-    })
-    return Summary(frame)
+        monetary = np.where(frequency > 0, (total - first) / frequency, 0.0)
+    frame = pd.DataFrame({"frequency": frequency,
+                          "recency": table.column("active_days").to_numpy().astype(float) / unit_days,
+                          "T": table.column("age_days").to_numpy().astype(float) / unit_days,
+                          "monetary_value": monetary})
+    return Summary(frame, table.column("customer").combine_chunks())
 
 
 def _aggregate(columns: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
@@ -160,32 +173,43 @@ def expected_spend(model: GammaGamma, x: np.ndarray, m: np.ndarray, population_m
 
 
 def lifetime_value(bg: BgNbd, gg: GammaGamma, summary: Summary, months: int, annual_discount: float,
-                   unit_days: float = 7.0) -> pd.DataFrame:
-    """Expected purchases and discounted value over ``months`` (monthly steps), and P(alive)."""
+                   unit_days: float = 7.0, chunk: int = 250_000) -> pd.DataFrame:
+    """Expected purchases and discounted value over ``months`` (monthly steps), and P(alive); rows as the
+    summary's. Computed ``chunk`` customers at a time: the month-by-customer matrices stay small."""
     f = summary.frame
     x, tx, T = (f[c].to_numpy(float) for c in ("frequency", "recency", "T"))
     m = f["monetary_value"].to_numpy(float)
     mean_spend = gg.p * gg.gamma / (gg.q - 1) if gg.q > 1 else float(np.nanmean(m[m > 0]) if (m > 0).any() else 0)
     spend = expected_spend(gg, x, m, mean_spend)
     month = 30.4375 / unit_days
-    cumulative = np.vstack([expected_purchases(bg, month * k, x, tx, T) for k in range(months + 1)])
-    per_month = np.diff(cumulative, axis=0)
     discount = (1 + annual_discount) ** (-(np.arange(1, months + 1) / 12.0))
-    value = (per_month * discount[:, None]).sum(axis=0) * spend
-    return pd.DataFrame({"ExpectedPurchases": cumulative[-1], "ExpectedOrderValue": spend,
+    purchases, value = np.empty(len(f)), np.empty(len(f))
+    for start in range(0, len(f), chunk):
+        part = slice(start, start + chunk)
+        cumulative = np.vstack([expected_purchases(bg, month * k, x[part], tx[part], T[part])
+                                for k in range(months + 1)])
+        purchases[part] = cumulative[-1]
+        value[part] = (np.diff(cumulative, axis=0) * discount[:, None]).sum(axis=0) * spend[part]
+    return pd.DataFrame({"ExpectedPurchases": purchases, "ExpectedOrderValue": spend,
                          "LifetimeValue": np.round(value, 2), "ProbabilityAlive": probability_alive(bg, x, tx, T)},
                         index=f.index)
 
 
-def baseline_lifetime_value(orders: pd.DataFrame, customer: str, time: str, amount: str, as_of: pd.Timestamp,
-                            months: int, active_days: int = 365) -> pd.Series:
-    """CI's baseline: average monthly purchase in the active window × months × overall retention rate."""
-    window = orders[orders[time] > as_of - pd.Timedelta(days=active_days)]
-    monthly = window.groupby(customer)[amount].sum() / (active_days / 30.4375)
-    before = orders[orders[time] <= as_of - pd.Timedelta(days=active_days)][customer].unique()
-    # a hash lookup: numpy's isin compares object arrays (customer ids) pairwise, hours at a million customers
-    retained = pd.Index(before).isin(window[customer].unique()).mean() if len(before) else 1.0
-    return (monthly * months * retained).reindex(orders[customer].unique()).fillna(0.0)
+def baseline_lifetime_value(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp, months: int,
+                            active_days: int = 365) -> np.ndarray:
+    """CI's baseline: average monthly purchase in the active window × months × overall retention rate
+    (the share of the customers who bought before the window who bought in it too), per customer of
+    ``rfm_summary`` (same customers, same order)."""
+    at = timestamp_us(as_of)
+    start = at - active_days * DAY_US
+    table = con.sql(f"""
+        SELECT coalesce(fsum(amount) FILTER (WHERE us > {start}), 0) / ({active_days} / 30.4375) AS monthly,
+               bool_or(us <= {start}) AS before, bool_or(us > {start}) AS within
+        FROM {ORDERS} WHERE {PURCHASES} AND us <= {at} GROUP BY customer ORDER BY customer""").to_arrow_table()
+    before = table.column("before").to_numpy(zero_copy_only=False)
+    within = table.column("within").to_numpy(zero_copy_only=False)
+    retained = float(within[before].mean()) if before.any() else 1.0
+    return table.column("monthly").to_numpy() * months * retained
 
 
 def high_value_flags(value: pd.Series, method: str, top_percent: float) -> pd.Series:

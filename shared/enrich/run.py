@@ -7,8 +7,9 @@ machines oversubscription slowed fits 10–40×.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 
 import pandas as pd
@@ -28,10 +29,17 @@ from shared.enrich.clv import (
     lifetime_value,
     rfm_summary,
 )
-from shared.enrich.frames import orders_frame
+from shared.enrich.frames import ORDERS, orders_view
 from shared.enrich.measures import compute_measures, reference_date
 from shared.enrich.segments import rfm_scores, segment_fields, segment_members
-from shared.lakeio import read_parquet_many, read_parquet_schema, write_json, write_parquet
+from shared.lakeio import (
+    ROW_GROUP_ROWS,
+    parquet_sink,
+    read_parquet_many,
+    read_parquet_schema,
+    write_json,
+    write_parquet,
+)
 from shared.merge.customer_id import uuid5_sql
 from shared.merge.unify import CUSTOMER, unified_files
 from shared.names import Col, Enrichment
@@ -57,6 +65,30 @@ def _write(lake: Lake, path: str, frame: pd.DataFrame) -> int:
     return len(frame)
 
 
+def _customers_table(customers: pa.Array | None, frame: pd.DataFrame) -> pa.Table:
+    """A per-customer table: ``CustomerId`` (kept in Arrow: millions of ids as Python strings took
+    hundreds of MB) and the frame's columns, row for row."""
+    if customers is None or len(customers) != len(frame):
+        raise ValueError("a per-customer table needs one CustomerId per row")
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    return table.add_column(0, Col.CUSTOMER_ID, customers.cast(pa.string()))
+
+
+def _write_batches(lake: Lake, path: str, batches: Iterable[tuple[pa.Array, pd.DataFrame]]) -> int:
+    """Write per-customer batches as they come into one Parquet file; returns the rows."""
+    rows, sink = 0, None
+    with contextlib.ExitStack() as stack:
+        for customers, frame in batches:
+            table = _customers_table(customers, frame)
+            if sink is None:
+                sink = stack.enter_context(parquet_sink(lake, path, table.schema))
+            sink.write_table(table, row_group_size=ROW_GROUP_ROWS)
+            rows += len(frame)
+        if sink is None:
+            raise ValueError("no customer to score")
+    return rows
+
+
 def run_enrichment(lake: Lake, config: UnificationConfig, run_id: str, which: Enrichment) -> Outcome:
     paths = RunPaths(run_id)
     activity = paths.unified(UNIFIED_ACTIVITY)
@@ -77,20 +109,20 @@ def run_enrichment(lake: Lake, config: UnificationConfig, run_id: str, which: En
 def _lifetime_value(lake: Lake, config: UnificationConfig, paths: RunPaths, activity: str, as_of: pd.Timestamp,
                     output: str) -> Outcome:
     settings = config.enrichment.lifetime_value
-    orders = orders_frame(lake, activity)
-    purchases = orders[~orders[Col.IS_RETURN] & (orders[Col.AMOUNT] > 0)]
-    if purchases[Col.CUSTOMER_ID].nunique() < 20 or not settings.enabled:
+    if not settings.enabled:
         return Outcome(0, None, {"skipped": 1.0})
-    summary = rfm_summary(purchases, Col.CUSTOMER_ID, Col.ACTIVITY_TIME, Col.AMOUNT, as_of)
+    with lake_duckdb(lake) as con:
+        orders_view(con, lake, activity)
+        summary = rfm_summary(con, as_of)
+        if len(summary.frame) < 20:
+            return Outcome(0, None, {"skipped": 1.0})
+        baseline = baseline_lifetime_value(con, as_of, settings.horizon_months)
     bg = fit_bgnbd(summary)
     gg = fit_gamma_gamma(summary)
     value = lifetime_value(bg, gg, summary, settings.horizon_months, settings.annual_discount_rate)
     value["IsHighValue"] = high_value_flags(value["LifetimeValue"], settings.high_value, settings.top_percent)
-    value["BaselineLifetimeValue"] = baseline_lifetime_value(
-        purchases, Col.CUSTOMER_ID, Col.ACTIVITY_TIME, Col.AMOUNT, as_of, settings.horizon_months).reindex(
-        value.index).round(2)
+    value["BaselineLifetimeValue"] = baseline.round(2)
     value = value.round({"ExpectedPurchases": 4, "ExpectedOrderValue": 2, "ProbabilityAlive": 4})
-    frame = value.reset_index().rename(columns={"index": Col.CUSTOMER_ID})
     write_json(lake, paths.enrichment_model(Enrichment.LIFETIME_VALUE.value), {
         "model": "BG/NBD + Gamma-Gamma", "as_of": as_of.isoformat(), "time_unit_days": 7,
         "customers": len(summary.frame), "repeat_customers": int((summary.frame["frequency"] > 0).sum()),
@@ -99,27 +131,30 @@ def _lifetime_value(lake: Lake, config: UnificationConfig, paths: RunPaths, acti
         "gamma_gamma": {**gg.params(), "log_likelihood": gg.log_likelihood, "converged": gg.converged},
         "settings": settings.model_dump(), "high_value_customers": int(value["IsHighValue"].sum()),
         "total_predicted_value": float(value["LifetimeValue"].sum())})
-    return Outcome(_write(lake, output, frame), output, {"bgnbd_log_likelihood": round(bg.log_likelihood, 2)})
+    write_parquet(lake, output, _customers_table(summary.customers, value))
+    rows = len(value)
+    return Outcome(rows, output, {"bgnbd_log_likelihood": round(bg.log_likelihood, 2)})
 
 
 def _churn(lake: Lake, config: UnificationConfig, paths: RunPaths, activity: str, as_of: pd.Timestamp,
            output: str) -> Outcome:
     settings = config.enrichment.churn
-    orders = orders_frame(lake, activity)
-    if orders[Col.CUSTOMER_ID].nunique() < 50 or not settings.enabled:
+    if not settings.enabled:
         return Outcome(0, None, {"skipped": 1.0})
-    summary, model = train_churn(orders, Col.CUSTOMER_ID, Col.ACTIVITY_TIME, Col.AMOUNT, Col.IS_RETURN, as_of,
-                                 settings.prediction_window_days, settings.churn_definition_days,
-                                 settings.threshold)
-    scores = score_churn(model, orders, Col.CUSTOMER_ID, Col.ACTIVITY_TIME, Col.AMOUNT, Col.IS_RETURN, as_of,
-                         settings.threshold)
-    frame = scores.reset_index().rename(columns={"index": Col.CUSTOMER_ID})
+    with lake_duckdb(lake) as con:
+        orders_view(con, lake, activity)
+        (buyers,) = con.sql(f"SELECT count(DISTINCT customer) FROM {ORDERS}").fetchall()[0]
+        if buyers < 50:
+            return Outcome(0, None, {"skipped": 1.0})
+        summary, model = train_churn(con, as_of, settings.prediction_window_days, settings.churn_definition_days,
+                                     settings.threshold)
+        rows = _write_batches(lake, output, score_churn(model, con, as_of, settings.threshold))
     write_json(lake, paths.enrichment_model(Enrichment.CHURN.value), {
         "model": "logistic regression on RFM and trend features", "as_of": as_of.isoformat(),
         "evaluation": f"out of fold, stratified {summary.folds}-fold over customers at the cutoff",
         "features": FEATURES,
         "settings": settings.model_dump(), **asdict(summary)})
-    return Outcome(_write(lake, output, frame), output, {"auc": summary.auc, "grade": float(ord(summary.grade))})
+    return Outcome(rows, output, {"auc": summary.auc, "grade": float(ord(summary.grade))})
 
 
 def _brand_affinity(lake: Lake, config: UnificationConfig, paths: RunPaths, activity: str, output: str) -> Outcome:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
-from shared.enrich.churn import train_churn
+from shared.enrich.churn import churn_features, train_churn
 from shared.enrich.clv import (
     BgNbd,
     bgnbd_negative_ll,
@@ -19,6 +20,7 @@ from shared.enrich.clv import (
     probability_alive,
     rfm_summary,
 )
+from shared.enrich.frames import register_orders
 
 CDNOW = Path(__file__).resolve().parents[1] / "fixtures" / "cdnow" / "CDNOW_sample.txt"
 END_OF_CALIBRATION = pd.Timestamp("1997-09-30")  # 39 weeks after 1997-01-01
@@ -35,10 +37,18 @@ def transactions() -> pd.DataFrame:
     return frame
 
 
+def orders(frame: pd.DataFrame, customer: str = "customer", time: str = "date", amount: str = "amount",
+           is_return: str | None = "is_return") -> duckdb.DuckDBPyConnection:
+    """A connection whose view ``orders`` reads ``frame`` (what the enrichment activity reads from the lake)."""
+    con = duckdb.connect()
+    register_orders(con, frame, customer, time, amount, is_return)
+    return con
+
+
 @pytest.fixture(scope="module")
 def calibration(transactions: pd.DataFrame):
-    return rfm_summary(transactions[transactions["date"] <= END_OF_CALIBRATION], "customer", "date", "amount",
-                       END_OF_CALIBRATION)
+    # the orders up to the as-of date; as in the paper, zero-amount transactions count (8 in the sample)
+    return rfm_summary(orders(transactions), END_OF_CALIBRATION, purchases="NOT is_return")
 
 
 def test_bgnbd_reproduces_fader_hardie_lee_2005(calibration) -> None:
@@ -82,8 +92,8 @@ def test_analytic_gradients_match_finite_differences(calibration, which: str) ->
 
 def test_churn_on_cdnow_39_weeks_calibration_39_weeks_holdout(transactions: pd.DataFrame) -> None:
     """Train at week 39 on calibration features, labels from weeks 40–78; out-of-fold AUC over customers."""
-    summary, _model = train_churn(transactions, "customer", "date", "amount", "is_return", END_OF_HOLDOUT, 273)
-    assert summary.cutoff.startswith("1997-09-30") and summary.customers == 2357
+    summary, _model = train_churn(orders(transactions), END_OF_HOLDOUT, 273)
+    assert summary.cutoff.startswith("1997-09-30") and summary.customers == summary.population == 2357
     assert summary.auc >= 0.78  # the product's default evaluation (5 folds, seed 7); other seeds: 0.779–0.781
     assert min(summary.fold_auc) > 0.74
     assert summary.baseline_auc < summary.auc  # recency alone (the baseline's ranking) is worse
@@ -94,8 +104,8 @@ def test_churn_on_cdnow_39_weeks_calibration_39_weeks_holdout(transactions: pd.D
 
 
 def test_churn_definition_longer_than_the_window_counts_the_observed_days(transactions: pd.DataFrame) -> None:
-    short, _ = train_churn(transactions, "customer", "date", "amount", "is_return", END_OF_HOLDOUT, 180, 180)
-    long, _ = train_churn(transactions, "customer", "date", "amount", "is_return", END_OF_HOLDOUT, 180, 365)
+    short, _ = train_churn(orders(transactions), END_OF_HOLDOUT, 180, 180)
+    long, _ = train_churn(orders(transactions), END_OF_HOLDOUT, 180, 365)
     assert long.churn_rate < short.churn_rate  # a purchase up to 185 days before the cutoff also counts
 
 
@@ -106,8 +116,64 @@ def test_the_baseline_lifetime_value_is_monthly_spend_times_months_times_retenti
     from shared.enrich.clv import baseline_lifetime_value
 
     at = pd.Timestamp("2026-04-01", tz="UTC")
-    orders = pd.DataFrame({"c": ["A", "A", "B", "C"], "amount": [50.0, 120.0, 80.0, 120.0],
-                           "t": pd.to_datetime(["2024-06-01", "2026-01-01", "2024-07-01", "2026-02-01"], utc=True)})
-    value = baseline_lifetime_value(orders, "c", "t", "amount", at, months=12)
+    frame = pd.DataFrame({"c": ["A", "A", "B", "C"], "amount": [50.0, 120.0, 80.0, 120.0],
+                          "t": pd.to_datetime(["2024-06-01", "2026-01-01", "2024-07-01", "2026-02-01"], utc=True)})
+    value = baseline_lifetime_value(orders(frame, "c", "t", "amount", None), at, months=12)
     monthly = 120 / (365 / 30.4375)
-    assert value.to_dict() == pytest.approx({"A": monthly * 12 * 0.5, "B": 0.0, "C": monthly * 12 * 0.5})
+    assert value.tolist() == pytest.approx([monthly * 12 * 0.5, 0.0, monthly * 12 * 0.5])  # A, B, C
+
+
+def test_rfm_summary_counts_utc_days_up_to_the_as_of_date_in_any_session_time_zone() -> None:
+    """By hand. A: three purchases on 2026-01-01 UTC (two of them one transaction: 23:30 UTC is still
+    the 1st, though it is the 2nd in Berlin), a return and a zero amount (neither counts), then one
+    on 2026-01-15 and one after the as-of date (ignored). x = 1 repeat day, t_x = 14 days = 2 weeks,
+    T = 31 days, repeat spend 30. B: one purchase: x = 0, spend 0."""
+    frame = pd.DataFrame({
+        "c": ["A", "A", "A", "A", "A", "A", "B"],
+        "t": pd.to_datetime(["2026-01-01 09:00", "2026-01-01 23:30", "2026-01-03", "2026-01-04",
+                             "2026-01-15 12:00", "2026-03-01", "2026-01-20"], utc=True, format="ISO8601"),
+        "amount": [10.0, 5.0, 99.0, 0.0, 30.0, 50.0, 7.0],
+        "is_return": [False, False, True, False, False, False, False]})
+    con = orders(frame, "c", "t", "amount", "is_return")
+    con.execute("SET TimeZone = 'Europe/Berlin'")
+    summary = rfm_summary(con, pd.Timestamp("2026-02-01 08:00", tz="UTC"))
+    assert summary.customers.to_pylist() == ["A", "B"]
+    assert summary.frame.to_dict("list") == {"frequency": [1.0, 0.0], "recency": [2.0, 0.0],
+                                             "T": [31 / 7, 12 / 7], "monetary_value": [30.0, 0.0]}
+
+
+def test_churn_features_and_labels_by_hand() -> None:
+    """By hand, at 2026-04-01 with labels over (2026-04-01, 2026-06-30]. A: purchases on 01-01 (20) and
+    twice at 03-20 10:00 (the file's later row, 7, is the last order), a return on 03-25, a purchase in
+    the label window (not churned). B: one purchase on 2025-10-01 (recency 182 days), none later (churned).
+    C: only a purchase after the cutoff: no row."""
+    frame = pd.DataFrame({
+        "c": ["A", "A", "A", "A", "A", "B", "C"],
+        "t": pd.to_datetime(["2026-01-01", "2026-03-20 10:00", "2026-03-20 10:00", "2026-03-25", "2026-05-01",
+                             "2025-10-01", "2026-05-02"], utc=True, format="ISO8601"),
+        "amount": [20.0, 3.0, 7.0, 5.0, 9.0, 40.0, 1.0],
+        "is_return": [False, False, False, True, False, False, False]})
+    at = pd.Timestamp("2026-04-01", tz="UTC")
+    customers, features, labels = churn_features(orders(frame, "c", "t", "amount", "is_return"), at,
+                                                 (at, at + pd.Timedelta(days=90)))
+    assert customers.to_pylist() == ["A", "B"] and labels.tolist() == [0, 1]
+    a, b = features.to_dict("records")
+    assert (a["recency_days"], a["frequency"], a["tenure_days"]) == (11.0, 3.0, 90.0)  # 03-20 10:00 → 11 days
+    assert a["log_monetary"] == pytest.approx(np.log1p(30.0)) and a["log_aov"] == pytest.approx(np.log1p(10.0))
+    assert a["log_last_order"] == pytest.approx(np.log1p(7.0))
+    # 01-01 is exactly 90 days before: not in the last 90 days but in the 90 before them; trend (2 − 1) / (3 + 1)
+    assert (a["recent_90"], a["recent_180"], a["trend"]) == (2.0, 3.0, 1 / 4)
+    assert a["return_rate"] == pytest.approx(1 / 4)
+    assert (b["recency_days"], b["recent_90"], b["recent_180"], b["trend"]) == (182.0, 0.0, 0.0, 0.0)
+
+
+def test_churn_trains_on_a_stable_sample_of_at_most_the_cap(transactions: pd.DataFrame) -> None:
+    con = orders(transactions)
+    cutoff = END_OF_CALIBRATION
+    everyone, _, _ = churn_features(con, cutoff)
+    first, _, _ = churn_features(con, cutoff, at_most=1000)
+    again, _, _ = churn_features(con, cutoff, at_most=1000)
+    assert len(everyone) == 2357 and 900 < len(first) < 1100
+    assert first.to_pylist() == again.to_pylist()  # the same customers every run
+    assert set(first.to_pylist()) <= set(everyone.to_pylist())
+    assert churn_features(con, cutoff, at_most=5000)[0].to_pylist() == everyone.to_pylist()
