@@ -73,6 +73,29 @@ def current(lake: Lake) -> dict[str, Any] | None:
     return read_json(lake, L.CURRENT, default=None)
 
 
+def mark_interrupted(lake: Lake, new_run_id: str) -> list[str]:
+    """Record as ``Interrupted`` the earlier runs still ``Running``; returns their ids.
+
+    Runs of a lake are one at a time (one orchestration instance per lake, ``orchestrators.starters``),
+    so when a run starts, an earlier one still ``Running`` belongs to an orchestration that ended without
+    finishing it: its host stopped, or the instance was terminated. Its files were never committed to the
+    ledger, so the new run takes them up; its record would otherwise say ``Running`` forever."""
+    interrupted = []
+    published = (current(lake) or {}).get("run_id")  # it may have published before it was stopped
+    for run_id in list_runs(lake):
+        if run_id == new_run_id:
+            continue
+        record = read_json(lake, RunPaths(run_id).record, default={})
+        if record.get("status") == "Running":
+            write_run_record(lake, run_id, status="Interrupted", finished=now_utc().isoformat(),
+                             published=run_id == published,
+                             error=f"the orchestration ended before this run finished (its host stopped or "
+                                   f"the instance was terminated); run {new_run_id} started after it and "
+                                   "takes up its files")
+            interrupted.append(run_id)
+    return interrupted
+
+
 def list_runs(lake: Lake) -> list[str]:
     runs = {item.path.split("/")[2] for item in lake.list(L.RUNS) if item.path.endswith("/run.json")}
     return sorted(runs)

@@ -64,7 +64,7 @@ from shared.payloads import (
     TableRef,
     TableRows,
 )
-from shared.runs import current, now_utc, step_record, write_run_record
+from shared.runs import current, mark_interrupted, now_utc, step_record, write_run_record
 from shared.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,8 @@ def prepare_run(request: PrepareInput, runtime: Runtime) -> RunPlan:
                 continue
             (files if landed.hour_closed(started) else deferred).append(ref)
         recheck = min((f.hour for f in deferred if f.hour), default=None)
-        record.update(files=len(files), deferred=len(deferred))
+        record.update(files=len(files), deferred=len(deferred),
+                      interrupted=mark_interrupted(lake, request.run_id))
         write_run_record(lake, request.run_id, status="Running", mode=request.mode, trigger=request.trigger,
                          started=request.started_at, files=[f.to_dict() for f in files])
         return RunPlan(request.run_id, request.mode, tuple(files), len(deferred),
