@@ -43,7 +43,8 @@ def ensure_data(sets: list[str]) -> None:
             people = int(name.split("-")[1])
             code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from pathlib import Path; "
                     "from c360_cli.demo import DemoSpec, write_demo; "
-                    f"write_demo(Path({str(DATA / name)!r}), DemoSpec(customers={people}, seed=11, activities=False))")
+                    f"write_demo(Path({str(DATA / name)!r}), DemoSpec(customers={people}, seed=11, "
+                    f"activities={name.endswith('-orders')}))")  # orders and lines for the full-run bench
             started = time.perf_counter()
             subprocess.run([str(PYTHONS["c360"]), "-c", code], check=True)
             print(f"generated {name} in {time.perf_counter() - started:.0f} s")
