@@ -14,6 +14,10 @@ with Customer Insights' baseline — "churned if no purchase in the last T days"
 window down to a month — and graded as CI does: A ≥ 50% accuracy and churn-class accuracy at least 10
 points above the baseline's; B ≥ 50% and at least the baseline's; C otherwise. (BG/NBD's P(alive) is
 not used: it is 1 for every one-time buyer and ranks churn worse than chance.)
+
+Features are DuckDB aggregates over the orders (``shared.enrich.frames``). Beyond ``TRAINING_CUSTOMERS``
+customers at the cutoff, the model is trained and evaluated on a sample of them chosen by a hash of the
+id (the model JSON gives both counts); every customer is scored, a streamed batch at a time.
 """
 
 from __future__ import annotations

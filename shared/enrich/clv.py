@@ -5,7 +5,8 @@ parameters are optimised on the log scale with L-BFGS-B; customers with the same
 aggregated, so a fit on millions of customers takes seconds. Value over the horizon is the expected
 number of purchases in each month (from the BG/NBD conditional expectation), times the Gamma–Gamma
 expected spend, discounted monthly. Customer Insights' baseline (average monthly purchase in the
-active window × months × retention rate) is computed alongside for comparison.
+active window × months × retention rate) is computed alongside for comparison. The per-customer
+inputs are DuckDB aggregates over the orders (``shared.enrich.frames``): no order becomes a Python row.
 """
 
 from __future__ import annotations
