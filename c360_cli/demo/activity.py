@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from c360_cli.demo.generator import DemoSpec
 
 CHANNELS = {"erp": 0.2, "pos": 0.45, "ecom": 0.35}
+LINES_AT_ONCE = 1 << 20
 
 
 def _person_keys(records: pd.DataFrame, people: int, rng: np.random.Generator) -> np.ndarray:
@@ -55,21 +56,30 @@ def make_activities(people: People, records: dict[str, pd.DataFrame], rng: np.ra
     lines_per = 1 + rng.poisson(1.3, len(person))
     line_order = np.repeat(np.arange(len(person)), lines_per)
     line_person = person[line_order]
-    cum = np.cumsum(preference[line_person], axis=1)
-    brand = (rng.random(len(line_order))[:, None] > cum).sum(axis=1).clip(0, len(vocab.BRANDS) - 1)
+    draw = rng.random(len(line_order))
+    brand = np.empty(len(line_order), dtype=np.int64)
+    for start in range(0, len(line_order), LINES_AT_ONCE):  # a line-by-brand matrix of all lines took 18 GB at 5 M
+        part = slice(start, start + LINES_AT_ONCE)
+        brand[part] = (draw[part, None] > np.cumsum(preference[line_person[part]], axis=1)).sum(axis=1)
+    brand = brand.clip(0, len(vocab.BRANDS) - 1)
     low = np.asarray([b[3][0] for b in vocab.BRANDS], dtype=float)[brand]
     high = np.asarray([b[3][1] for b in vocab.BRANDS], dtype=float)[brand]
     price = np.round(np.clip(rng.uniform(low, high) * (0.6 + 0.4 * spend[line_person]), 1, None), 2)
     qty = 1 + rng.poisson(0.25, len(line_order))
     qty = np.where(rng.random(len(line_order)) < 0.03, -qty, qty)  # returns
     amount = np.round(price * qty, 2)
-    category = np.asarray([b[1] for b in vocab.BRANDS], dtype=object)[brand]
     noun_index = rng.integers(0, 100, len(line_order))
-    noun = np.asarray([vocab.PRODUCT_NOUNS[c][i % len(vocab.PRODUCT_NOUNS[c])]
-                       for c, i in zip(category, noun_index, strict=True)], dtype=object)
+    # per (brand, noun index): the product noun, its description and SKU, looked up rather than built per line
+    # (tens of millions of lines at 5 M people), the same strings shared by every line that has them
+    nouns = [vocab.PRODUCT_NOUNS[b[1]] for b in vocab.BRANDS]
+    noun_of = np.asarray([[n[i % len(n)] for i in range(100)] for n in nouns], dtype=object)
+    description_of = np.asarray([[f"{b[0]} {noun}" for noun in row] for b, row in zip(vocab.BRANDS, noun_of,
+                                                                                       strict=True)], dtype=object)
+    sku_of = np.asarray([[f"{str(k).zfill(2)}-{i % 7}" for i in range(100)] for k in range(len(vocab.BRANDS))],
+                        dtype=object)
     brand_name = np.asarray([b[0] for b in vocab.BRANDS], dtype=object)[brand]
-    sku = pd.Series(brand).astype(str).str.zfill(2).to_numpy(dtype=object) + "-" + pd.Series(
-        noun_index % 7).astype(str).to_numpy(dtype=object)
+    description = description_of[brand, noun_index]
+    sku = sku_of[brand, noun_index]
     line_no = np.arange(len(line_order)) - np.repeat(np.cumsum(lines_per) - lines_per, lines_per) + 1
     order_total = np.round(np.bincount(line_order, weights=amount, minlength=len(person)), 2)
 
@@ -89,7 +99,7 @@ def make_activities(people: People, records: dict[str, pd.DataFrame], rng: np.ra
                 "%Y-%m-%d %H:%M:%S"), "TotalAmount": order_total[orders], "Currency": ["USD"] * len(orders)}), "csv")
             out["erp/order_lines"] = (pa.table({
                 "OrderNo": id_of_order[line_order[lines]], "LineNo": line_no[lines], "Sku": sku[lines],
-                "Description": brand_name[lines] + " " + noun[lines], "Brand": brand_name[lines],
+                "Description": description[lines], "Brand": brand_name[lines],
                 "Qty": qty[lines], "UnitPrice": price[lines], "LineTotal": amount[lines]}), "csv")
         elif name == "pos":
             out["pos/receipts"] = (pa.table({"ReceiptId": pa.array(order_ids.astype(np.int64)),
@@ -107,6 +117,6 @@ def make_activities(people: People, records: dict[str, pd.DataFrame], rng: np.ra
                                             "total": order_total[orders]}), "jsonl")
             out["ecom/order_lines"] = (pa.table({
                 "order_id": id_of_order[line_order[lines]], "line": line_no[lines], "sku": sku[lines],
-                "product_name": brand_name[lines] + " " + noun[lines], "brand": brand_name[lines],
+                "product_name": description[lines], "brand": brand_name[lines],
                 "qty": qty[lines], "unit_price": price[lines], "amount": amount[lines]}), "jsonl")
     return out
