@@ -72,12 +72,14 @@ def lake_file(lake: Lake, path: str) -> str:
     return mirror.local(path)
 
 
-def parquet_source(lake: Lake, paths: Iterable[str], row_numbers: bool = False) -> str:
+def parquet_source(lake: Lake, paths: Iterable[str], row_numbers: bool = False, file_column: str | None = None) -> str:
     """``read_parquet([...], union_by_name = true)`` over lake files (SQL text, literals quoted);
-    ``row_numbers`` adds each row's position in its file as ``file_row_number``."""
+    ``row_numbers`` adds each row's position in its file as ``file_row_number``; ``file_column`` names a
+    column holding each row's file, as ``lake_file`` names it."""
     files = ", ".join(quote_literal(lake_file(lake, p), "duckdb") for p in paths)
     numbers = ", file_row_number = true" if row_numbers else ""
-    return f"read_parquet([{files}], union_by_name = true, hive_partitioning = false{numbers})"
+    named = f", filename = {quote_literal(file_column, 'duckdb')}" if file_column else ""
+    return f"read_parquet([{files}], union_by_name = true, hive_partitioning = false{numbers}{named})"
 
 
 def copy_to_lake(connection: duckdb.DuckDBPyConnection, query: str, lake: Lake, path: str) -> int:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.config.model import TableBase
-from shared.duck import copy_to_lake, lake_duckdb, parquet_source
+from shared.duck import copy_to_lake, lake_duckdb, lake_file, parquet_source
 from shared.ingest.coerce import entity_schema
 from shared.names import Col
 from shared.ports import Lake
@@ -53,13 +53,22 @@ def build_snapshot(lake: Lake, table: TableBase, previous: str | None, parts: li
     key = _q(Col.SOURCE_KEY)
     with lake_duckdb(lake) as con:
         if fulls:
-            unions = " UNION ALL ".join(
-                f"SELECT {select}, {p.order} AS _file_order FROM {parquet_source(lake, [p.path])}" for p in fulls)
-            con.execute(f"CREATE TEMP TABLE ranked AS SELECT *, row_number() OVER (PARTITION BY {key} "
-                        f"ORDER BY _file_order, {_q(Col.SOURCE_LINE)}) AS _rank FROM ({unions})")
-            dup_rows = con.execute(f"SELECT {_q(Col.SOURCE_FILE)}, count(*) FROM ranked WHERE _rank > 1 "
+            # one scan over every full file: under the ORDER BY below, a UNION ALL of a scan per file ran out
+            # of DuckDB's 1 GB (35 files, 16 M order lines). A row's position: its file's order, then its line
+            # (below 2^40), packed in one integer
+            order = " ".join(f"WHEN {quote_literal(lake_file(lake, p.path), 'duckdb')} THEN {p.order}" for p in fulls)
+            source = parquet_source(lake, [p.path for p in fulls], file_column="_c360_file")
+            con.execute(f"CREATE TEMP VIEW fulls AS SELECT {select}, ((CASE _c360_file {order} END)::BIGINT << 40) "
+                        f"+ {_q(Col.SOURCE_LINE)} AS _position FROM {source}")
+            # the first row of each repeated key, from keys and positions alone (a window over the whole rows
+            # ran out of memory as well); most keys are not repeated, and join nothing
+            con.execute(f"CREATE TEMP TABLE repeated AS SELECT {key}, min(_position) AS _first FROM fulls "
+                        f"GROUP BY {key} HAVING count(*) > 1")
+            con.execute(f"CREATE TEMP VIEW ranked AS SELECT f.*, coalesce(f._position <> r._first, false) AS _dropped "
+                        f"FROM fulls f LEFT JOIN repeated r USING ({key})")
+            dup_rows = con.execute(f"SELECT {_q(Col.SOURCE_FILE)}, count(*) FROM ranked WHERE _dropped "
                                    f"GROUP BY 1").fetchall()
-            con.execute(f"CREATE TEMP VIEW base AS SELECT {select} FROM ranked WHERE _rank = 1")
+            con.execute(f"CREATE TEMP VIEW base AS SELECT {select} FROM ranked WHERE NOT _dropped")
         elif previous:
             dup_rows = []
             con.execute(f"CREATE TEMP VIEW base AS SELECT {select} FROM {parquet_source(lake, [previous])}")
