@@ -54,7 +54,7 @@ def churn_features(con: duckdb.DuckDBPyConnection, at: pd.Timestamp,
     """Features from the orders of the view ``orders`` up to ``at``: one row per customer with a
     purchase by then, in customer order. With ``label_window`` (start, end), also each customer's label:
     1 = churned, no purchase in (start, end]. With ``at_most``, about that many of the customers, chosen
-    by a hash of their id (the same customers every run), when there are more."""
+    by a hash of their id (the same customers every run, for one DuckDB version), when there are more."""
     sample = None
     if at_most is not None:
         buyers = buyers_at(con, at)
@@ -171,7 +171,7 @@ def _model() -> Pipeline:
 def train_churn(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp, window: int, definition: int | None = None,
                 threshold: float = 0.5, seed: int = 7) -> tuple[ChurnModel, Pipeline]:
     """Fit at ``as_of - window`` on the view ``orders``; out-of-fold metrics over stratified folds; the
-    returned model sees everyone."""
+    returned model is fitted on every customer at the cutoff (on the sample, beyond ``TRAINING_CUSTOMERS``)."""
     definition = definition or window
     cutoff = as_of - pd.Timedelta(days=window)
     end = cutoff + pd.Timedelta(days=window)
