@@ -19,9 +19,9 @@ import duckdb
 import pandas as pd
 
 from shared.duck import parquet_source
+from shared.merge.survivorship import q
 from shared.names import Col
 from shared.ports import Lake
-from shared.sql.identifiers import quote_identifier
 
 DAY_US = 86_400_000_000
 ORDERS = "orders"
@@ -29,14 +29,9 @@ ORDERS = "orders"
 
 def orders_view(con: duckdb.DuckDBPyConnection, lake: Lake, activity_path: str) -> None:
     """View ``orders`` over the unified activity file: its ``SalesOrder`` rows with a time."""
-    source = parquet_source(lake, [activity_path], row_numbers=True)
-    con.execute(f"""CREATE OR REPLACE TEMP VIEW {ORDERS} AS
-        SELECT {q(Col.CUSTOMER_ID)} AS customer, epoch_us({q(Col.ACTIVITY_TIME)}) AS us,
-               coalesce({q(Col.AMOUNT)}, 0)::DOUBLE AS amount, coalesce({q(Col.IS_RETURN)}, false) AS is_return,
-               file_row_number AS row
-        FROM {source}
-        WHERE {q(Col.ACTIVITY_TYPE)} = 'SalesOrder' AND {q(Col.ACTIVITY_TIME)} IS NOT NULL
-          AND {q(Col.CUSTOMER_ID)} IS NOT NULL""")
+    _orders(con, parquet_source(lake, [activity_path], row_numbers=True), Col.CUSTOMER_ID, Col.ACTIVITY_TIME,
+            Col.AMOUNT, f"coalesce({q(Col.IS_RETURN)}, false)", "file_row_number",
+            f"{q(Col.ACTIVITY_TYPE)} = 'SalesOrder'")
 
 
 def register_orders(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, customer: str, time: str, amount: str,
@@ -44,11 +39,18 @@ def register_orders(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, custome
     """View ``orders`` over a pandas frame of orders (its columns named by the arguments; without
     ``is_return`` no order is a return): for notebooks, benchmarks and tests."""
     con.register("orders_frame", frame)
-    returns = f"coalesce({q(is_return)}, false)" if is_return else "false"
+    _orders(con, "orders_frame", customer, time, amount,
+            f"coalesce({q(is_return)}, false)" if is_return else "false", "row_number() OVER () - 1")
+
+
+def _orders(con: duckdb.DuckDBPyConnection, source: str, customer: str, time: str, amount: str, is_return: str,
+            row: str, where: str = "true") -> None:
+    """View ``orders`` over ``source``: the named columns, ``is_return`` and ``row`` as SQL; rows ``where``
+    holds with a time and a customer."""
     con.execute(f"""CREATE OR REPLACE TEMP VIEW {ORDERS} AS
         SELECT {q(customer)} AS customer, epoch_us({q(time)}) AS us, coalesce({q(amount)}, 0)::DOUBLE AS amount,
-               {returns} AS is_return, row_number() OVER () - 1 AS row
-        FROM orders_frame WHERE {q(time)} IS NOT NULL AND {q(customer)} IS NOT NULL""")
+               {is_return} AS is_return, {row} AS row
+        FROM {source} WHERE {where} AND {q(time)} IS NOT NULL AND {q(customer)} IS NOT NULL""")
 
 
 def day_sql(us: str) -> str:
@@ -59,7 +61,3 @@ def day_sql(us: str) -> str:
 def timestamp_us(at: pd.Timestamp) -> int:
     """A timestamp as microseconds since the epoch (a naive one read as UTC, as DuckDB reads it)."""
     return int(at.value // 1000)
-
-
-def q(name: str) -> str:
-    return quote_identifier(name, "duckdb")
