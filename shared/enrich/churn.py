@@ -50,25 +50,23 @@ SCORE_BATCH = 122_880  # customers scored at a time (the most DuckDB's reader ha
 
 def churn_features(con: duckdb.DuckDBPyConnection, at: pd.Timestamp,
                    label_window: tuple[pd.Timestamp, pd.Timestamp] | None = None,
-                   at_most: int | None = None) -> tuple[pa.Array, pd.DataFrame, np.ndarray | None]:
+                   sample: str | None = None) -> tuple[pa.Array, pd.DataFrame, np.ndarray | None]:
     """Features from the orders of the view ``orders`` up to ``at``: one row per customer with a
     purchase by then, in customer order. With ``label_window`` (start, end), also each customer's label:
-    1 = churned, no purchase in (start, end]. With ``at_most``, about that many of the customers, chosen
-    by a hash of their id (the same customers every run, for one DuckDB version), when there are more."""
-    sample = None
-    if at_most is not None:
-        buyers = buyers_at(con, at)
-        if buyers > at_most:
-            sample = f"hash(customer) % {SAMPLE_BUCKETS} < {math.ceil(SAMPLE_BUCKETS * at_most / buyers)}"
+    1 = churned, no purchase in (start, end]. ``sample`` (``training_sample``) keeps some customers only."""
     table = con.sql(features_sql(at, label_window, sample)).to_arrow_table()
     return feature_frame(table, labelled=label_window is not None)
 
 
-def buyers_at(con: duckdb.DuckDBPyConnection, at: pd.Timestamp) -> int:
-    """Customers of the view ``orders`` with a purchase by ``at``."""
+def training_sample(con: duckdb.DuckDBPyConnection, at: pd.Timestamp, at_most: int) -> tuple[int, str | None]:
+    """(customers of the view ``orders`` with a purchase by ``at``, SQL on ``customer`` keeping about
+    ``at_most`` of them by a hash of their id — the same customers every run, for one DuckDB version — or
+    None when they are no more)."""
     (buyers,) = con.sql(f"SELECT count(DISTINCT customer) FROM {ORDERS} "
                         f"WHERE NOT is_return AND us <= {timestamp_us(at)}").fetchall()[0]
-    return int(buyers)
+    if buyers <= at_most:
+        return int(buyers), None
+    return int(buyers), f"hash(customer) % {SAMPLE_BUCKETS} < {math.ceil(SAMPLE_BUCKETS * at_most / buyers)}"
 
 
 def features_sql(at: pd.Timestamp, label_window: tuple[pd.Timestamp, pd.Timestamp] | None = None,
@@ -175,8 +173,9 @@ def train_churn(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp, window: int
     definition = definition or window
     cutoff = as_of - pd.Timedelta(days=window)
     end = cutoff + pd.Timedelta(days=window)
+    population, sample = training_sample(con, cutoff, TRAINING_CUSTOMERS)
     _customers, features, churned = churn_features(con, cutoff, (end - pd.Timedelta(days=definition), end),
-                                                   TRAINING_CUSTOMERS)
+                                                   sample)
     labels = pd.Series(churned, index=features.index)
     if labels.nunique() < 2 or labels.value_counts().min() < FOLDS:
         raise ValueError(f"churn needs at least {FOLDS} churned and {FOLDS} retained customers at the training "
@@ -203,7 +202,7 @@ def train_churn(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp, window: int
         round(churn_accuracy, 4), max(set(days_chosen), key=days_chosen.count),
         round(float(roc_auc_score(y, features["recency_days"].to_numpy())), 4),
         round(float((baseline == y).mean()), 4), round(base_churn, 4), grade(accuracy, churn_accuracy, base_churn),
-        len(labels), buyers_at(con, cutoff), FOLDS, round(float(y.mean()), 4), fold_auc,
+        len(labels), population, FOLDS, round(float(y.mean()), 4), fold_auc,
         dict(zip(FEATURES, model[-1].coef_[0].round(4).tolist(), strict=True)))
     return summary, model
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shared.enrich.churn import churn_features, train_churn
+from shared.enrich.churn import churn_features, train_churn, training_sample
 from shared.enrich.clv import (
     BgNbd,
     bgnbd_negative_ll,
@@ -171,9 +171,10 @@ def test_churn_trains_on_a_stable_sample_of_at_most_the_cap(transactions: pd.Dat
     con = orders(transactions)
     cutoff = END_OF_CALIBRATION
     everyone, _, _ = churn_features(con, cutoff)
-    first, _, _ = churn_features(con, cutoff, at_most=1000)
-    again, _, _ = churn_features(con, cutoff, at_most=1000)
+    first, _, _ = churn_features(con, cutoff, sample=training_sample(con, cutoff, 1000)[1])
+    again, _, _ = churn_features(con, cutoff, sample=training_sample(con, cutoff, 1000)[1])
     assert len(everyone) == 2357 and 900 < len(first) < 1100
     assert first.to_pylist() == again.to_pylist()  # the same customers every run
     assert set(first.to_pylist()) <= set(everyone.to_pylist())
-    assert churn_features(con, cutoff, at_most=5000)[0].to_pylist() == everyone.to_pylist()
+    assert churn_features(con, cutoff, sample=training_sample(con, cutoff, 5000)[1])[0].to_pylist() == \
+        everyone.to_pylist()
