@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 
 from shared.config.model import Segment, SegmentCondition, SegmentRule
-from shared.names import Col
 
 log = logging.getLogger(__name__)
 RFM_SEGMENTS = [  # (name, R range, FM range) over the 1–5 scores
@@ -24,6 +23,8 @@ RFM_SEGMENTS = [  # (name, R range, FM range) over the 1–5 scores
     ("About To Sleep", (3, 3), (1, 2)), ("Can't Lose Them", (1, 1), (4, 5)), ("At Risk", (2, 2), (4, 5)),
     ("Hibernating", (2, 2), (1, 3)), ("Lost", (1, 1), (1, 3)),
 ]
+# score digits → "RFM": one string object per score, not one per customer
+_RFM_DIGITS = np.array([f"{n:03d}" for n in range(1000)], dtype=object)
 
 
 def _quintile(values: pd.Series, higher_is_better: bool = True) -> pd.Series:
@@ -32,10 +33,11 @@ def _quintile(values: pd.Series, higher_is_better: bool = True) -> pd.Series:
 
 
 def rfm_scores(measures: pd.DataFrame) -> pd.DataFrame:
-    """RecencyScore, FrequencyScore, MonetaryScore (1–5), RfmScore ("RFM" digits) and RfmSegment. Ties are
-    ranked in CustomerId order, so the scores do not depend on the order of the rows (the Customer table
-    is written in shards)."""
-    buyers = measures[measures["TransactionCount"] > 0].sort_values(Col.CUSTOMER_ID, kind="stable")
+    """RecencyScore, FrequencyScore, MonetaryScore (1–5), RfmScore ("RFM" digits) and RfmSegment of the
+    customers with purchases, indexed as their rows in ``measures``. The rows must come in CustomerId
+    order: ties are ranked in that order, so the scores do not depend on how the Customer table was
+    sharded."""
+    buyers = measures.loc[measures["TransactionCount"] > 0, ["DaysSinceLastPurchase", "TransactionCount", "TotalSpend"]]
     r = _quintile(-buyers["DaysSinceLastPurchase"].astype(float))
     f = _quintile(buyers["TransactionCount"].astype(float))
     m = _quintile(buyers["TotalSpend"].astype(float))
@@ -43,9 +45,9 @@ def rfm_scores(measures: pd.DataFrame) -> pd.DataFrame:
     segment = pd.Series("Other", index=buyers.index, dtype=object)
     for name, (r_lo, r_hi), (fm_lo, fm_hi) in reversed(RFM_SEGMENTS):
         segment[(r >= r_lo) & (r <= r_hi) & (fm >= fm_lo) & (fm <= fm_hi)] = name
-    return pd.DataFrame({Col.CUSTOMER_ID: buyers[Col.CUSTOMER_ID], "RecencyScore": r, "FrequencyScore": f,
-                         "MonetaryScore": m, "RfmScore": r.astype(str) + f.astype(str) + m.astype(str),
-                         "RfmSegment": segment})
+    score = (r * 100 + f * 10 + m).to_numpy()
+    return pd.DataFrame({"RecencyScore": r, "FrequencyScore": f, "MonetaryScore": m,
+                         "RfmScore": _RFM_DIGITS[score], "RfmSegment": segment}, index=buyers.index)
 
 
 def _condition(frame: pd.DataFrame, condition: SegmentCondition) -> pd.Series:
@@ -91,21 +93,21 @@ def segment_fields(segments: list[Segment]) -> set[str]:
     return set().union(*(fields(s.rule) for s in segments if s.rule is not None))
 
 
-def segment_members(frame: pd.DataFrame, segments: list[Segment]) -> dict[str, set[str]]:
-    """Segment name → member CustomerIds, evaluated in config order (set operations use earlier ones)."""
-    members: dict[str, set[str]] = {}
-    ids = frame[Col.CUSTOMER_ID]
+def segment_members(frame: pd.DataFrame, segments: list[Segment]) -> dict[str, np.ndarray]:
+    """Segment name → a boolean mask over the frame's rows, evaluated in config order (set operations
+    use earlier segments: union is any, intersect all, exclude the first and none of the others)."""
+    members: dict[str, np.ndarray] = {}
+    nobody = np.zeros(len(frame), dtype=bool)
     for segment in segments:
         if segment.rule is not None:
-            members[segment.name] = set(ids[_rule(frame, segment.rule)].tolist())
+            members[segment.name] = _rule(frame, segment.rule).to_numpy(dtype=bool)
         elif segment.union:
-            members[segment.name] = set().union(*(members[n] for n in segment.union))
+            members[segment.name] = np.logical_or.reduce([members[n] for n in segment.union])
         elif segment.intersect:
-            sets = [members[n] for n in segment.intersect]
-            members[segment.name] = set.intersection(*sets) if sets else set()
+            members[segment.name] = np.logical_and.reduce([members[n] for n in segment.intersect])
         elif segment.exclude:
             first, *rest = segment.exclude
-            members[segment.name] = members[first] - set().union(*(members[n] for n in rest))
+            members[segment.name] = members[first] & ~np.logical_or.reduce([nobody, *(members[n] for n in rest)])
         else:
-            members[segment.name] = set()
+            members[segment.name] = nobody.copy()
     return members

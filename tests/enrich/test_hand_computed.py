@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from tests.match.harness import enrich, unify
@@ -35,6 +36,9 @@ enrichment:
     - {name: loyal_big_spenders, exclude: [either, returners]}
     - name: lee_or_cy   # profile columns, a nested rule: the segments step reads only the columns named here
       rule: {any: [{field: LastName, op: "=", value: Lee}, {all: [{field: FirstName, op: contains, value: cy}]}]}
+    - {name: either_and_lee_or_cy, intersect: [either, lee_or_cy]}
+    - name: champions   # a rule on the RFM segment the same step computes
+      rule: {all: [{field: RfmSegment, op: "=", value: Champions}]}
 """
 
 
@@ -120,9 +124,10 @@ def test_rfm_and_rule_segments(enriched) -> None:
     # two buyers: the better gets quintile 5 (rank 2/2), the other 3 (rank 1/2 → ceil(2.5))
     assert (ann["RfmScore"], ann["RfmSegment"]) == ("555", "Champions")
     assert (bob["RfmScore"], bob["RfmSegment"]) == ("333", "Needs Attention")
-    assert ann["Segments"] == "big_spenders;either;lee_or_cy;loyal_big_spenders"
+    assert ann["Segments"] == "big_spenders;champions;either;either_and_lee_or_cy;lee_or_cy;loyal_big_spenders"
     assert bob["Segments"] == "either;returners"
-    assert by_customer(segments, unified, "Contacts", "3")["Segments"] == "lee_or_cy"  # Cy buys nothing
+    cy = by_customer(segments, unified, "Contacts", "3")
+    assert cy["Segments"] == "lee_or_cy" and pd.isna(cy["RfmScore"])  # Cy buys nothing: no RFM scores
     membership = out["SegmentMembership"]
     assert membership["SegmentMembershipId"].is_unique
     assert set(membership[membership["CustomerId"] == bob["CustomerId"]]["Segment"]) == {
@@ -134,13 +139,36 @@ def test_models_are_skipped_with_too_few_customers_and_say_so(enriched) -> None:
     assert "lifetime_value" not in out and "churn" not in out  # 2 buyers: below the minimum for a fit
 
 
-def test_rfm_scores_of_tied_customers_do_not_depend_on_row_order() -> None:
-    """Quintiles rank ties in CustomerId order: the Customer table, read from its shards, comes in any order."""
-    from shared.enrich.segments import rfm_scores
+def test_rfm_scores_of_tied_customers_do_not_depend_on_how_the_customer_table_is_sharded(tmp_path) -> None:
+    """Quintiles rank ties in CustomerId order: the Customer table is read from its shards, which come in
+    any order, and so may the rows of the measures. The file keeps its column types with a non-buyer."""
+    ids = [f"c{i:02d}" for i in range(10)]
+    measures = pd.DataFrame({"CustomerId": ids, "TransactionCount": [2] * 9 + [0],
+                             "DaysSinceLastPurchase": [30] * 9 + [None], "TotalSpend": [50.0] * 9 + [0.0]})
+    ordered = _segments_of(tmp_path / "ordered", [ids[:5], ids[5:]], measures)
+    shuffled = _segments_of(tmp_path / "shuffled", [["c07", "c02", "c09"], ["c04", "c00", "c08", "c01"],
+                                                    ["c06", "c05", "c03"]], measures.sample(frac=1, random_state=3))
+    assert ordered.column("CustomerId").to_pylist() == ids  # c09 is in a segment, not a buyer
+    assert ordered.column("RecencyScore").to_pylist() == [1, 2, 2, 3, 3, 4, 4, 5, 5, None]  # ranks 1/9 … 9/9
+    assert ordered.equals(shuffled)
+    assert ordered.schema.field("RecencyScore").type == pa.int64()
 
-    measures = pd.DataFrame({"CustomerId": [f"c{i:02d}" for i in range(10)], "TransactionCount": [2] * 10,
-                             "DaysSinceLastPurchase": [30] * 10, "TotalSpend": [50.0] * 10})
-    ordered = rfm_scores(measures).set_index("CustomerId").sort_index()
-    shuffled = rfm_scores(measures.sample(frac=1, random_state=3)).set_index("CustomerId").sort_index()
-    assert ordered["RecencyScore"].tolist() == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
-    pd.testing.assert_frame_equal(ordered, shuffled)
+
+def _segments_of(lake_root, shards: list[list[str]], measures: pd.DataFrame) -> pa.Table:
+    from shared.adapters.local_lake import LocalLake
+    from shared.config.load import load_config_text
+    from shared.enrich.run import run_enrichment
+    from shared.lakeio import read_parquet, write_parquet
+    from shared.names import Enrichment
+    from shared.paths import RunPaths
+
+    text = config() + ACTIVITIES.replace("  segments:\n", "  segments:\n    - {name: lees, rule: {all: [{field: "
+                                         "LastName, op: \"=\", value: Lee}]}}\n", 1)
+    lake, paths = LocalLake(lake_root), RunPaths("20260401T000000Z-ties")
+    for number, shard in enumerate(shards):
+        write_parquet(lake, f"{paths.unified_folder('Customer')}/part-{number}.parquet",
+                      pa.table({"CustomerId": shard, "LastName": ["Lee"] * len(shard)}))
+    write_parquet(lake, paths.enrichment("measures"), pa.Table.from_pandas(measures, preserve_index=False))
+    outcome = run_enrichment(lake, load_config_text(text), paths.run_id, Enrichment.SEGMENTS)
+    assert outcome.path is not None
+    return read_parquet(lake, outcome.path)
