@@ -118,18 +118,26 @@ def fit_bgnbd(summary: Summary, start: tuple[float, float, float, float] = (1.0,
 def expected_purchases(model: BgNbd, t: float | np.ndarray, x: np.ndarray, tx: np.ndarray,
                        T: np.ndarray) -> np.ndarray:
     """E[X(t) | x, t_x, T]: expected purchases in the next ``t`` periods (FHL 2005, eq. 10)."""
+    return _purchases_numerator(model, t, x, T) / _alive_denominator(model, x, tx, T)
+
+
+def _purchases_numerator(model: BgNbd, t: float | np.ndarray, x: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """Eq. 10 above its denominator: it depends on (x, T) only, not on t_x."""
     r, alpha, a, b = model.r, model.alpha, model.a, model.b
     z = t / (alpha + T + t)
     hyp = hyp2f1(r + x, b + x, a + b + x - 1, z)
     first = (a + b + x - 1) / (a - 1)
     second = 1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp
-    denominator = 1 + (x > 0) * (a / np.maximum(b + x - 1, 1e-12)) * ((alpha + T) / (alpha + tx)) ** (r + x)
-    return first * second / denominator
+    return first * second
+
+
+def _alive_denominator(model: BgNbd, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:
+    r, alpha, a, b = model.r, model.alpha, model.a, model.b
+    return 1 + (x > 0) * (a / np.maximum(b + x - 1, 1e-12)) * ((alpha + T) / (alpha + tx)) ** (r + x)
 
 
 def probability_alive(model: BgNbd, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:
-    r, alpha, a, b = model.r, model.alpha, model.a, model.b
-    return 1.0 / (1 + (x > 0) * (a / np.maximum(b + x - 1, 1e-12)) * ((alpha + T) / (alpha + tx)) ** (r + x))
+    return 1.0 / _alive_denominator(model, x, tx, T)
 
 
 @dataclass(frozen=True)
@@ -184,15 +192,18 @@ def lifetime_value(bg: BgNbd, gg: GammaGamma, summary: Summary, months: int, ann
     spend = expected_spend(gg, x, m, mean_spend)
     month = 30.4375 / unit_days
     discount = (1 + annual_discount) ** (-(np.arange(1, months + 1) / 12.0))
+    # the hypergeometric part per distinct (x, T) — thousands, not millions — then per customer as before
+    pairs, pair = np.unique(x + 1j * T, return_inverse=True)
+    numerator = np.vstack([_purchases_numerator(bg, month * k, pairs.real, pairs.imag) for k in range(months + 1)])
+    denominator = _alive_denominator(bg, x, tx, T)
     purchases, value = np.empty(len(f)), np.empty(len(f))
     for start in range(0, len(f), chunk):
         part = slice(start, start + chunk)
-        cumulative = np.vstack([expected_purchases(bg, month * k, x[part], tx[part], T[part])
-                                for k in range(months + 1)])
+        cumulative = numerator[:, pair[part]] / denominator[part]
         purchases[part] = cumulative[-1]
         value[part] = (np.diff(cumulative, axis=0) * discount[:, None]).sum(axis=0) * spend[part]
     return pd.DataFrame({"ExpectedPurchases": purchases, "ExpectedOrderValue": spend,
-                         "LifetimeValue": np.round(value, 2), "ProbabilityAlive": probability_alive(bg, x, tx, T)},
+                         "LifetimeValue": np.round(value, 2), "ProbabilityAlive": 1.0 / denominator},
                         index=f.index)
 
 
