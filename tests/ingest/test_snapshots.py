@@ -81,6 +81,23 @@ def test_within_an_hour_a_delete_older_than_the_upsert_loses(lake: LocalLake) ->
     assert [r["FirstName"] for r in read_parquet(lake, "n.parquet").to_pylist()] == ["Anna"]
 
 
+def test_within_an_hour_ties_go_to_the_delete_then_the_later_line_then_the_later_file(lake: LocalLake) -> None:
+    source = load_config_text(CONFIG).source("contacts")
+    base = converted(lake, "base.csv", "1,Ann,Lee,,,1,\n2,Bo,Li,,,2,\n")
+    build_snapshot(lake, source, None, [ConvertedPart(base, "full", None, "2026-01-01T00:00:00+00:00", 0)], "p.parquet")
+    same = "2026-01-01T07:10:00+00:00"  # no record time: every change has its file's time
+    up = converted(lake, "up.csv", "1,Anna,Lee,,,2,\n2,Bob,Li,,,3,\n1,Annie,Lee,,,4,\n", "upsert")
+    gone = converted(lake, "del.csv", "2\n", "delete", columns=False)
+    first = converted(lake, "a-up.csv", "3,Cy,Wu,,,5,\n", "upsert")
+    second = converted(lake, "b-up.csv", "3,Cyd,Wu,,,6,\n", "upsert")  # same line, same time, later path
+    hour = "2026-01-01T07:00:00+00:00"
+    parts = [ConvertedPart(p, kind, hour, same, 0) for p, kind in
+             [(second, "upsert"), (gone, "delete"), (up, "upsert"), (first, "upsert")]]
+    build_snapshot(lake, source, "p.parquet", parts, "n.parquet")
+    rows = {r["SourceKey"]: r["FirstName"] for r in read_parquet(lake, "n.parquet").to_pylist()}
+    assert rows == {"1": "Annie", "3": "Cyd"}
+
+
 @pytest.mark.parametrize(("path", "kind", "hour"), [
     ("landing/crm/contacts/FullData/a.csv", "full", None),
     ("landing/crm/contacts/extract.csv", "full", None),
