@@ -5,8 +5,10 @@ is the peak of one activity, not of the whole run. Linux keeps a process's peak 
 ``VmHWM`` and lets the process reset it (``/proc/self/clear_refs``, value 5), so a step that runs alone
 in its process — as an activity does in a language worker running one invocation at a time — can read
 its own peak when it ends. The peak counts what the process already held when the step started (the
-imported app, heap kept from earlier activities), as the instance's memory does. A step that overlaps
-another step of the same process (host threads) cannot tell its memory from the other's; it reports
+imported app, what earlier activities left alive), as the instance's memory does; what they freed is
+handed back to the system first (glibc and Arrow keep freed pages mapped, and a step's peak would
+start from them). A step that overlaps another step of the same process (host threads) cannot tell
+its memory from the other's; it reports
 ``None`` rather than a number that is not its own. So do platforms without ``/proc``.
 """
 
@@ -64,6 +66,8 @@ def measure(peak: Peak | None = None) -> Iterator[Peak]:
         _running += 1
         _started += 1
         ticket = _started
+        if alone:  # start from what the process holds, not from what earlier steps freed and the heap kept
+            release()
         exact = alone and _reset()
     peak = peak if peak is not None else Peak()
     try:
@@ -93,6 +97,9 @@ def release() -> None:
     """Hand memory freed by Python back to the operating system (glibc keeps freed heap pages mapped, so
     a step that dropped large intermediates would still hold them). One call, where a step has just freed
     what it no longer needs; a no-op where the C library is not glibc."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()  # Arrow's pool (mimalloc) keeps freed pages too
     trim = _malloc_trim()
     if trim is not None:
         trim(0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import numpy as np
 
@@ -31,6 +32,26 @@ def test_a_step_alone_reports_its_own_peak_not_an_earlier_one() -> None:
     assert big.mb is not None and small.mb is not None
     # the first step's 300 MB are in its peak; the second's peak starts again from what is resident now
     assert big.mb - small.mb > 250
+
+
+def _resident_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def test_a_step_starts_from_what_earlier_steps_left_alive_not_from_what_they_freed() -> None:
+    """Freed small blocks between live ones stay mapped in the C heap; the next step hands them back
+    before its peak starts counting, as a worker should before its next activity."""
+    blocks = [np.ones(2_500) for _ in range(15_000)]  # 300 MB in blocks of 20 kB, from the C heap
+    kept = blocks[::50]  # one in fifty stays alive: the heap cannot shrink from its top
+    del blocks
+    held = _resident_mb()
+    with procmem.measure() as step:
+        pass
+    assert step.mb is not None and step.mb < held - 150, (held, step.mb)
+    assert len(kept) == 300
 
 
 def test_overlapping_steps_report_no_number() -> None:
