@@ -11,6 +11,7 @@ inputs are DuckDB aggregates over the orders (``shared.enrich.frames``): no orde
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
@@ -61,10 +62,19 @@ def rfm_summary(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp, unit_days: 
 
 
 def _aggregate(columns: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
-    """Unique rows and their counts (the likelihood only depends on the sufficient statistics)."""
-    stacked = np.column_stack(columns)
-    unique, counts = np.unique(stacked, axis=0, return_counts=True)
-    return [unique[:, i] for i in range(unique.shape[1])], counts.astype(float)
+    """Unique rows and their counts (the likelihood only depends on the sufficient statistics), in
+    lexicographic order of the columns (the order ``np.unique(axis=0)`` gives, several times faster)."""
+    order = np.lexsort(columns[::-1])
+    ordered = [c[order] for c in columns]
+    starts = np.flatnonzero(np.r_[True, np.any([np.diff(c) != 0 for c in ordered], axis=0)]) if len(order) else order
+    counts = np.diff(np.r_[starts, len(order)])
+    return [c[starts] for c in ordered], counts.astype(float)
+
+
+def _per_value(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct values, index of each row's value): a likelihood's special functions of the frequency
+    alone are evaluated once per distinct frequency (tens), not once per row (millions)."""
+    return np.unique(x, return_inverse=True)
 
 
 @dataclass(frozen=True)
@@ -81,12 +91,17 @@ class BgNbd:
         return {"r": self.r, "alpha": self.alpha, "a": self.a, "b": self.b}
 
 
-def bgnbd_negative_ll(log_params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray,
-                      weight: np.ndarray) -> tuple[float, np.ndarray]:
-    """Negative log-likelihood and its gradient with respect to the log-parameters."""
+def bgnbd_negative_ll(log_params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray, weight: np.ndarray,
+                      by_x: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[float, np.ndarray]:
+    """Negative log-likelihood and its gradient with respect to the log-parameters; ``by_x`` (from
+    ``_per_value(x)``) evaluates the functions of x alone per distinct x, with identical results."""
     r, alpha, a, b = np.exp(log_params)
-    ln_a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-    ln_a2 = betaln(a, b + x) - betaln(a, b)
+
+    def of_x(function: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        return function(x) if by_x is None else function(by_x[0])[by_x[1]]
+
+    ln_a1 = of_x(lambda v: gammaln(r + v)) - gammaln(r) + r * np.log(alpha)
+    ln_a2 = of_x(lambda v: betaln(a, b + v)) - betaln(a, b)
     ln_a3 = -(r + x) * np.log(alpha + T)
     has = x > 0
     ln_a4 = np.full_like(x, -np.inf)
@@ -95,10 +110,11 @@ def bgnbd_negative_ll(log_params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: 
     ll = ln_a1 + ln_a2 + ln_d
     w3, w4 = np.exp(ln_a3 - ln_d), np.exp(ln_a4 - ln_d)
     log_alpha_tx = np.log(alpha + np.where(has, tx, 0.0))
-    d_r = digamma(r + x) - digamma(r) + np.log(alpha) - w3 * np.log(alpha + T) - w4 * log_alpha_tx
+    d_r = of_x(lambda v: digamma(r + v)) - digamma(r) + np.log(alpha) - w3 * np.log(alpha + T) - w4 * log_alpha_tx
     d_alpha = r / alpha - w3 * (r + x) / (alpha + T) - w4 * (r + x) / (alpha + np.where(has, tx, 0.0))
-    d_a = digamma(a + b) - digamma(a + b + x) + w4 / a
-    d_b = (digamma(a + b) + digamma(b + x) - digamma(b) - digamma(a + b + x)
+    digamma_abx = of_x(lambda v: digamma(a + b + v))
+    d_a = digamma(a + b) - digamma_abx + w4 / a
+    d_b = (digamma(a + b) + of_x(lambda v: digamma(b + v)) - digamma(b) - digamma_abx
            - w4 / np.where(has, b + x - 1, 1.0))
     gradient = np.array([np.dot(weight, d) for d in (d_r, d_alpha, d_a, d_b)]) * np.array([r, alpha, a, b])
     return -float(np.dot(weight, ll)), -gradient
@@ -108,8 +124,8 @@ def fit_bgnbd(summary: Summary, start: tuple[float, float, float, float] = (1.0,
     f = summary.frame
     (x, tx, T), weight = _aggregate([f["frequency"].to_numpy(float), f["recency"].to_numpy(float),
                                      f["T"].to_numpy(float)])
-    result = minimize(bgnbd_negative_ll, np.log(np.asarray(start)), args=(x, tx, T, weight), jac=True,
-                      method="L-BFGS-B", options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-8})
+    result = minimize(bgnbd_negative_ll, np.log(np.asarray(start)), args=(x, tx, T, weight, _per_value(x)),
+                      jac=True, method="L-BFGS-B", options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-8})
     r, alpha, a, b = np.exp(result.x)
     return BgNbd(float(r), float(alpha), float(a), float(b), float(-result.fun), int(result.nit),
                  bool(result.success))
@@ -152,13 +168,18 @@ class GammaGamma:
         return {"p": self.p, "q": self.q, "gamma": self.gamma}
 
 
-def gamma_gamma_negative_ll(log_params: np.ndarray, x: np.ndarray, m: np.ndarray,
-                            weight: np.ndarray) -> tuple[float, np.ndarray]:
+def gamma_gamma_negative_ll(log_params: np.ndarray, x: np.ndarray, m: np.ndarray, weight: np.ndarray,
+                            by_x: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[float, np.ndarray]:
     p, q, g = np.exp(log_params)
-    ll = (gammaln(p * x + q) - gammaln(p * x) - gammaln(q) + q * np.log(g) + (p * x - 1) * np.log(m)
+
+    def of_x(function: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        return function(x) if by_x is None else function(by_x[0])[by_x[1]]
+
+    gammaln_pxq, digamma_pxq = of_x(lambda v: gammaln(p * v + q)), of_x(lambda v: digamma(p * v + q))
+    ll = (gammaln_pxq - of_x(lambda v: gammaln(p * v)) - gammaln(q) + q * np.log(g) + (p * x - 1) * np.log(m)
           + p * x * np.log(x) - (p * x + q) * np.log(g + m * x))
-    d_p = x * (digamma(p * x + q) - digamma(p * x) + np.log(m) + np.log(x) - np.log(g + m * x))
-    d_q = digamma(p * x + q) - digamma(q) + np.log(g) - np.log(g + m * x)
+    d_p = x * (digamma_pxq - of_x(lambda v: digamma(p * v)) + np.log(m) + np.log(x) - np.log(g + m * x))
+    d_q = digamma_pxq - digamma(q) + np.log(g) - np.log(g + m * x)
     d_g = q / g - (p * x + q) / (g + m * x)
     gradient = np.array([np.dot(weight, d) for d in (d_p, d_q, d_g)]) * np.array([p, q, g])
     return -float(np.dot(weight, ll)), -gradient
@@ -167,8 +188,8 @@ def gamma_gamma_negative_ll(log_params: np.ndarray, x: np.ndarray, m: np.ndarray
 def fit_gamma_gamma(summary: Summary, start: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> GammaGamma:
     f = summary.frame[(summary.frame["frequency"] > 0) & (summary.frame["monetary_value"] > 0)]
     (x, m), weight = _aggregate([f["frequency"].to_numpy(float), f["monetary_value"].to_numpy(float)])
-    result = minimize(gamma_gamma_negative_ll, np.log(np.asarray(start)), args=(x, m, weight), jac=True,
-                      method="L-BFGS-B", options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9})
+    result = minimize(gamma_gamma_negative_ll, np.log(np.asarray(start)), args=(x, m, weight, _per_value(x)),
+                      jac=True, method="L-BFGS-B", options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9})
     p, q, g = np.exp(result.x)
     return GammaGamma(float(p), float(q), float(g), float(-result.fun), bool(result.success))
 

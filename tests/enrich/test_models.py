@@ -12,6 +12,8 @@ import pytest
 from shared.enrich.churn import churn_features, train_churn, training_sample
 from shared.enrich.clv import (
     BgNbd,
+    _aggregate,
+    _per_value,
     bgnbd_negative_ll,
     expected_purchases,
     fit_bgnbd,
@@ -88,6 +90,16 @@ def test_analytic_gradients_match_finite_differences(calibration, which: str) ->
     numeric = [(function(point + step * e, *args)[0] - function(point - step * e, *args)[0]) / (2 * step)
                for e in np.eye(len(point))]  # central differences
     np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-4)
+    # the functions of the frequency evaluated once per distinct frequency: the very same numbers
+    grouped = function(point, *args, _per_value(args[0]))
+    assert grouped[0] == function(point, *args)[0] and np.array_equal(grouped[1], analytic)
+
+
+def test_sufficient_statistics_are_the_unique_rows_in_order_with_their_counts() -> None:
+    x, t = np.array([2.0, 0.0, 2.0, 1.0, 0.0, 2.0]), np.array([5.0, 0.0, 5.0, 3.0, 0.0, 4.0])
+    (ux, ut), counts = _aggregate([x, t])
+    assert ux.tolist() == [0.0, 1.0, 2.0, 2.0] and ut.tolist() == [0.0, 3.0, 4.0, 5.0]
+    assert counts.tolist() == [2.0, 1.0, 1.0, 2.0]
 
 
 def test_churn_on_cdnow_39_weeks_calibration_39_weeks_holdout(transactions: pd.DataFrame) -> None:
