@@ -185,8 +185,8 @@ def _segments(lake: Lake, config: UnificationConfig, paths: RunPaths, output: st
     segments = config.enrichment.segments
     sources = [unified_files(lake, paths.run_id, CUSTOMER)]
     sources += [[path] for name in FIRST_STAGE if lake.exists(path := paths.enrichment(name.value))]
-    # DuckDB at half its usual limit: pandas holds the rules' columns beside it (1.56 GB against 2.1 GB at
-    # 5 M customers; the joins spill a little, 63 s against 50 s)
+    # DuckDB at half its usual limit: pandas holds the rules' columns beside it (1.56 GB against 2.1 GB on
+    # a synthetic 5 M customers; the joins spill a little, 63 s against 50 s)
     with lake_duckdb(lake, memory_limit="512MB") as con:
         wanted = segment_fields(segments)
         frame = _segment_inputs(con, lake, sources, wanted)
@@ -245,7 +245,8 @@ def _segment_inputs(con: duckdb.DuckDBPyConnection, lake: Lake, sources: list[li
                     wanted: set[str]) -> pd.DataFrame:
     """Table ``segment_dimension`` (``i``: the row's position in CustomerId order, ``CustomerId``) and, as
     pandas in that row order, the ``wanted`` columns and the RFM inputs, each from the first source
-    (Customer shards, then the first-stage enrichments) that has it. One join at a time, as the export."""
+    (Customer shards, then the first-stage enrichments) that has it, and the ids only if a rule names
+    them. One join at a time, as the export."""
     taken: list[str] = []
     last = 0
     for index, files in enumerate(sources):
@@ -254,7 +255,7 @@ def _segment_inputs(con: duckdb.DuckDBPyConnection, lake: Lake, sources: list[li
         new = [c for c in names if c in reads and c not in taken and c != Col.CUSTOMER_ID]
         if index and not new:
             continue
-        select = ", ".join(f"{q(c)}" for c in [Col.CUSTOMER_ID, *new])
+        select = ", ".join(q(c) for c in [Col.CUSTOMER_ID, *new])
         source = parquet_source(lake, files) if files else f"(SELECT NULL::VARCHAR AS {CID} WHERE false)"
         if index == 0:
             con.execute(f"CREATE TEMP TABLE segment_0 AS SELECT {select} FROM {source}")
@@ -268,9 +269,10 @@ def _segment_inputs(con: duckdb.DuckDBPyConnection, lake: Lake, sources: list[li
     con.execute(f"CREATE TEMP TABLE segment_dimension AS SELECT row_number() OVER (ORDER BY {CID}) - 1 AS i, * "
                 f"FROM segment_{last}")
     con.execute(f"DROP TABLE segment_{last}")
-    columns = ", ".join(q(c) for c in taken) or "NULL AS none"
+    fetched = [*taken, Col.CUSTOMER_ID] if Col.CUSTOMER_ID in wanted else taken  # a rule may name ids
+    columns = ", ".join(q(c) for c in fetched) or "NULL AS none"
     frame = con.sql(f"SELECT {columns} FROM segment_dimension ORDER BY i").to_arrow_table().to_pandas()
-    return frame if taken else frame.drop(columns="none")
+    return frame if fetched else frame.drop(columns="none")
 
 
 def _write_membership(con: duckdb.DuckDBPyConnection, lake: Lake, path: str) -> None:

@@ -151,6 +151,8 @@ def test_rfm_scores_of_tied_customers_do_not_depend_on_how_the_customer_table_is
     assert ordered.column("CustomerId").to_pylist() == ids  # c09 is in a segment, not a buyer
     assert ordered.column("RecencyScore").to_pylist() == [1, 2, 2, 3, 3, 4, 4, 5, 5, None]  # ranks 1/9 … 9/9
     assert ordered.equals(shuffled)
+    chosen = [i for i, names in zip(ids, ordered.column("Segments").to_pylist(), strict=True) if "chosen" in names]
+    assert chosen == ["c03", "c09"]  # a rule may name ids
     assert ordered.schema.field("RecencyScore").type == pa.int64()
 
 
@@ -162,8 +164,9 @@ def _segments_of(lake_root, shards: list[list[str]], measures: pd.DataFrame) -> 
     from shared.names import Enrichment
     from shared.paths import RunPaths
 
-    text = config() + ACTIVITIES.replace("  segments:\n", "  segments:\n    - {name: lees, rule: {all: [{field: "
-                                         "LastName, op: \"=\", value: Lee}]}}\n", 1)
+    segments = ("  segments:\n    - {name: lees, rule: {all: [{field: LastName, op: \"=\", value: Lee}]}}\n"
+                "    - {name: chosen, rule: {all: [{field: CustomerId, op: in, value: [c03, c09]}]}}\n")
+    text = config() + ACTIVITIES.replace("  segments:\n", segments, 1)
     lake, paths = LocalLake(lake_root), RunPaths("20260401T000000Z-ties")
     for number, shard in enumerate(shards):
         write_parquet(lake, f"{paths.unified_folder('Customer')}/part-{number}.parquet",
