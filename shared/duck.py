@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextvars import ContextVar
 
 import duckdb
+import pyarrow as pa
 
 from shared.ports import Lake
 from shared.scratch import make_scratch, scratch
@@ -95,9 +96,12 @@ def copy_to_lake(connection: duckdb.DuckDBPyConnection, query: str, lake: Lake, 
 
 
 def copy_folder_to_lake(connection: duckdb.DuckDBPyConnection, query: str, lake: Lake, folder: str,
-                        partition_by: Sequence[str] = (), file_size_mb: int = 256) -> tuple[int, list[str]]:
+                        partition_by: Sequence[str] = (), file_size_mb: int = 256,
+                        typing: FolderTyping | None = None) -> tuple[int, list[str]]:
     """Write a query's result as a folder of Parquet files (hive-partitioned by ``partition_by``, the
     partition columns kept in the files too, files split at ``file_size_mb``); returns (rows, lake paths).
+    ``typing``, if given, receives the files' schema and the longest value of each text column, read
+    from the local files before they go up (what typing the SQL views needs, without reading them back).
 
     A partitioned table is written one partition at a time, a ``COPY`` per value filtered from the query,
     in the folders DuckDB's ``PARTITION_BY`` would name. ``PARTITION_BY`` itself keeps a buffer per thread
@@ -105,18 +109,18 @@ def copy_folder_to_lake(connection: duckdb.DuckDBPyConnection, query: str, lake:
     out of the 1 GB limit in it, and a five-million-customer export failed in it in a full run. Written a
     partition at a time, the 4 M rows took 1.3 GB of process."""
     if not partition_by:
-        return _copy_files(connection, query, lake, folder, file_size_mb)
+        return _copy_files(connection, query, lake, folder, file_size_mb, typing)
     columns = [quote_identifier(c, "duckdb") for c in partition_by]
     values = connection.execute(f"SELECT DISTINCT {', '.join(columns)} FROM ({query}) ORDER BY ALL").fetchall()
     if not values:  # no rows: one empty file keeps the schema
-        return _copy_files(connection, query, lake, folder, file_size_mb)
+        return _copy_files(connection, query, lake, folder, file_size_mb, typing)
     rows, written = 0, []
     for value in values:
         where = " AND ".join(f"{c} IS NULL" if v is None else f"{c} = {duckdb_value(v)}"
                              for c, v in zip(columns, value, strict=True))
         subfolder = "/".join(f"{name}={_hive_value(v)}" for name, v in zip(partition_by, value, strict=True))
         count, files = _copy_files(connection, f"SELECT * FROM ({query}) WHERE {where}", lake,
-                                   f"{folder.rstrip('/')}/{subfolder}", file_size_mb)
+                                   f"{folder.rstrip('/')}/{subfolder}", file_size_mb, typing)
         rows += count
         written += files
     return rows, written
@@ -133,8 +137,41 @@ def _hive_value(value: object) -> str:
     return text
 
 
+class FolderTyping:
+    """What ``copy_folder_to_lake`` measured of the files it wrote: their schema (as DuckDB reads them)
+    and, per text column, the longest value in characters (the maximum over all the files)."""
+
+    def __init__(self) -> None:
+        self.schema: pa.Schema | None = None
+        self.lengths: dict[str, int] = {}
+
+    def measure(self, connection: duckdb.DuckDBPyConnection, source: str) -> None:
+        schema, lengths = measure_typing(connection, source)
+        self.schema = self.schema or schema
+        for column, length in lengths.items():
+            self.lengths[column] = max(self.lengths.get(column, 1), length)
+
+
+def measure_typing(connection: duckdb.DuckDBPyConnection, source: str) -> tuple[pa.Schema, dict[str, int]]:
+    """A ``read_parquet`` source's schema and the longest value (characters, at least 1) of each text column."""
+    schema = connection.sql(f"SELECT * FROM {source} LIMIT 0").to_arrow_table().schema
+    strings = [f.name for f in schema if not fixed_width(f.type)]
+    if not strings:
+        return schema, {}
+    measured = connection.execute("SELECT " + ", ".join(
+        f"coalesce(max(strlen(CAST({quote_identifier(c, 'duckdb')} AS VARCHAR))), 1)" for c in strings)
+        + f" FROM {source}").fetchall()[0]
+    return schema, {c: int(n) for c, n in zip(strings, measured, strict=True)}
+
+
+def fixed_width(arrow_type: pa.DataType) -> bool:
+    """A type whose SQL column needs no length."""
+    return (pa.types.is_boolean(arrow_type) or pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type)
+            or pa.types.is_decimal(arrow_type) or pa.types.is_temporal(arrow_type))
+
+
 def _copy_files(connection: duckdb.DuckDBPyConnection, query: str, lake: Lake, folder: str,
-                file_size_mb: int) -> tuple[int, list[str]]:
+                file_size_mb: int, typing: FolderTyping | None = None) -> tuple[int, list[str]]:
     options = ["FORMAT PARQUET", "COMPRESSION ZSTD", "ROW_GROUP_SIZE 122880", "FILENAME_PATTERN 'part-{i}'",
                f"FILE_SIZE_BYTES '{int(file_size_mb)}MB'"]
     with scratch("copy") as work:
@@ -144,6 +181,10 @@ def _copy_files(connection: duckdb.DuckDBPyConnection, query: str, lake: Lake, f
             os.makedirs(local, exist_ok=True)
             connection.execute(f"COPY ({query}) TO {quote_literal(os.path.join(local, 'part-0.parquet'), 'duckdb')} "
                                "(FORMAT PARQUET, COMPRESSION ZSTD)")
+        if typing is not None:
+            parts = [os.path.join(root, name) for root, _, names in os.walk(local) for name in names]
+            typing.measure(connection, "read_parquet([" + ", ".join(quote_literal(p, "duckdb") for p in sorted(parts))
+                           + "], union_by_name = true, hive_partitioning = false)")
         written: list[str] = []
         rows = 0
         for root, _, names in sorted(os.walk(local)):

@@ -93,6 +93,11 @@ class RunPaths:
     def export_table(self, entity: str) -> str:
         return f"{self.export_root}/{entity}"
 
+    @property
+    def view_typing(self) -> str:
+        """Each exported entity's files, schema and longest text values, measured by the export."""
+        return f"{self.root}/export/view_typing.json"
+
     def quarantine(self, table: str, fid: str) -> str:
         return f"quarantine/{self.run_id}/{table}/{fid}.parquet"
 

@@ -233,6 +233,26 @@ def test_the_run_report_agrees_with_the_views_and_renders_in_chromium(demo_run, 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "demo_views.sql"
 
 
+def test_publish_types_the_views_from_what_the_export_recorded_not_by_reading_the_data(demo_run,
+                                                                                     monkeypatch) -> None:
+    """The export records each entity's schema and longest text values; the views typed from that record
+    are the views typed by measuring the exported files, and a record for other files is not used."""
+    import shared.export.publish as publish
+    from shared.export.typing_record import read_view_typing
+    from shared.lakeio import read_json
+
+    run, _ = demo_run
+    lake = run.runtime.lake
+    pointer = current(lake)
+    run_id, entities = pointer["run_id"], sorted(pointer["entities"])
+    assert set(read_json(lake, RunPaths(run_id).view_typing)) == set(entities)
+    recorded = view_specs(lake, run_id, entities, "c360")
+    monkeypatch.setattr(publish, "read_view_typing", lambda *args: None)
+    assert view_specs(lake, run_id, entities, "c360") == recorded
+    customer_files = read_json(lake, RunPaths(run_id).view_typing)["Customer"]["files"]
+    assert read_view_typing(lake, run_id, "Customer", [*customer_files[:-1], "other.parquet"]) is None
+
+
 def test_tsql_for_the_demo_dimension_matches_the_golden_file(demo_run) -> None:
     """Set UPDATE_GOLDEN=1 to rewrite the file after an intended change (and review the diff)."""
     run, _ = demo_run

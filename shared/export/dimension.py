@@ -14,8 +14,9 @@ import pyarrow.parquet as pq
 
 from shared.cdm import Entity, Partition, attributes_from_schema, write_cdm_folder
 from shared.config.model import UnificationConfig
-from shared.duck import copy_folder_to_lake, lake_duckdb, parquet_source
+from shared.duck import FolderTyping, copy_folder_to_lake, lake_duckdb, parquet_source
 from shared.enrich.activity import UNIFIED_ACTIVITY
+from shared.export.typing_record import write_view_typing
 from shared.lakeio import read_parquet_schema
 from shared.merge.customer_id import uuid5_sql
 from shared.merge.survivorship import q
@@ -68,15 +69,17 @@ def export_tables(lake: Lake, config: UnificationConfig, run_id: str,
                         f"LEFT JOIN {parquet_source(lake, [path])} e USING ({q(Col.CUSTOMER_ID)})")
             con.execute(f"DROP TABLE dimension_{index - 1}")
         con.execute(f"CREATE TEMP VIEW dimension AS SELECT * FROM dimension_{len(joined)}")
+        typing: dict[str, FolderTyping] = {name: FolderTyping() for name in (CUSTOMER, HISTORY)}
         rows[CUSTOMER], files[CUSTOMER] = copy_folder_to_lake(
             con, f"SELECT * FROM dimension ORDER BY {q(Col.CUSTOMER_ID)}", lake, paths.export_table(CUSTOMER),
-            file_size_mb=size)
+            file_size_mb=size, typing=typing[CUSTOMER])
         if config.export.history:
             profile = [c for c in read_parquet_schema(lake, customers[0]).names
                        if c not in (Col.CUSTOMER_ID, Col.PREVIOUS_CUSTOMER_ID)]
             rows[HISTORY], files[HISTORY] = copy_folder_to_lake(
                 con, history_sql(con, lake, profile + list(config.export.history_columns), valid_from,
-                                 previous_history), lake, paths.export_table(HISTORY), PARTITIONS[HISTORY], size)
+                                 previous_history), lake, paths.export_table(HISTORY), PARTITIONS[HISTORY], size,
+                typing[HISTORY])
         companions = [(ALTERNATE_KEY, paths.unified(ALTERNATE_KEY)), (MATCH_PAIRS, paths.unified(MATCH_PAIRS))]
         companions += [(dedup_table_name(config, t), paths.unified(dedup_table_name(config, t)))
                        for t in config.unification.match_order]
@@ -88,11 +91,13 @@ def export_tables(lake: Lake, config: UnificationConfig, run_id: str,
             if name == UNIFIED_ACTIVITY:
                 select = (f"SELECT *, coalesce(year({q(Col.ACTIVITY_TIME)}), 0)::INTEGER AS {ACTIVITY_YEAR} "
                           f"FROM {parquet_source(lake, [path])}")
+            typing[name] = FolderTyping()
             rows[name], files[name] = copy_folder_to_lake(con, select, lake, paths.export_table(name),
-                                                          PARTITIONS.get(name, ()), size)
+                                                          PARTITIONS.get(name, ()), size, typing[name])
         if config.export.ci_csv:
             _write_ci_csv(con, lake, config, paths, [n for n in rows if n != HISTORY])
     _write_metadata(lake, config, run_id, files)
+    write_view_typing(lake, run_id, {name: (files[name], typing[name]) for name in files if name in typing})
     return rows
 
 

@@ -11,18 +11,16 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
-import pyarrow as pa
-
 from shared.adapters.duckdb_endpoint import location_url
-from shared.duck import lake_duckdb, parquet_source
+from shared.duck import lake_duckdb, measure_typing, parquet_source
 from shared.errors import PublishError, SqlEndpointError
+from shared.export.typing_record import read_view_typing
 from shared.lakeio import parquet_files, write_json
 from shared.names import Lake as L
 from shared.paths import RunPaths
 from shared.ports import Lake, SqlEndpoint
 from shared.runs import current, now_utc
 from shared.settings import Settings
-from shared.sql.identifiers import quote_identifier
 from shared.sql.render import (
     SynapseSetup,
     render_duckdb_setup,
@@ -39,7 +37,8 @@ CREDENTIAL = "c360_identity"
 
 def view_specs(lake: Lake, run_id: str, entities: Sequence[str], schema: str) -> list[ViewSpec]:
     """One view per exported entity, typed from the data: string lengths are the longest value over all of
-    the entity's files (measured by DuckDB), partition folders become typed ``filepath()`` columns."""
+    the entity's files (measured by DuckDB, by the export where it recorded them), partition folders
+    become typed ``filepath()`` columns."""
     from shared.export.dimension import PARTITIONS
 
     paths = RunPaths(run_id)
@@ -49,26 +48,17 @@ def view_specs(lake: Lake, run_id: str, entities: Sequence[str], schema: str) ->
         files = parquet_files(lake, folder)
         if not files:
             continue
-        with lake_duckdb(lake) as con:
-            source = parquet_source(lake, files)
-            arrow_schema = con.sql(f"SELECT * FROM {source} LIMIT 0").to_arrow_table().schema
-            strings = [f.name for f in arrow_schema if not _fixed_width(f.type)]
-            lengths: dict[str, int] = {}
-            if strings:
-                measured = con.execute("SELECT " + ", ".join(
-                    f"coalesce(max(strlen(CAST({quote_identifier(c, 'duckdb')} AS VARCHAR))), 1)" for c in strings)
-                    + f" FROM {source}").fetchall()[0]
-                lengths = {c: int(n) for c, n in zip(strings, measured, strict=True)}
+        recorded = read_view_typing(lake, run_id, entity, files)
+        if recorded is not None:  # measured by the export on these very files
+            arrow_schema, lengths = recorded
+        else:  # a run exported before the record existed
+            with lake_duckdb(lake) as con:
+                arrow_schema, lengths = measure_typing(con, parquet_source(lake, files))
         partitioned = PARTITIONS.get(entity, ())
         columns = column_specs(arrow_schema.empty_table(), lengths)
         specs.append(ViewSpec(schema, entity, folder, tuple(c for c in columns if c.name not in partitioned),
                               tuple(c for c in columns if c.name in partitioned)))
     return specs
-
-
-def _fixed_width(arrow_type: pa.DataType) -> bool:
-    return (pa.types.is_boolean(arrow_type) or pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type)
-            or pa.types.is_decimal(arrow_type) or pa.types.is_temporal(arrow_type))
 
 
 def statements(settings: Settings, lake: Lake, specs: Sequence[ViewSpec], dialect: str) -> list[str]:
