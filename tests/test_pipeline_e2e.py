@@ -239,13 +239,16 @@ def test_publish_types_the_views_from_what_the_export_recorded_not_by_reading_th
     are the views typed by measuring the exported files, and a record for other files is not used."""
     import shared.export.publish as publish
     from shared.export.typing_record import read_view_typing
-    from shared.lakeio import read_json
+    from shared.lakeio import parquet_files, read_json
 
     run, _ = demo_run
     lake = run.runtime.lake
     pointer = current(lake)
     run_id, entities = pointer["run_id"], sorted(pointer["entities"])
     assert set(read_json(lake, RunPaths(run_id).view_typing)) == set(entities)
+    for entity in entities:  # recorded for the very files publish lists
+        files = parquet_files(lake, RunPaths(run_id).export_table(entity))
+        assert read_view_typing(lake, run_id, entity, files) is not None, entity
     recorded = view_specs(lake, run_id, entities, "c360")
     monkeypatch.setattr(publish, "read_view_typing", lambda *args: None)
     assert view_specs(lake, run_id, entities, "c360") == recorded
