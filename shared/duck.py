@@ -77,10 +77,15 @@ def parquet_source(lake: Lake, paths: Iterable[str], row_numbers: bool = False, 
     """``read_parquet([...], union_by_name = true)`` over lake files (SQL text, literals quoted);
     ``row_numbers`` adds each row's position in its file as ``file_row_number``; ``file_column`` names a
     column holding each row's file, as ``lake_file`` names it."""
-    files = ", ".join(quote_literal(lake_file(lake, p), "duckdb") for p in paths)
     numbers = ", file_row_number = true" if row_numbers else ""
     named = f", filename = {quote_literal(file_column, 'duckdb')}" if file_column else ""
-    return f"read_parquet([{files}], union_by_name = true, hive_partitioning = false{numbers}{named})"
+    return _read_parquet([lake_file(lake, p) for p in paths], numbers + named)
+
+
+def _read_parquet(local_files: Iterable[str], options: str = "") -> str:
+    """``read_parquet`` over local files, by column name, with no partitions read from the paths."""
+    files = ", ".join(quote_literal(f, "duckdb") for f in local_files)
+    return f"read_parquet([{files}], union_by_name = true, hive_partitioning = false{options})"
 
 
 def copy_to_lake(connection: duckdb.DuckDBPyConnection, query: str, lake: Lake, path: str) -> int:
@@ -183,8 +188,7 @@ def _copy_files(connection: duckdb.DuckDBPyConnection, query: str, lake: Lake, f
                                "(FORMAT PARQUET, COMPRESSION ZSTD)")
         if typing is not None:
             parts = [os.path.join(root, name) for root, _, names in os.walk(local) for name in names]
-            typing.measure(connection, "read_parquet([" + ", ".join(quote_literal(p, "duckdb") for p in sorted(parts))
-                           + "], union_by_name = true, hive_partitioning = false)")
+            typing.measure(connection, _read_parquet(sorted(parts)))
         written: list[str] = []
         rows = 0
         for root, _, names in sorted(os.walk(local)):

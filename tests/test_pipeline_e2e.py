@@ -238,7 +238,7 @@ def test_publish_types_the_views_from_what_the_export_recorded_not_by_reading_th
     """The export records each entity's schema and longest text values; the views typed from that record
     are the views typed by measuring the exported files, and a record for other files is not used."""
     import shared.export.publish as publish
-    from shared.export.typing_record import read_view_typing
+    from shared.export.typing_record import read_view_typing, recorded_typing
     from shared.lakeio import parquet_files, read_json
 
     run, _ = demo_run
@@ -248,12 +248,12 @@ def test_publish_types_the_views_from_what_the_export_recorded_not_by_reading_th
     assert set(read_json(lake, RunPaths(run_id).view_typing)) == set(entities)
     for entity in entities:  # recorded for the very files publish lists
         files = parquet_files(lake, RunPaths(run_id).export_table(entity))
-        assert read_view_typing(lake, run_id, entity, files) is not None, entity
+        assert recorded_typing(read_view_typing(lake, run_id), entity, files) is not None, entity
     recorded = view_specs(lake, run_id, entities, "c360")
-    monkeypatch.setattr(publish, "read_view_typing", lambda *args: None)
+    monkeypatch.setattr(publish, "read_view_typing", lambda *args: {})  # no record: measured
     assert view_specs(lake, run_id, entities, "c360") == recorded
     customer_files = read_json(lake, RunPaths(run_id).view_typing)["Customer"]["files"]
-    assert read_view_typing(lake, run_id, "Customer", [*customer_files[:-1], "other.parquet"]) is None
+    assert recorded_typing(read_view_typing(lake, run_id), "Customer", [*customer_files[:-1], "other.parquet"]) is None
 
 
 def test_tsql_for_the_demo_dimension_matches_the_golden_file(demo_run) -> None:

@@ -77,6 +77,12 @@ def _per_value(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.unique(x, return_inverse=True)
 
 
+def _by_value(x: np.ndarray, by_x: tuple[np.ndarray, np.ndarray] | None
+              ) -> Callable[[Callable[[np.ndarray], np.ndarray]], np.ndarray]:
+    """``function ↦ function(x)``, evaluated per distinct value where ``by_x`` (``_per_value(x)``) is given."""
+    return lambda function: function(x) if by_x is None else function(by_x[0])[by_x[1]]
+
+
 @dataclass(frozen=True)
 class BgNbd:
     r: float
@@ -96,10 +102,7 @@ def bgnbd_negative_ll(log_params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: 
     """Negative log-likelihood and its gradient with respect to the log-parameters; ``by_x`` (from
     ``_per_value(x)``) evaluates the functions of x alone per distinct x, with identical results."""
     r, alpha, a, b = np.exp(log_params)
-
-    def of_x(function: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-        return function(x) if by_x is None else function(by_x[0])[by_x[1]]
-
+    of_x = _by_value(x, by_x)
     ln_a1 = of_x(lambda v: gammaln(r + v)) - gammaln(r) + r * np.log(alpha)
     ln_a2 = of_x(lambda v: betaln(a, b + v)) - betaln(a, b)
     ln_a3 = -(r + x) * np.log(alpha + T)
@@ -171,10 +174,7 @@ class GammaGamma:
 def gamma_gamma_negative_ll(log_params: np.ndarray, x: np.ndarray, m: np.ndarray, weight: np.ndarray,
                             by_x: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[float, np.ndarray]:
     p, q, g = np.exp(log_params)
-
-    def of_x(function: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-        return function(x) if by_x is None else function(by_x[0])[by_x[1]]
-
+    of_x = _by_value(x, by_x)
     gammaln_pxq, digamma_pxq = of_x(lambda v: gammaln(p * v + q)), of_x(lambda v: digamma(p * v + q))
     ll = (gammaln_pxq - of_x(lambda v: gammaln(p * v)) - gammaln(q) + q * np.log(g) + (p * x - 1) * np.log(m)
           + p * x * np.log(x) - (p * x + q) * np.log(g + m * x))

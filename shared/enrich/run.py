@@ -48,9 +48,8 @@ from shared.names import Col, Enrichment
 from shared.paths import RunPaths
 from shared.payloads import EnrichResult
 from shared.ports import Lake
-from shared.sql.identifiers import quote_identifier
 
-CID = quote_identifier(Col.CUSTOMER_ID, "duckdb")
+CID = q(Col.CUSTOMER_ID)
 SEGMENT_NAMESPACE = uuid.UUID("0b7a1c52-2f4e-4d0f-8a51-7f1e0c9d3b21")
 RFM_COLUMNS = ["RecencyScore", "FrequencyScore", "MonetaryScore", "RfmScore", "RfmSegment"]
 RFM_INPUTS = {"TransactionCount", "DaysSinceLastPurchase", "TotalSpend"}  # what rfm_scores reads

@@ -14,7 +14,7 @@ from typing import Any
 from shared.adapters.duckdb_endpoint import location_url
 from shared.duck import lake_duckdb, measure_typing, parquet_source
 from shared.errors import PublishError, SqlEndpointError
-from shared.export.typing_record import read_view_typing
+from shared.export.typing_record import read_view_typing, recorded_typing
 from shared.lakeio import parquet_files, write_json
 from shared.names import Lake as L
 from shared.paths import RunPaths
@@ -42,13 +42,14 @@ def view_specs(lake: Lake, run_id: str, entities: Sequence[str], schema: str) ->
     from shared.export.dimension import PARTITIONS
 
     paths = RunPaths(run_id)
+    record = read_view_typing(lake, run_id)
     specs = []
     for entity in entities:
         folder = paths.export_table(entity)
         files = parquet_files(lake, folder)
         if not files:
             continue
-        recorded = read_view_typing(lake, run_id, entity, files)
+        recorded = recorded_typing(record, entity, files)
         if recorded is not None:  # measured by the export on these very files
             arrow_schema, lengths = recorded
         else:  # a run exported before the record existed

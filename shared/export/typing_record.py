@@ -30,10 +30,15 @@ def write_view_typing(lake: Lake, run_id: str, entities: Mapping[str, tuple[Sequ
     write_json(lake, RunPaths(run_id).view_typing, record)
 
 
-def read_view_typing(lake: Lake, run_id: str, entity: str,
-                     files: Sequence[str]) -> tuple[pa.Schema, dict[str, int]] | None:
-    """(schema, text lengths) recorded for ``entity``, if recorded for exactly these ``files``."""
-    entry = (read_json(lake, RunPaths(run_id).view_typing, default={}) or {}).get(entity)
+def read_view_typing(lake: Lake, run_id: str) -> dict[str, Any]:
+    """The run's record (entity → files, schema, lengths); empty for a run exported before it existed."""
+    return read_json(lake, RunPaths(run_id).view_typing, default={}) or {}
+
+
+def recorded_typing(record: dict[str, Any], entity: str,
+                    files: Sequence[str]) -> tuple[pa.Schema, dict[str, int]] | None:
+    """(schema, text lengths) the record holds for ``entity``, if recorded for exactly these ``files``."""
+    entry = record.get(entity)
     if not entry or entry.get("files") != sorted(files):
         return None
     schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(entry["schema"])))

@@ -12,7 +12,7 @@ from c360_cli.local import blob_created_event, follow, post_events, running_host
 from local_host import LocalFunctionHost
 from orchestrators.starters import instance_id
 from shared import ledger
-from shared.export.typing_record import read_view_typing
+from shared.export.typing_record import read_view_typing, recorded_typing
 from shared.lakeio import parquet_files
 from shared.paths import RunPaths
 from shared.runs import current, list_runs, read_run_record
@@ -97,7 +97,7 @@ def test_a_burst_of_50_files_makes_one_run_with_every_row_once(settings: Setting
     lake, run = drop.runtime.lake, runs[0]
     for entity in current(lake)["entities"]:  # the views were typed from the export's record, on Blob too
         files = parquet_files(lake, RunPaths(run).export_table(entity))
-        assert files and read_view_typing(lake, run, entity, files) is not None, entity
+        assert files and recorded_typing(read_view_typing(lake, run), entity, files) is not None, entity
 
 
 def test_duplicate_and_replayed_events_do_nothing_but_a_new_version_is_new_work(settings: Settings,
