@@ -47,10 +47,11 @@ def step_record(lake: Lake, run_id: str, step: str, key: str | None = None) -> I
     """Time a step and write what it reports (counts, paths) to ``steps/<step>[-key].json``.
 
     ``peak_mb`` is the step's own peak resident memory where it ran alone in its process (an activity in
-    a language worker), else ``None`` (see ``shared.procmem``).
+    a language worker), else ``None`` (see ``shared.procmem``). ``cpu_seconds`` is the process's CPU time
+    (every thread, user and system) over the step: the step's own where it ran alone in its process.
     """
     record: dict[str, Any] = {"step": step, "key": key, "started": now_utc().isoformat()}
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     name = f"{step}-{key}" if key else step
     peak = procmem.Peak()
     try:
@@ -64,6 +65,7 @@ def step_record(lake: Lake, run_id: str, step: str, key: str | None = None) -> I
     finally:
         record["finished"] = now_utc().isoformat()
         record["seconds"] = round(time.perf_counter() - started, 3)
+        record["cpu_seconds"] = round(time.process_time() - cpu, 3)
         record["peak_mb"] = peak.mb
         write_json(lake, f"{RunPaths(run_id).root}/steps/{name}.json", record)
 

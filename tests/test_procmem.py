@@ -87,6 +87,27 @@ def test_the_step_record_carries_the_peak(tmp_path) -> None:
     assert record["peak_mb"] > 100
 
 
+def test_the_step_record_carries_the_cpu_time_of_the_process_threads_included(tmp_path) -> None:
+    import threading
+    import time
+
+    def spin(seconds: float) -> None:
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            pass
+
+    lake = LocalLake(tmp_path)
+    with step_record(lake, "run-1", "idle"):
+        time.sleep(0.4)
+    with step_record(lake, "run-1", "busy"):
+        worker = threading.Thread(target=spin, args=(0.4,))  # a thread's CPU counts, as DuckDB's threads do
+        worker.start()
+        worker.join()
+    idle, busy = (read_json(lake, f"{RunPaths('run-1').root}/steps/{name}.json") for name in ("idle", "busy"))
+    assert idle["seconds"] >= 0.4 and idle["cpu_seconds"] < 0.2
+    assert busy["cpu_seconds"] >= 0.3
+
+
 def test_arrow_allocates_from_the_c_heap_inside_the_block_and_from_its_pool_after() -> None:
     import pyarrow as pa
 

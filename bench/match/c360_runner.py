@@ -191,7 +191,8 @@ def main() -> None:
                  for item in sorted(runtime.lake.list(f"system/runs/{run_id}/steps/"), key=lambda i: i.path)]
         if os.environ.get("BENCH_STEPS"):  # per-step wall time and peak memory, to stderr
             for record in steps:
-                print(record["step"], record.get("key"), record.get("seconds"), record.get("peak_mb"), file=sys.stderr)
+                print(record["step"], record.get("key"), record.get("seconds"), record.get("cpu_seconds"),
+                      record.get("peak_mb"), file=sys.stderr)
         activity_peaks = largest_per_step(steps)
         # each worker's own peak is one of its activities' peaks: the largest ``workers`` of them bound
         # the workers' sum, whatever the sampling above missed between two activities
@@ -229,13 +230,15 @@ def largest_per_step(steps: list[dict], measure: str = "peak_mb") -> dict[str, f
 
 
 def step_summary(steps: list[dict]) -> dict[str, dict[str, float]]:
-    """Per step: its activities, their summed seconds, and its span (first start to last finish)."""
+    """Per step: its activities, their summed seconds and CPU seconds, and its span (first start to last
+    finish)."""
     out: dict[str, dict[str, float]] = {}
     for name in dict.fromkeys(r["step"] for r in steps):
         records = [r for r in steps if r["step"] == name]
         started = min(datetime.fromisoformat(r["started"]) for r in records)
         finished = max(datetime.fromisoformat(r["finished"]) for r in records)
         out[name] = {"activities": len(records), "seconds": round(sum(r.get("seconds") or 0 for r in records), 1),
+                     "cpu_seconds": round(sum(r.get("cpu_seconds") or 0 for r in records), 1),
                      "span_seconds": round((finished - started).total_seconds(), 1)}
     return out
 
