@@ -41,7 +41,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from shared.config.model import UnificationConfig
-from shared.duck import copy_to_lake, lake_duckdb, parquet_source
+from shared.duck import PARQUET, copy_to_lake, lake_duckdb, parquet_source
 from shared.lakeio import (
     iter_parquet_batches,
     parquet_files,
@@ -378,9 +378,10 @@ def _write_partitions(con: duckdb.DuckDBPyConnection, lake: Lake, paths: RunPath
         # Parquet 2 pages: strings delta-encoded rather than dictionaries that high-cardinality columns
         # (e-mail, phone, street) outgrow; at 1 M customers the COPY alone took 21.5 -> 19.8 s (three runs
         # each), the slice 27.5 -> 24.1 s, its files 667 -> 659 MB. Only match partitions read them (Arrow).
-        con.execute(f"COPY ({query}) TO {quote_literal(folder, 'duckdb')} (FORMAT PARQUET, COMPRESSION ZSTD, "
-                    f"PARQUET_VERSION V2, PARTITION_BY (part), ROW_GROUP_SIZE {BLOCK_ROW_GROUP}, "
-                    f"FILENAME_PATTERN 'rows-{{i}}')")
+        # Zstandard at level 1 (``PARQUET``): at 1 M customers the COPY took 41.3 -> 33.3 CPU seconds
+        # (21.2 -> 16.9 s) for files of 484 -> 497 MB.
+        con.execute(f"COPY ({query}) TO {quote_literal(folder, 'duckdb')} ({PARQUET}, PARQUET_VERSION V2, "
+                    f"PARTITION_BY (part), ROW_GROUP_SIZE {BLOCK_ROW_GROUP}, FILENAME_PATTERN 'rows-{{i}}')")
         for index in range(parts):
             files = sorted(glob.glob(os.path.join(folder, f"part={index}", "*.parquet")))
             if len(files) == 1:  # the usual case: hand the file over as written
