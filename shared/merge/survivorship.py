@@ -44,9 +44,11 @@ def _rank_case(order: list[str], table_index: dict[str, int]) -> str:
     return f"(CASE TableIndex {whens} ELSE {len(order)} END)"
 
 
-def _policy_expression(fields: list[str], policy: str, order: list[str], table_index: dict[str, int]) -> str:
-    """An aggregate returning a struct of ``fields`` from the row the policy picks."""
-    struct = "struct_pack(" + ", ".join(f"{q(f)} := {q(f)}" for f in fields) + ")"
+def _policy_expression(fields: list[str], policy: str, order: list[str], table_index: dict[str, int],
+                       single: bool = False) -> str:
+    """An aggregate returning a struct of ``fields`` from the row the policy picks; with ``single`` (one
+    field), the field's value itself: a struct per field and row cost a fifth of the aggregate's CPU."""
+    struct = q(fields[0]) if single else "struct_pack(" + ", ".join(f"{q(f)} := {q(f)}" for f in fields) + ")"
     present = " OR ".join(f"{q(f)} IS NOT NULL" for f in fields)
     recency = f"coalesce({q(Col.RECORD_MODIFIED)}, TIMESTAMPTZ '1900-01-01 00:00:00+00')"
     if policy == "most_recent":
@@ -93,9 +95,9 @@ def survivorship_sql(config: UnificationConfig, candidates: str, columns: set[st
             continue
         policy = config.merge.fields.get(field.attribute, FieldPolicy())
         alias = f"v_{field.attribute}"
-        aggregates.append(f"{_policy_expression([field.attribute], policy.policy, policy.order or order, table_index)}"
-                          f" AS {q(alias)}")
-        selects.append(f"{q(alias)}.{q(field.attribute)} AS {q(field.name)}")
+        expression = _policy_expression([field.attribute], policy.policy, policy.order or order, table_index, True)
+        aggregates.append(f"{expression} AS {q(alias)}")
+        selects.append(f"{q(alias)} AS {q(field.name)}")
     inner = f"SELECT profile, {', '.join(aggregates)} FROM {candidates} GROUP BY profile"
     return f"SELECT profile, {', '.join(selects)} FROM ({inner})"
 
