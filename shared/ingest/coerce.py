@@ -28,14 +28,14 @@ _FLOAT = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
 _GUID = r"^\{?[0-9A-Fa-f]{8}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{12}\}?$"
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
-# (regex, strptime format, timezone part present)
+# (regex, strptime format or None for ISO timestamps); a strptime pattern names its day ``d``
 _DATETIME_FORMATS = [
-    (r"^\d{4}-\d{2}-\d{2}$", "%Y-%m-%d"),
+    (r"^\d{4}-\d{2}-(?P<d>\d{2})$", "%Y-%m-%d"),
     (r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}$", None),
     (r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$", None),
-    (r"^\d{1,2}/\d{1,2}/\d{4}$", "%m/%d/%Y"),
-    (r"^\d{1,2}\.\d{1,2}\.\d{4}$", "%d.%m.%Y"),
-    (r"^\d{8}$", "%Y%m%d"),
+    (r"^\d{1,2}/(?P<d>\d{1,2})/\d{4}$", "%m/%d/%Y"),
+    (r"^(?P<d>\d{1,2})\.\d{1,2}\.\d{4}$", "%d.%m.%Y"),
+    (r"^\d{6}(?P<d>\d{2})$", "%Y%m%d"),
 ]
 
 ARROW_TYPES: dict[str, pa.DataType] = {
@@ -94,6 +94,9 @@ def _parse_datetime(text: pa.Array, as_date: bool) -> tuple[pa.Array, np.ndarray
             parsed = _cast_or_null(zoned)
         else:
             parsed = pc.assume_timezone(pc.strptime(candidates, format=fmt, unit="us", error_is_null=True), "UTC")
+            # strptime rolls an impossible day over (2023-02-29 is read as March 1): such a value is invalid
+            day = pc.cast(pc.struct_field(pc.extract_regex(candidates, pattern), "d"), pa.int64())
+            parsed = pc.if_else(pc.equal(pc.day(parsed), day), parsed, pa.scalar(None, parsed.type))
         result = pc.if_else(todo, parsed, result)
     bad = _invalid(text, pc.is_valid(result))
     if as_date:
