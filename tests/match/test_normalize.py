@@ -249,3 +249,26 @@ def test_step_lists_that_start_alike_share_their_common_steps() -> None:
     assert found == normalize_values(values, bypassed, bypass=frozenset({"robert"})).to_pylist()
     assert found[0] != "x.y" and found[3] is None
     assert memo.keys() == before.keys()
+
+
+def test_repeated_values_are_normalized_once_each_with_the_same_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.match import normalize
+
+    rng = random.Random(11)
+    pool = ["  Dr. Bill  O'Brien ", "Élodie-Anne", "ROBERT", "bob", "+1 (425) 555-1212", "12 North Street",
+            "Straße 5", "", " ", "١٢٣", None]
+    repeated = pa.array(["ROBERT", *(rng.choice(pool) for _ in range(30_000))], pa.string())  # 11 distinct: encoded
+    distinct = pa.array([f"{rng.choice(pool) or ''} {n}" for n in range(30_000)], pa.string())  # not encoded
+    assert normalize._repeats(repeated) is not None and normalize._repeats(distinct) is None
+    step_lists = [("name", "unicode_to_ascii", "lowercase", "symbols"), ("phone",), ("address", "lowercase"),
+                  ("numerals", "whitespace"), ("bypass", "lowercase"), ("alias", "lowercase")]
+    aliases = {"bob": "robert"}
+    for values in (repeated, distinct):
+        memo: dict[tuple[str, ...], pa.Array] = {}
+        shared = [normalize_values(values, steps, aliases, frozenset({"bob"}), "1", memo).to_pylist()
+                  for steps in step_lists]
+        with monkeypatch.context() as patched:  # row by row
+            patched.setattr(normalize, "_repeats", lambda array: None)
+            alone = [normalize_values(values, steps, aliases, frozenset({"bob"}), "1").to_pylist()
+                     for steps in step_lists]
+        assert shared == alone
