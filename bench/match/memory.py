@@ -10,24 +10,44 @@ simultaneous peak cannot exceed, since the processes need not peak at the same m
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import threading
 from pathlib import Path
 
 
-def _status_kb(pid: int, field: str) -> int:
+def _status_kb(pid: int, *fields: str) -> list[int]:
+    """The ``fields`` of a process's status, in kB (0 for a process that ended), from one read."""
+    found = dict.fromkeys(fields, 0)
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
+            name = line.split(":", 1)[0]
+            if name in found:
+                found[name] = int(line.split()[1])
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         pass
-    return 0
+    return [found[f] for f in fields]
 
 
 def descendants(root: int) -> list[int]:
-    """Every living process below ``root``."""
+    """Every living process below ``root``: read from each task's ``children`` list, which touches the
+    tree's files only (a scan of every process's ``stat``, the fallback, took 9 % of a core at 20 Hz)."""
+    if not Path(f"/proc/{root}/task/{root}/children").exists():  # a kernel without the lists
+        return _descendants_by_scan(root)
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):  # a process that just ended
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                    children = [int(c) for c in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
+                    found.extend(children)
+                    todo.extend(children)
+    return found
+
+
+def _descendants_by_scan(root: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -60,22 +80,24 @@ class TreePeak:
     def _sample(self) -> None:
         me = os.getpid()
         while not self._stop.is_set():
-            children = descendants(me)
-            total = sum(_status_kb(pid, "VmRSS") for pid in [me, *children])
+            total = _status_kb(me, "VmRSS")[0]
+            for pid in descendants(me):
+                rss, hwm = _status_kb(pid, "VmRSS", "VmHWM")
+                total += rss
+                self._note_hwm(pid, hwm)
             self.sampled_kb = max(self.sampled_kb, total)
-            self._note_children_hwm(children)
             self._stop.wait(self.interval)
 
-    def _note_children_hwm(self, children: list[int]) -> None:
+    def _note_hwm(self, pid: int, hwm_kb: int) -> None:
         # c360's workers reset their high-water mark when an activity starts (shared/procmem.py), so each
         # process's own peak is the largest mark seen over time, not the one it shows at the end
-        for pid in children:
-            self._hwm_kb[pid] = max(self._hwm_kb.get(pid, 0), _status_kb(pid, "VmHWM"))
+        self._hwm_kb[pid] = max(self._hwm_kb.get(pid, 0), hwm_kb)
         self.children_hwm_kb = sum(self._hwm_kb.values())
 
     def record_children(self) -> None:
         """Each descendant's own peak (``VmHWM``, the largest seen), summed; call while they live."""
-        self._note_children_hwm(descendants(os.getpid()))
+        for pid in descendants(os.getpid()):
+            self._note_hwm(pid, _status_kb(pid, "VmHWM")[0])
 
     def start(self) -> TreePeak:
         self._thread.start()
