@@ -436,11 +436,9 @@ def write_lineage_table(lake: Lake, config: UnificationConfig, run_id: str, pair
         _rules_table(con, config)
         if same_table:
             return _write_deduplication(lake, con, config, paths)
-        if by_component:
-            con.execute('CREATE TEMP VIEW links AS SELECT "left", "right" FROM pairs WHERE same_component')
-        else:
-            con.execute(f"CREATE TEMP VIEW links AS SELECT * FROM "
-                        f"{parquet_source(lake, [paths.merge_table(MERGE_LINKS)])}")
+        if by_component:  # a pair is linked where its records are of one component: no join needed
+            return {MATCH_PAIRS: _write_match_pairs(lake, con, paths, linked="p.same_component")}
+        con.execute(f"CREATE TEMP VIEW links AS SELECT * FROM {parquet_source(lake, [paths.merge_table(MERGE_LINKS)])}")
         return {MATCH_PAIRS: _write_match_pairs(lake, con, paths)}
 
 
@@ -590,17 +588,20 @@ def _write_deduplication(lake: Lake, con: duckdb.DuckDBPyConnection, config: Uni
     return rows
 
 
-def _write_match_pairs(lake: Lake, con: duckdb.DuckDBPyConnection, paths: RunPaths) -> int:
-    """``ConflationMatchPairs`` from the view ``lineage``, the cross-table ``pairs`` and ``links``."""
-    return copy_to_lake(con, """
+def _write_match_pairs(lake: Lake, con: duckdb.DuckDBPyConnection, paths: RunPaths, linked: str | None = None) -> int:
+    """``ConflationMatchPairs`` from the view ``lineage`` and the cross-table ``pairs``; a pair is linked by
+    ``linked`` (SQL over ``p``, a pair) or, without it, where ``links`` holds it. At 1 M customers the
+    hybrid mode's ``p.same_component`` took 3.4 CPU seconds against 4.4 for the join with the links."""
+    join = "" if linked else """
+        LEFT JOIN (SELECT DISTINCT "left", "right" FROM links) k
+               ON k."left" = p."left" AND k."right" = p."right"  -- a pair linked under two rules: one row"""
+    return copy_to_lake(con, f"""
         SELECT s1.Source AS Table1, a.AlternateValue AS Key1, s2.Source AS Table2, b.AlternateValue AS Key2,
-               r.RuleName AS Rule, p.score AS Score, k."left" IS NOT NULL AS Linked
+               r.RuleName AS Rule, p.score AS Score, {linked or 'k."left" IS NOT NULL'} AS Linked
         FROM pairs p JOIN lineage a ON a.record = p."left" JOIN lineage b ON b.record = p."right"
         JOIN sources s1 ON s1.TableIndex = a.TableIndex JOIN sources s2 ON s2.TableIndex = b.TableIndex
-        JOIN rules r USING (rule)
-        LEFT JOIN (SELECT DISTINCT "left", "right" FROM links) k
-               ON k."left" = p."left" AND k."right" = p."right"  -- a pair linked under two rules: one row
-        """, lake, paths.unified(MATCH_PAIRS))
+        JOIN rules r USING (rule){join}
+        """, lake, paths.unified(MATCH_PAIRS))  # the query ends on a new line: ``join`` ends in a comment
 
 
 def rule_facts(config: UnificationConfig, rules: list) -> dict[int, tuple[str, int]]:
