@@ -37,6 +37,7 @@ _DATETIME_FORMATS = [
     (r"^(?P<d>\d{1,2})\.\d{1,2}\.\d{4}$", "%d.%m.%Y"),
     (r"^\d{6}(?P<d>\d{2})$", "%Y%m%d"),
 ]
+_ISO_DATE, _ISO_TIMESTAMP = _DATETIME_FORMATS[0][0], _DATETIME_FORMATS[2][0]  # what one cast reads whole
 
 ARROW_TYPES: dict[str, pa.DataType] = {
     "string": pa.string(), "int64": pa.int64(), "double": pa.float64(), "decimal": pa.decimal128(18, 4),
@@ -83,7 +84,7 @@ def _parse_uniform(text: pa.Array, as_date: bool) -> pa.Array | None:
     zone, which Arrow's cast reads as the patterns below would. None otherwise (a value in another form,
     without a zone, or one the cast rejects): then each value goes through the patterns. At 500 k CRM
     contacts a timestamp column took 0.77 s through the patterns, 0.1 s so."""
-    pattern = _DATETIME_FORMATS[0 if as_date else 2][0]
+    pattern = _ISO_DATE if as_date else _ISO_TIMESTAMP
     if not pc.all(pc.match_substring_regex(text, pattern)).as_py():  # nulls do not count
         return None
     try:

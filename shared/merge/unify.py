@@ -592,16 +592,16 @@ def _write_match_pairs(lake: Lake, con: duckdb.DuckDBPyConnection, paths: RunPat
     """``ConflationMatchPairs`` from the view ``lineage`` and the cross-table ``pairs``; a pair is linked by
     ``linked`` (SQL over ``p``, a pair) or, without it, where ``links`` holds it. At 1 M customers the
     hybrid mode's ``p.same_component`` took 3.4 CPU seconds against 4.4 for the join with the links."""
-    join = "" if linked else """
-        LEFT JOIN (SELECT DISTINCT "left", "right" FROM links) k
-               ON k."left" = p."left" AND k."right" = p."right"  -- a pair linked under two rules: one row"""
+    join = ""
+    if linked is None:  # the distinct links: a pair linked under two rules still gives one row per rule
+        linked, join = 'k."left" IS NOT NULL', ('LEFT JOIN (SELECT DISTINCT "left", "right" FROM links) k '
+                                                'ON k."left" = p."left" AND k."right" = p."right"')
     return copy_to_lake(con, f"""
         SELECT s1.Source AS Table1, a.AlternateValue AS Key1, s2.Source AS Table2, b.AlternateValue AS Key2,
-               r.RuleName AS Rule, p.score AS Score, {linked or 'k."left" IS NOT NULL'} AS Linked
+               r.RuleName AS Rule, p.score AS Score, {linked} AS Linked
         FROM pairs p JOIN lineage a ON a.record = p."left" JOIN lineage b ON b.record = p."right"
         JOIN sources s1 ON s1.TableIndex = a.TableIndex JOIN sources s2 ON s2.TableIndex = b.TableIndex
-        JOIN rules r USING (rule){join}
-        """, lake, paths.unified(MATCH_PAIRS))  # the query ends on a new line: ``join`` ends in a comment
+        JOIN rules r USING (rule) {join}""", lake, paths.unified(MATCH_PAIRS))
 
 
 def rule_facts(config: UnificationConfig, rules: list) -> dict[int, tuple[str, int]]:
