@@ -86,20 +86,22 @@ def _unification(lake: Lake, run_id: str, config_sources: dict[str, tuple[str, s
         return out
     with lake_duckdb(lake) as con:
         con.execute(f"CREATE TEMP VIEW keys AS SELECT * FROM {parquet_source(lake, keys)}")
-        out["records"], out["profiles"] = con.execute(
-            "SELECT count(*), count(DISTINCT CustomerId) FROM keys").fetchall()[0]
+        # each profile's records, aggregated once for the counts, the size histogram and the largest: four
+        # scans of the keys took 1.9 s at a million customers
+        con.execute("CREATE TEMP TABLE sizes AS SELECT CustomerId, count(*) AS n FROM keys GROUP BY CustomerId")
+        records, profiles = con.execute("SELECT sum(n), count(CustomerId) FROM sizes").fetchall()[0]
+        out["records"], out["profiles"] = int(records or 0), profiles
         per_source = con.execute(
             "SELECT DataSourceName, TableName, count(*) AS records, count(*) FILTER (WHERE IsDeduplicationWinner) "
             "AS winners, count(DISTINCT CustomerId) AS profiles FROM keys GROUP BY ALL ORDER BY ALL").fetchall()
         names = {v: k for k, v in config_sources.items()}
         out["per_source"] = [{"source": names.get((d, t), f"{d}.{t}"), "records": r,
                               "merged_in_source": r - w, "profiles": p} for d, t, r, w, p in per_source]
-        sizes = con.execute("SELECT n, count(*) FROM (SELECT count(*) AS n FROM keys GROUP BY CustomerId) "
-                            "GROUP BY n ORDER BY n").fetchall()
+        sizes = con.execute("SELECT n, count(*) FROM sizes GROUP BY n ORDER BY n").fetchall()
         out["cluster_sizes"] = {str(n): c for n, c in sizes}
         largest = con.execute(  # the tables of the largest only: aggregating them for a million took 1.6 s
-            f"WITH top AS (SELECT CustomerId, count(*) AS n FROM keys GROUP BY CustomerId ORDER BY n DESC, "
-            f"CustomerId LIMIT {TOP}) SELECT t.CustomerId, t.n, string_agg(DISTINCT k.TableName, ', ' ORDER BY "
+            f"WITH top AS (SELECT CustomerId, n FROM sizes ORDER BY n DESC, CustomerId LIMIT {TOP}) "
+            "SELECT t.CustomerId, t.n, string_agg(DISTINCT k.TableName, ', ' ORDER BY "
             "k.TableName) FROM top t JOIN keys k USING (CustomerId) GROUP BY t.CustomerId, t.n "
             "ORDER BY t.n DESC, t.CustomerId").fetchall()
         out["largest_clusters"] = [{"customer_id": c, "records": n, "tables": t} for c, n, t in largest]
