@@ -18,6 +18,7 @@ from rapidfuzz.process import cpdist
 
 from shared.match.normalize import compatible_names
 from shared.match.rules import Feature
+from shared.match.scoring import per_distinct_pair
 
 NULL_LEVEL = -1
 
@@ -110,7 +111,7 @@ def comparison_levels(kind: str, a: pa.Array, b: pa.Array) -> np.ndarray:
     rows = np.flatnonzero(~missing & ~exact)
     if len(rows):
         taken = pa.array(rows)
-        levels[rows] = _graded(kind, pc.take(a, taken), pc.take(b, taken))
+        levels[rows] = per_distinct_pair(lambda x, y: _graded(kind, x, y), pc.take(a, taken), pc.take(b, taken))
     levels[missing] = NULL_LEVEL
     return levels
 

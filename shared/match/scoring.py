@@ -8,7 +8,7 @@ normalized similarity (0.909 there).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -43,12 +43,48 @@ def fuzzy_scores(left: Strings, right: Strings, base: str = "shorter", names: bo
     if len(rows) == 0:
         return score
     taken = pa.array(rows)
-    a, b = pc.take(left, taken), pc.take(right, taken)
-    measured = _edit_scores(a, b, base)  # below 1: the values differ
-    if names:
-        measured[compatible_names(a, b, typos=True)] = 1.0
-    score[rows] = measured
+
+    def measure(a: pa.Array, b: pa.Array) -> np.ndarray:
+        measured = _edit_scores(a, b, base)  # below 1: the values differ
+        if names:
+            measured[compatible_names(a, b, typos=True)] = 1.0
+        return measured
+
+    score[rows] = per_distinct_pair(measure, pc.take(left, taken), pc.take(right, taken))
     return score
+
+
+MIN_PAIRS = 1_024  # fewer pairs are measured as they come
+PAIR_SAMPLE = 10_000  # the first pairs, whose share of distinct value pairs decides whether to look for them all
+DISTINCT_PAIRS = 0.5  # measure the distinct value pairs, not every pair, where they are at most this share
+
+
+def per_distinct_pair(measure: Callable[[pa.Array, pa.Array], np.ndarray], a: pa.Array, b: pa.Array) -> np.ndarray:
+    """``measure(a, b)`` for an element-wise measure of two aligned arrays of present values, computed once
+    per distinct (a, b) pair where pairs repeat: within a block, rule conditions compare the same first
+    names again and again (at 1 M customers a quarter of the pairs they measured were distinct). Where
+    pairs hardly repeat (e-mail addresses, phones), judged on the first pairs, every pair is measured."""
+    if len(a) < MIN_PAIRS or a.null_count or b.null_count:
+        return measure(a, b)
+    head = min(len(a), PAIR_SAMPLE)
+    if head < len(a) and len(np.unique(_pair_keys(a.slice(0, head), b.slice(0, head))[0])) > DISTINCT_PAIRS * head:
+        return measure(a, b)
+    keys, dictionary_a, dictionary_b, width = _pair_keys(a, b)
+    pairs, inverse = np.unique(keys, return_inverse=True)
+    if len(pairs) > DISTINCT_PAIRS * len(a):
+        return measure(a, b)
+    distinct_a = pc.take(dictionary_a, pa.array(pairs // width))
+    distinct_b = pc.take(dictionary_b, pa.array(pairs % width))
+    return measure(distinct_a, distinct_b)[inverse]
+
+
+def _pair_keys(a: pa.Array, b: pa.Array) -> tuple[np.ndarray, pa.Array, pa.Array, int]:
+    """One integer per (a, b) value pair (a's dictionary code × b's dictionary size + b's code), the two
+    dictionaries and b's dictionary size."""
+    encoded_a, encoded_b = pc.dictionary_encode(a), pc.dictionary_encode(b)
+    width = len(encoded_b.dictionary)
+    keys = np.asarray(encoded_a.indices, np.int64) * width + np.asarray(encoded_b.indices, np.int64)
+    return keys, encoded_a.dictionary, encoded_b.dictionary, width
 
 
 def _edit_scores(a: pa.Array, b: pa.Array, base: str) -> np.ndarray:
