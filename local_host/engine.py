@@ -178,6 +178,11 @@ class OrchestrationEngine:
                     return state
                 self._cond.wait(timeout=min(remaining, 0.5) if remaining is not None else 0.5)
 
+    def start_workers(self) -> int:
+        """Start every worker process now (``WorkerPool.start_all``); returns how many are ready (0: the
+        activities run in the host process)."""
+        return self._workers.start_all() if self._workers is not None else 0
+
     def stop(self) -> None:
         with self._cond:
             self._stopped = True

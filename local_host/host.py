@@ -85,6 +85,11 @@ class LocalFunctionHost:
                  tb: TracebackType | None) -> None:
         self.close()
 
+    def start_workers(self) -> int:
+        """Start the worker processes and load the app in each, as the Functions host does when it starts;
+        by default a worker starts when an activity first needs it. Returns how many are ready."""
+        return self.engine.start_workers()
+
     def close(self) -> None:
         self.engine.stop()
         self.client_loop.close()

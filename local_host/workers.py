@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import importlib
 import multiprocessing
+import os
 import threading
+import time
 import traceback
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -45,6 +47,13 @@ def load_app(reference: str) -> Any:
 def _start_worker(reference: str) -> None:
     global _index
     _index = FunctionIndex(load_app(reference))
+
+
+def _loaded() -> int:
+    """Nothing: a worker that runs it has started and imported its app (``WorkerPool.start_all``)."""
+    assert _index is not None, "worker started without its app"
+    time.sleep(0.05)  # long enough for another idle worker to take the next one
+    return os.getpid()
 
 
 def _run_activity(name: str, input_json: str | None) -> str:
@@ -80,6 +89,24 @@ class WorkerPool:
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = self._new_pool()
                 return self._pool.submit(_run_activity, name, input_json)
+
+    def start_all(self, timeout: float = 120.0) -> int:
+        """Start every worker and wait until each has imported its app; returns how many answered.
+
+        The pool otherwise spawns a worker when an activity finds none idle, so the first activities of a
+        run wait for a process to start and import the app (1.5–2 s here). The Functions host starts its
+        worker processes with the host, before any trigger fires; a caller that wants that (a benchmark,
+        a long-running ``serve``) calls this once the host is up."""
+        deadline = time.monotonic() + timeout
+        answered: set[int] = set()
+        while len(answered) < self.processes and time.monotonic() < deadline:
+            pending = [self.submit_call(_loaded) for _ in range(self.processes)]
+            answered |= {future.result(timeout=max(deadline - time.monotonic(), 0.1)) for future in pending}
+        return len(answered)
+
+    def submit_call(self, function: Any) -> Future[Any]:
+        with self._lock:
+            return self._pool.submit(function)
 
     def shutdown(self) -> None:
         with self._lock:

@@ -105,6 +105,18 @@ def test_worker_processes_run_the_activities_of_a_fan_out_outside_the_host(proce
     assert len(pids) == 2 and os.getpid() not in pids  # both workers, never the host process
 
 
+def test_workers_started_with_the_host_are_the_ones_that_run_the_activities(process_host: LocalFunctionHost) -> None:
+    pool = process_host.engine._workers
+    assert pool is not None and not pool._pool._processes  # lazily: no worker before an activity needs one
+    assert process_host.start_workers() == 2
+    started = set(pool._pool._processes)
+    assert len(started) == 2 and os.getpid() not in started
+    state = process_host.engine.start_new("where", None, json.dumps(6))
+    done = process_host.wait(state.instance_id, timeout=60)
+    assert done.runtime_status == RuntimeStatus.COMPLETED, done.output
+    assert {pid for _, pid in done.output} == started  # no process started for the run itself
+
+
 def test_a_failure_in_a_worker_reaches_the_orchestration_with_its_traceback(process_host: LocalFunctionHost) -> None:
     state = process_host.engine.start_new("failing", None, None)
     done = process_host.wait(state.instance_id, timeout=60)
