@@ -1,7 +1,8 @@
 """The ``unify_customers`` orchestrator: control flow only (``context.*``; no IO, no clock, no environment).
 
-prepare → convert every landed file (fan-out) → apply changes → plan the match → write each slice's block
-rows (fan-out) → match each partition (fan-out) → cluster and assign ids → write the Customer shards and
+prepare → convert every landed file (fan-out) → apply changes → plan the match → normalize each slice
+(fan-out) → count the shared keys, train the model beside it and beside each slice's block rows (fan-out)
+→ match each partition (fan-out) → cluster and assign ids → write the Customer shards and
 the lineage tables (fan-out) → unify activities → enrichments
 (fan-out, then segments) → export → publish views → finish. Any failure records the run as failed and
 leaves the published run in place. If files landed during the run (or an incremental hour is still open),
@@ -89,12 +90,15 @@ def unify_customers(context: df.DurableOrchestrationContext):  # type: ignore[no
                                               slices=len(match_plan.slices)))
             yield context.task_all([call(Activity.WRITE_FEATURES, s) for s in match_plan.slices])
             context.set_custom_status(_status(run_id, "training", records=match_plan.records))
-            yield context.task_all([call(Activity.TRAIN_MATCH_MODEL, match_plan),
-                                    call(Activity.COUNT_BLOCK_KEYS, match_plan)])
+            # the block rows need the shared keys and term frequencies, not the model: they start as soon as
+            # the keys are counted, and training goes on beside them (scoring waits for both)
+            training, keys = call(Activity.TRAIN_MATCH_MODEL, match_plan), call(Activity.COUNT_BLOCK_KEYS, match_plan)
+            yield context.task_any([training, keys])
+            yield keys
             context.set_custom_status(_status(run_id, "writing block rows", records=match_plan.records,
                                               slices=len(match_plan.slices)))
             written = tuple(SliceResult.from_dict(r) for r in (yield context.task_all([
-                call(Activity.WRITE_BLOCK_ROWS, s) for s in match_plan.block_slices()])))
+                training, *(call(Activity.WRITE_BLOCK_ROWS, s) for s in match_plan.block_slices())]))[1:])
             partitions = match_plan.partitions(written)
             context.set_custom_status(_status(run_id, "matching", records=match_plan.records,
                                               partitions=len(partitions)))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,3 +49,36 @@ def test_a_permanent_failure_leaves_the_previous_run_published(small_demo: Path,
     assert first.runtime.sql.query("SELECT count(*) FROM c360.Customer")[0][0] == before  # type: ignore[union-attr]
     failed = read_run_record(first.runtime.lake, result.custom_status["run_id"])
     assert failed["status"] == "Failed" and "disk on fire" in failed["error"]
+
+
+def _finished(history: list[dict[str, Any]], name: str) -> list[int]:
+    """Positions in ``history`` where an activity named ``name`` completed."""
+    names = {e["EventId"]: e["Name"] for e in history if e["EventType"] == EventType.TASK_SCHEDULED}
+    return [i for i, e in enumerate(history)
+            if e["EventType"] == EventType.TASK_COMPLETED and names.get(e["TaskScheduledId"]) == name]
+
+
+def test_training_runs_beside_the_block_rows_and_scoring_waits_for_it(small_demo: Path,
+                                                                      local_settings: Settings) -> None:
+    def slow_after_a_timeout(number: int) -> BaseException | None:
+        if number == 1:
+            return TimeoutError("model store timeout")
+        time.sleep(3)  # a slow model: the block rows are written meanwhile
+        return None
+
+    app, calls = build_app({"train_match_model": slow_after_a_timeout})
+    run = run_pipeline(local_settings, small_demo, app=app)
+    assert run.status == "Completed", run.custom_status
+    assert calls["train_match_model"] == 2
+    trained, = _finished(run.history, "train_match_model")
+    blocks = _finished(run.history, "write_block_rows")
+    assert blocks and max(blocks) < trained  # written beside training, not after it
+    scheduled = [i for i, e in enumerate(run.history)
+                 if e["EventType"] == EventType.TASK_SCHEDULED and e["Name"] == "match_partition"]
+    assert scheduled and min(scheduled) > trained  # scoring waits for the model
+
+    app, calls = build_app({"train_match_model": lambda n: ValueError("no model today")})
+    failed = run_pipeline(local_settings, small_demo, app=app)
+    assert failed.status == "Failed" and "no model today" in failed.custom_status["error"]
+    assert calls["train_match_model"] == local_settings.activity_retry_attempts
+    assert not _finished(failed.history, "match_partition")

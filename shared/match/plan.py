@@ -8,10 +8,10 @@ Streams each source table in batches, so memory stays bounded however large the 
    84.6 s as one activity, measured alone; a slice of 2.5 M records takes 11–12 s): a slice reads its rows
    of the tables and writes them with their normalized features, in record-id order, into its file
    (``match/features/``);
-2. *training* (probabilistic mode, ``train_match``): u from random pairs, m by EM per blocking rule, term
-   frequencies — all on samples or DuckDB aggregates of the features files; the term frequencies are
-   written to ``match/tf/`` for the slices; beside it, the *shared keys* (``write_block_keys``): every
-   blocking key that two block rows or more hold, over all slices, to ``match/keys.parquet``;
+2. the *shared keys* (``write_block_keys``): every blocking key that two block rows or more hold, over all
+   slices, to ``match/keys.parquet``, and (probabilistic mode) each term frequency to ``match/tf/`` for the
+   slices; beside it and then beside the block rows, *training* (``train_match``): u from random pairs,
+   m by EM per blocking rule — on samples or DuckDB aggregates of the features files;
 3. *block rows*, one ``write_block_rows`` activity per slice (a fan-out: the step that grew fastest with
    the input, 165 of planning's 221 s at 10.4 M records, measured alone, when it was one activity): for every blocking
    key a record takes part in — a group of rules sharing key columns (``rule_groups``), a rule of its own,
@@ -421,8 +421,8 @@ def plan_match(lake: Lake, config: UnificationConfig, tables: dict[str, str], ta
 
 
 def train_match(lake: Lake, config: UnificationConfig, run_id: str, sizes: Sequence[int]) -> None:
-    """Probabilistic mode: train the model on every slice's features and write each term frequency once,
-    for the slices' block rows to join."""
+    """Probabilistic mode: train the model on every slice's features (the term frequencies are
+    ``write_block_keys``')."""
     settings = config.unification.probabilistic
     if not settings.enabled:
         return
@@ -432,21 +432,24 @@ def train_match(lake: Lake, config: UnificationConfig, run_id: str, sizes: Seque
         if sum(sizes):
             model = train_model(con, settings, setup.blocks, sum(sizes), list(sizes), training=setup.training_blocks)
             write_json(lake, paths.match_model(), model.to_dict())
-        for feature in setup.tf_features:
-            column = q(feature.column)
-            copy_to_lake(con, f"SELECT {column} AS v, count(*)::DOUBLE / sum(count(*)) OVER () AS f "
-                              f"FROM features WHERE {column} IS NOT NULL GROUP BY {column}",
-                         lake, paths.match_term_frequencies(feature.column))
 
 
 def write_block_keys(lake: Lake, config: UnificationConfig, run_id: str) -> int:
     """The keys that two block rows or more hold, over every slice's features, into one file for the slices'
     block rows to keep only theirs; returns how many. At 1 M customers 4.1 M of 8.8 M keys: the other
-    4.75 M of the 16.1 M block rows sat alone in their block (29 %), and were written and read for nothing."""
+    4.75 M of the 16.1 M block rows sat alone in their block (29 %), and were written and read for nothing.
+    In probabilistic mode, also each term frequency, once, for the slices' block rows to join: with both
+    here, the block rows need nothing from training, which runs beside them."""
     paths, setup = RunPaths(run_id), MatchSetup.of(config)
     with lake_duckdb(lake) as con:
-        source = parquet_source(lake, feature_files(lake, run_id))
-        return copy_to_lake(con, block_keys_sql(setup, list(config.unification.match_order), source), lake,
+        con.execute(f"CREATE TEMP VIEW features AS SELECT * FROM {parquet_source(lake, feature_files(lake, run_id))}")
+        if config.unification.probabilistic.enabled:
+            for feature in setup.tf_features:
+                column = q(feature.column)
+                copy_to_lake(con, f"SELECT {column} AS v, count(*)::DOUBLE / sum(count(*)) OVER () AS f "
+                                  f"FROM features WHERE {column} IS NOT NULL GROUP BY {column}",
+                             lake, paths.match_term_frequencies(feature.column))
+        return copy_to_lake(con, block_keys_sql(setup, list(config.unification.match_order), "features"), lake,
                             paths.match_shared_keys)
 
 
