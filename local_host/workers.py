@@ -50,7 +50,8 @@ def _start_worker(reference: str) -> None:
 
 
 def _loaded() -> int:
-    """Nothing: a worker that runs it has started and imported its app (``WorkerPool.start_all``)."""
+    """The worker's process id: a worker that runs this has started and imported its app
+    (``WorkerPool.start_all``)."""
     assert _index is not None, "worker started without its app"
     time.sleep(0.05)  # long enough for another idle worker to take the next one
     return os.getpid()

@@ -10,9 +10,10 @@ model switched off): Customer Insights' own semantics, c360 only.
 Each tool runs in its own process (Splink in bench/.venv-splink); wall time is measured by the runner from
 reading the inputs to final clusters, with the tool loaded (Splink's clock starts after ``import splink``,
 c360's once its local host is up with the function app loaded in its worker processes, as a deployed app
-is when a file lands, and stops when the run's result is known, before the host shuts down), peak memory is the peak RSS of the runner's process tree (c360's
-activities run in worker processes; sampled every 50 ms, never below the runner's own maximum RSS; c360
-also reports the sum of each process's own peak as an upper bound). F1 is over record pairs of
+is when a file lands, and stops when the run's result is known, before the host shuts down), peak memory
+is the peak RSS of the runner's process tree (c360's activities run in worker processes; sampled every
+50 ms, never below the runner's own maximum RSS; c360 also reports the sum of each process's own peak as an
+upper bound). F1 is over record pairs of
 the final clusters (transitive closure included); cluster F1 counts exactly recovered clusters.
 """
 
