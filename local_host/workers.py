@@ -83,13 +83,17 @@ class WorkerPool:
                                    initializer=_start_worker, initargs=(self.reference,))
 
     def submit(self, name: str, input_json: str | None) -> Future[str]:
+        return self._submit(_run_activity, name, input_json)
+
+    def _submit(self, function: Any, *args: Any) -> Future[Any]:
+        """``function(*args)`` in a worker; a broken pool (a worker died) is started again first."""
         with self._lock:
             try:
-                return self._pool.submit(_run_activity, name, input_json)
+                return self._pool.submit(function, *args)
             except BrokenProcessPool:
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = self._new_pool()
-                return self._pool.submit(_run_activity, name, input_json)
+                return self._pool.submit(function, *args)
 
     def start_all(self, timeout: float = 120.0) -> int:
         """Start every worker and wait until each has imported its app; returns how many answered.
@@ -101,13 +105,9 @@ class WorkerPool:
         deadline = time.monotonic() + timeout
         answered: set[int] = set()
         while len(answered) < self.processes and time.monotonic() < deadline:
-            pending = [self.submit_call(_loaded) for _ in range(self.processes)]
+            pending = [self._submit(_loaded) for _ in range(self.processes)]
             answered |= {future.result(timeout=max(deadline - time.monotonic(), 0.1)) for future in pending}
         return len(answered)
-
-    def submit_call(self, function: Any) -> Future[Any]:
-        with self._lock:
-            return self._pool.submit(function)
 
     def shutdown(self) -> None:
         with self._lock:

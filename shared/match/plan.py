@@ -443,12 +443,11 @@ def write_block_keys(lake: Lake, config: UnificationConfig, run_id: str) -> int:
     paths, setup = RunPaths(run_id), MatchSetup.of(config)
     with lake_duckdb(lake) as con:
         con.execute(f"CREATE TEMP VIEW features AS SELECT * FROM {parquet_source(lake, feature_files(lake, run_id))}")
-        if config.unification.probabilistic.enabled:
-            for feature in setup.tf_features:
-                column = q(feature.column)
-                copy_to_lake(con, f"SELECT {column} AS v, count(*)::DOUBLE / sum(count(*)) OVER () AS f "
-                                  f"FROM features WHERE {column} IS NOT NULL GROUP BY {column}",
-                             lake, paths.match_term_frequencies(feature.column))
+        for feature in setup.tf_features:  # none unless the probabilistic mode is on
+            column = q(feature.column)
+            copy_to_lake(con, f"SELECT {column} AS v, count(*)::DOUBLE / sum(count(*)) OVER () AS f "
+                              f"FROM features WHERE {column} IS NOT NULL GROUP BY {column}",
+                         lake, paths.match_term_frequencies(feature.column))
         return copy_to_lake(con, block_keys_sql(setup, list(config.unification.match_order), "features"), lake,
                             paths.match_shared_keys)
 

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from rapidfuzz.distance import OSA
 from rapidfuzz.process import cpdist
 
-from shared.match.normalize import compatible_names
+from shared.match.normalize import DISTINCT_SAMPLE, DISTINCT_SHARE, compatible_names
 
 Strings: TypeAlias = pa.Array | pa.ChunkedArray | list[str | None]
 # candidate pairs scored at once: about 0.75 KB each while a probabilistic block is scored (compared
@@ -55,23 +55,22 @@ def fuzzy_scores(left: Strings, right: Strings, base: str = "shorter", names: bo
 
 
 MIN_PAIRS = 1_024  # fewer pairs are measured as they come
-PAIR_SAMPLE = 10_000  # the first pairs, whose share of distinct value pairs decides whether to look for them all
-DISTINCT_PAIRS = 0.5  # measure the distinct value pairs, not every pair, where they are at most this share
 
 
 def per_distinct_pair(measure: Callable[[pa.Array, pa.Array], np.ndarray], a: pa.Array, b: pa.Array) -> np.ndarray:
     """``measure(a, b)`` for an element-wise measure of two aligned arrays of present values, computed once
     per distinct (a, b) pair where pairs repeat: within a block, rule conditions compare the same first
     names again and again (at 1 M customers a quarter of the pairs they measured were distinct). Where
-    pairs hardly repeat (e-mail addresses, phones), judged on the first pairs, every pair is measured."""
+    pairs hardly repeat (e-mail addresses, phones), judged on the first pairs, every pair is measured. The
+    same rule as ``normalize_values``' for single values, with its share and sample size."""
     if len(a) < MIN_PAIRS or a.null_count or b.null_count:
         return measure(a, b)
-    head = min(len(a), PAIR_SAMPLE)
-    if head < len(a) and len(np.unique(_pair_keys(a.slice(0, head), b.slice(0, head))[0])) > DISTINCT_PAIRS * head:
+    head = min(len(a), DISTINCT_SAMPLE)
+    if head < len(a) and len(np.unique(_pair_keys(a.slice(0, head), b.slice(0, head))[0])) > DISTINCT_SHARE * head:
         return measure(a, b)
     keys, dictionary_a, dictionary_b, width = _pair_keys(a, b)
     pairs, inverse = np.unique(keys, return_inverse=True)
-    if len(pairs) > DISTINCT_PAIRS * len(a):
+    if len(pairs) > DISTINCT_SHARE * len(a):
         return measure(a, b)
     distinct_a = pc.take(dictionary_a, pa.array(pairs // width))
     distinct_b = pc.take(dictionary_b, pa.array(pairs % width))

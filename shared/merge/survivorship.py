@@ -95,7 +95,8 @@ def survivorship_sql(config: UnificationConfig, candidates: str, columns: set[st
             continue
         policy = config.merge.fields.get(field.attribute, FieldPolicy())
         alias = f"v_{field.attribute}"
-        expression = _policy_expression([field.attribute], policy.policy, policy.order or order, table_index, True)
+        expression = _policy_expression([field.attribute], policy.policy, policy.order or order, table_index,
+                                        single=True)
         aggregates.append(f"{expression} AS {q(alias)}")
         selects.append(f"{q(alias)} AS {q(field.name)}")
     inner = f"SELECT profile, {', '.join(aggregates)} FROM {candidates} GROUP BY profile"
