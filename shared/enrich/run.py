@@ -33,7 +33,7 @@ from shared.enrich.clv import (
 )
 from shared.enrich.frames import ORDERS, orders_view
 from shared.enrich.measures import compute_measures, reference_date
-from shared.enrich.segments import rfm_scores, segment_fields, segment_members
+from shared.enrich.segments import rfm_sql, segment_fields, segment_members
 from shared.lakeio import (
     ROW_GROUP_ROWS,
     parquet_sink,
@@ -52,7 +52,7 @@ from shared.ports import Lake
 CID = q(Col.CUSTOMER_ID)
 SEGMENT_NAMESPACE = uuid.UUID("0b7a1c52-2f4e-4d0f-8a51-7f1e0c9d3b21")
 RFM_COLUMNS = ["RecencyScore", "FrequencyScore", "MonetaryScore", "RfmScore", "RfmSegment"]
-RFM_INPUTS = {"TransactionCount", "DaysSinceLastPurchase", "TotalSpend"}  # what rfm_scores reads
+RFM_INPUTS = {"TransactionCount", "DaysSinceLastPurchase", "TotalSpend"}  # what rfm_sql reads
 FIRST_STAGE = (Enrichment.MEASURES, Enrichment.LIFETIME_VALUE, Enrichment.CHURN, Enrichment.BRAND_AFFINITY)
 
 
@@ -178,9 +178,10 @@ def membership_path(paths: RunPaths) -> str:
 
 
 def _segments(lake: Lake, config: UnificationConfig, paths: RunPaths, output: str) -> Outcome:
-    """RFM scores and the config's segments. Customers are rows in CustomerId order; their ids stay in
-    DuckDB, pandas holds only the columns the rules read and a mask per segment (ids as Python strings,
-    sets of them and a tuple per membership took 5.3 GB at five million customers with orders)."""
+    """RFM scores and the config's segments. Customers are rows in CustomerId order; their ids and the
+    RFM scores stay in DuckDB, pandas holds only the columns the rules read and a mask per segment (ids as
+    Python strings, sets of them and a tuple per membership took 5.3 GB at five million customers with
+    orders; pandas' RFM ranks 600 MB more)."""
     segments = config.enrichment.segments
     sources = [unified_files(lake, paths.run_id, CUSTOMER)]
     sources += [[path] for name in FIRST_STAGE if lake.exists(path := paths.enrichment(name.value))]
@@ -188,19 +189,20 @@ def _segments(lake: Lake, config: UnificationConfig, paths: RunPaths, output: st
     # a synthetic 5 M customers; the joins spill a little, 63 s against 50 s)
     with lake_duckdb(lake, memory_limit="512MB") as con:
         wanted = segment_fields(segments)
-        frame = _segment_inputs(con, lake, sources, wanted)
-        scored = "TransactionCount" in frame
-        rfm = rfm_scores(frame) if scored else pd.DataFrame(columns=RFM_COLUMNS)
-        for column in RFM_COLUMNS:  # the scores the rules read, as columns of the frame (a join copies it)
-            if column in wanted:
-                frame[column] = rfm[column]
-        members = segment_members(frame, segments)
-        del frame
-        names, rows = _membership_tables(rfm, members)
+        scored = _segment_dimension(con, lake, sources, wanted)
+        con.execute("CREATE TEMP TABLE rfm_rows AS " + (rfm_sql("segment_dimension WHERE TransactionCount > 0")
+                                                          if scored else NO_RFM))
+        members = segment_members(_segment_frame(con, wanted), segments)
+        rfm_counts = dict(con.execute("SELECT RfmSegment, count(*) FROM rfm_rows GROUP BY ALL "
+                                      "ORDER BY 2 DESC, 1").fetchall())
+        names, rows = _membership_tables(sorted(rfm_counts), members)
         con.register("segment_names", names)
-        con.register("membership_rows", rows)
-        con.register("rfm_rows", _rfm_table(rfm))
-        con.execute(f"CREATE TEMP VIEW membership AS SELECT d.{CID}, n.SegmentProvider, n.Segment, m.ord "
+        con.register("config_rows", rows)
+        # RFM segments first, each customer's in customer order; then each config segment's members
+        con.execute("CREATE TEMP VIEW membership_rows AS SELECT r.i, n.code, 0 AS part FROM rfm_rows r "
+                    "JOIN segment_names n ON n.SegmentProvider = 'RFM' AND n.Segment = 'RFM: ' || r.RfmSegment "
+                    "UNION ALL SELECT i, code, code + 1 AS part FROM config_rows")
+        con.execute(f"CREATE TEMP VIEW membership AS SELECT d.{CID}, n.SegmentProvider, n.Segment, m.part, m.i "
                     "FROM membership_rows m JOIN segment_dimension d ON d.i = m.i "
                     "JOIN segment_names n ON n.code = m.code")
         _write_membership(con, lake, membership_path(paths))
@@ -209,43 +211,34 @@ def _segments(lake: Lake, config: UnificationConfig, paths: RunPaths, output: st
             SELECT d.{CID}, {rfm_columns}s.Segments FROM segment_dimension d
             LEFT JOIN rfm_rows r ON r.i = d.i
             LEFT JOIN (SELECT m.i, string_agg(n.Segment, ';' ORDER BY n.Segment) AS Segments
-                       FROM membership_rows m JOIN segment_names n ON n.code = m.code
-                       WHERE n.SegmentProvider = 'c360' GROUP BY m.i) s ON s.i = d.i
+                       FROM config_rows m JOIN segment_names n ON n.code = m.code GROUP BY m.i) s ON s.i = d.i
             WHERE r.i IS NOT NULL OR s.i IS NOT NULL ORDER BY d.i""", lake, output)
     write_json(lake, paths.enrichment_model(Enrichment.SEGMENTS.value), {
-        "segments": {name: int(mask.sum()) for name, mask in members.items()},
-        "rfm_segments": rfm["RfmSegment"].value_counts().to_dict() if len(rfm) else {}})
+        "segments": {name: int(mask.sum()) for name, mask in members.items()}, "rfm_segments": rfm_counts})
     return Outcome(written, output)
 
 
-def _membership_tables(rfm: pd.DataFrame, members: dict[str, np.ndarray]) -> tuple[pa.Table, pa.Table]:
-    """(``segment_names``: code, SegmentProvider, Segment; ``membership_rows``: i, code, ord) — the RFM
-    segment of each buyer in customer order, then each config segment's members in config and customer
-    order; ``ord`` is that order."""
-    rfm_names = sorted(set(rfm["RfmSegment"]))
+NO_RFM = ("SELECT NULL::BIGINT AS i, NULL::BIGINT AS RecencyScore, NULL::BIGINT AS FrequencyScore, "
+          "NULL::BIGINT AS MonetaryScore, NULL::VARCHAR AS RfmScore, NULL::VARCHAR AS RfmSegment WHERE false")
+
+
+def _membership_tables(rfm_names: list[str], members: dict[str, np.ndarray]) -> tuple[pa.Table, pa.Table]:
+    """(``segment_names``: code, SegmentProvider, Segment — the RFM segments', then the config's;
+    ``config_rows``: i, code — each config segment's members in config and customer order)."""
     names = pa.table({"code": pa.array(range(len(rfm_names) + len(members)), pa.int32()),
                       "SegmentProvider": ["RFM"] * len(rfm_names) + ["c360"] * len(members),
                       "Segment": [f"RFM: {n}" for n in rfm_names] + list(members)})
-    positions = [rfm.index.to_numpy(), *(np.flatnonzero(mask) for mask in members.values())]
-    codes = [pd.Categorical(rfm["RfmSegment"], categories=rfm_names).codes,
-             *(np.full(mask.sum(), len(rfm_names) + k) for k, mask in enumerate(members.values()))]
-    i = np.concatenate(positions).astype(np.int64)
-    return names, pa.table({"i": i, "code": np.concatenate(codes).astype(np.int32), "ord": np.arange(len(i))})
+    positions = [np.flatnonzero(mask) for mask in members.values()]
+    codes = [np.full(len(p), len(rfm_names) + k) for k, p in enumerate(positions)]
+    return names, pa.table({"i": np.concatenate([np.zeros(0, np.int64), *positions]).astype(np.int64),
+                            "code": np.concatenate([np.zeros(0, np.int32), *codes]).astype(np.int32)})
 
 
-def _rfm_table(rfm: pd.DataFrame) -> pa.Table:
-    """The RFM scores with their row position ``i``, typed even when no customer has purchases."""
-    scores = {c: pa.array(rfm[c].to_numpy(dtype=np.int64)) for c in RFM_COLUMNS[:3]}
-    labels = {c: pa.array(rfm[c].to_numpy(dtype=object), pa.string()) for c in RFM_COLUMNS[3:]}
-    return pa.table({"i": pa.array(rfm.index.to_numpy(dtype=np.int64)), **scores, **labels})
-
-
-def _segment_inputs(con: duckdb.DuckDBPyConnection, lake: Lake, sources: list[list[str]],
-                    wanted: set[str]) -> pd.DataFrame:
-    """Table ``segment_dimension`` (``i``: the row's position in CustomerId order, ``CustomerId``) and, as
-    pandas in that row order, the ``wanted`` columns and the RFM inputs, each from the first source
-    (Customer shards, then the first-stage enrichments) that has it, and the ids only if a rule names
-    them. One join at a time, as the export."""
+def _segment_dimension(con: duckdb.DuckDBPyConnection, lake: Lake, sources: list[list[str]], wanted: set[str]) -> bool:
+    """Table ``segment_dimension``: ``i`` (the row's position in CustomerId order), ``CustomerId``, the
+    ``wanted`` columns and the RFM inputs, each from the first source (Customer shards, then the
+    first-stage enrichments) that has it. One join at a time, as the export. True if the RFM inputs are
+    there (a run with activities)."""
     taken: list[str] = []
     last = 0
     for index, files in enumerate(sources):
@@ -268,19 +261,30 @@ def _segment_inputs(con: duckdb.DuckDBPyConnection, lake: Lake, sources: list[li
     con.execute(f"CREATE TEMP TABLE segment_dimension AS SELECT row_number() OVER (ORDER BY {CID}) - 1 AS i, * "
                 f"FROM segment_{last}")
     con.execute(f"DROP TABLE segment_{last}")
-    fetched = [*taken, Col.CUSTOMER_ID] if Col.CUSTOMER_ID in wanted else taken  # a rule may name ids
-    columns = ", ".join(q(c) for c in fetched) or "NULL AS none"
-    frame = con.sql(f"SELECT {columns} FROM segment_dimension ORDER BY i").to_arrow_table().to_pandas()
-    return frame if fetched else frame.drop(columns="none")
+    return set(taken) >= RFM_INPUTS
+
+
+def _segment_frame(con: duckdb.DuckDBPyConnection, wanted: set[str]) -> pd.DataFrame:
+    """The ``wanted`` columns that exist (the dimension's, then the RFM scores'), as pandas in customer
+    order; the ids only if a rule names them."""
+    present = {c for c, in con.execute("SELECT column_name FROM (DESCRIBE segment_dimension)").fetchall()}
+    columns = [f"d.{q(c)}" for c in sorted(wanted & (present - {"i"}))]
+    columns += [f"r.{q(c)}" for c in RFM_COLUMNS if c in wanted and c not in present]
+    if not columns:
+        return pd.DataFrame(index=pd.RangeIndex(con.execute("SELECT count(*) FROM segment_dimension").fetchall()[0][0]))
+    table = con.sql(f"SELECT {', '.join(columns)} FROM segment_dimension d LEFT JOIN rfm_rows r ON r.i = d.i "
+                    "ORDER BY d.i").to_arrow_table()
+    return table.to_pandas(split_blocks=True, self_destruct=True)
 
 
 def _write_membership(con: duckdb.DuckDBPyConnection, lake: Lake, path: str) -> None:
-    """``SegmentMembership`` rows (view ``membership``, in ``ord`` order) with their identifier and its
-    UUIDv5, computed by DuckDB for all rows at once."""
+    """``SegmentMembership`` rows (view ``membership``, by ``part``, then in customer order) with their
+    identifier and its UUIDv5, computed by DuckDB for all rows at once."""
     identifier = f"{CID} || '|' || SegmentProvider || '|Customer|' || Segment"
     copy_to_lake(con, f"SELECT {CID}, SegmentProvider, Segment, 'Customer' AS SegmentMembershipType, "
                       f"{identifier} AS Identifier, "
-                      f"{uuid5_sql(identifier, SEGMENT_NAMESPACE)} AS SegmentMembershipId FROM membership ORDER BY ord",
+                      f"{uuid5_sql(identifier, SEGMENT_NAMESPACE)} AS SegmentMembershipId "
+                      "FROM membership ORDER BY part, i",
                  lake, path)
 
 

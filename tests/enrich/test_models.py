@@ -23,6 +23,7 @@ from shared.enrich.clv import (
     rfm_summary,
 )
 from shared.enrich.frames import register_orders
+from shared.enrich.segments import RFM_SEGMENTS, rfm_sql
 
 CDNOW = Path(__file__).resolve().parents[1] / "fixtures" / "cdnow" / "CDNOW_sample.txt"
 END_OF_CALIBRATION = pd.Timestamp("1997-09-30")  # 39 weeks after 1997-01-01
@@ -190,3 +191,31 @@ def test_churn_trains_on_a_stable_sample_of_at_most_the_cap(transactions: pd.Dat
     assert set(first.to_pylist()) <= set(everyone.to_pylist())
     assert churn_features(con, cutoff, sample=training_sample(con, cutoff, 5000)[1])[0].to_pylist() == \
         everyone.to_pylist()
+
+
+def test_rfm_scores_are_quintiles_of_ranks_with_ties_in_customer_order() -> None:
+    """The definition, computed with pandas (rank "first": ties in row order, i.e. customer order; pct
+    rank × 5 rounded up), against DuckDB's scores on data full of ties, buyers among non-buyers."""
+    rng = np.random.default_rng(3)
+    for n in (1, 2, 7, 100, 20_000):
+        frame = pd.DataFrame({"i": np.arange(n), "DaysSinceLastPurchase": rng.integers(0, 30, n),
+                              "TransactionCount": rng.integers(0, 6, n),
+                              "TotalSpend": np.where(rng.random(n) < 0.3, 100.0, np.round(rng.gamma(2, 50, n), 1))})
+        buyers = frame[frame["TransactionCount"] > 0]
+
+        def quintile(values: pd.Series) -> np.ndarray:
+            return np.ceil(values.rank(method="first", pct=True) * 5).clip(1, 5).astype(int).to_numpy()
+
+        r = quintile(-buyers["DaysSinceLastPurchase"].astype(float))
+        f, m = quintile(buyers["TransactionCount"].astype(float)), quintile(buyers["TotalSpend"])
+        fm = np.ceil((f + m) / 2)
+        named = [next((name for name, (r_lo, r_hi), (fm_lo, fm_hi) in RFM_SEGMENTS
+                       if r_lo <= a <= r_hi and fm_lo <= b <= fm_hi), "Other") for a, b in zip(r, fm, strict=True)]
+        got = duckdb.connect().execute(rfm_sql("frame WHERE TransactionCount > 0") + " ORDER BY i").df()
+        assert got["i"].tolist() == buyers["i"].tolist()
+        assert (got["RecencyScore"].tolist(), got["FrequencyScore"].tolist(), got["MonetaryScore"].tolist()) == (
+            r.tolist(), f.tolist(), m.tolist())
+        assert got["RfmScore"].tolist() == [f"{a}{b}{c}" for a, b, c in zip(r, f, m, strict=True)]
+        assert got["RfmSegment"].tolist() == named
+        if n == 20_000:  # every named segment and every score occur
+            assert set(named) == {name for name, _, _ in RFM_SEGMENTS} and set(r) == set(range(1, 6))
