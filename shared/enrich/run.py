@@ -53,6 +53,8 @@ CID = q(Col.CUSTOMER_ID)
 SEGMENT_NAMESPACE = uuid.UUID("0b7a1c52-2f4e-4d0f-8a51-7f1e0c9d3b21")
 RFM_COLUMNS = ["RecencyScore", "FrequencyScore", "MonetaryScore", "RfmScore", "RfmSegment"]
 RFM_INPUTS = {"TransactionCount", "DaysSinceLastPurchase", "TotalSpend"}  # what rfm_sql reads
+NO_RFM = ("SELECT NULL::BIGINT AS i, NULL::BIGINT AS RecencyScore, NULL::BIGINT AS FrequencyScore, "  # no orders
+          "NULL::BIGINT AS MonetaryScore, NULL::VARCHAR AS RfmScore, NULL::VARCHAR AS RfmSegment WHERE false")
 FIRST_STAGE = (Enrichment.MEASURES, Enrichment.LIFETIME_VALUE, Enrichment.CHURN, Enrichment.BRAND_AFFINITY)
 
 
@@ -216,10 +218,6 @@ def _segments(lake: Lake, config: UnificationConfig, paths: RunPaths, output: st
     write_json(lake, paths.enrichment_model(Enrichment.SEGMENTS.value), {
         "segments": {name: int(mask.sum()) for name, mask in members.items()}, "rfm_segments": rfm_counts})
     return Outcome(written, output)
-
-
-NO_RFM = ("SELECT NULL::BIGINT AS i, NULL::BIGINT AS RecencyScore, NULL::BIGINT AS FrequencyScore, "
-          "NULL::BIGINT AS MonetaryScore, NULL::VARCHAR AS RfmScore, NULL::VARCHAR AS RfmSegment WHERE false")
 
 
 def _membership_tables(rfm_names: list[str], members: dict[str, np.ndarray]) -> tuple[pa.Table, pa.Table]:

@@ -156,7 +156,24 @@ def test_rfm_scores_of_tied_customers_do_not_depend_on_how_the_customer_table_is
     assert ordered.schema.field("RecencyScore").type == pa.int64()
 
 
-def _segments_of(lake_root, shards: list[list[str]], measures: pd.DataFrame) -> pa.Table:
+def test_segments_without_orders_are_the_rules_alone(tmp_path) -> None:
+    """A run without activities has no measures: no RFM scores, and the rules still segment profiles."""
+    from shared.adapters.local_lake import LocalLake
+    from shared.lakeio import read_parquet
+    from shared.paths import RunPaths
+
+    ids = [f"c{i:02d}" for i in range(4)]
+    segments = _segments_of(tmp_path, [ids[2:], ids[:2]], None)
+    assert segments.column_names == ["CustomerId", "Segments"]
+    assert segments.to_pylist() == [{"CustomerId": i, "Segments": ("chosen;" if i == "c03" else "") + "lee_or_cy;lees"}
+                                    for i in ids]  # the rules on measures and RFM scores hold for nobody
+    membership = read_parquet(LocalLake(tmp_path), RunPaths("20260401T000000Z-ties").enrichment("segment_membership"))
+    assert list(zip(membership.column("Segment").to_pylist(), membership.column("CustomerId").to_pylist(),
+                    strict=True)) == [("lees", i) for i in ids] + [("chosen", "c03")] + [("lee_or_cy", i) for i in ids]
+    assert set(membership.column("SegmentProvider").to_pylist()) == {"c360"}
+
+
+def _segments_of(lake_root, shards: list[list[str]], measures: pd.DataFrame | None) -> pa.Table:
     from shared.adapters.local_lake import LocalLake
     from shared.config.load import load_config_text
     from shared.enrich.run import run_enrichment
@@ -171,7 +188,8 @@ def _segments_of(lake_root, shards: list[list[str]], measures: pd.DataFrame) -> 
     for number, shard in enumerate(shards):
         write_parquet(lake, f"{paths.unified_folder('Customer')}/part-{number}.parquet",
                       pa.table({"CustomerId": shard, "LastName": ["Lee"] * len(shard)}))
-    write_parquet(lake, paths.enrichment("measures"), pa.Table.from_pandas(measures, preserve_index=False))
+    if measures is not None:
+        write_parquet(lake, paths.enrichment("measures"), pa.Table.from_pandas(measures, preserve_index=False))
     outcome = run_enrichment(lake, load_config_text(text), paths.run_id, Enrichment.SEGMENTS)
     assert outcome.path is not None
     return read_parquet(lake, outcome.path)
