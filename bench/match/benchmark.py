@@ -13,8 +13,9 @@ c360's once its local host is up with the function app loaded in its worker proc
 is when a file lands, and stops when the run's result is known, before the host shuts down), peak memory
 is the peak RSS of the runner's process tree (c360's activities run in worker processes; sampled every
 50 ms, never below the runner's own maximum RSS; c360 also reports the sum of each process's own peak as an
-upper bound). F1 is over record pairs of
-the final clusters (transitive closure included); cluster F1 counts exactly recovered clusters.
+upper bound). c360 also reports when its clusters were known (``clusters_seconds``, the merge's end: Splink's
+scope; the run goes on to the merged profiles and the lineage tables, and its time counts them). F1 is over
+record pairs of the final clusters (transitive closure included); cluster F1 counts exactly recovered clusters.
 """
 
 from __future__ import annotations
@@ -97,8 +98,10 @@ def main() -> None:
         if "f1" in c and "f1" in s:
             target = TARGETS.get(dataset)
             verdict = "" if target is None else f"; target F1 >= {target}: {'met' if c['f1'] >= target else 'NOT met'}"
+            clusters = "" if c.get("clusters_seconds") is None else \
+                f" (to its clusters {c['clusters_seconds'] / s['seconds']:.2f})"
             print(f"{dataset:14s} ratio c360/Splink: F1 {c['f1'] / max(s['f1'], 1e-9):.3f}, "
-                  f"time {c['seconds'] / s['seconds']:.2f}, memory {c['peak_mb'] / s['peak_mb']:.2f}"
+                  f"time {c['seconds'] / s['seconds']:.2f}{clusters}, memory {c['peak_mb'] / s['peak_mb']:.2f}"
                   f"; Splink's best F1 over thresholds (with labels) {s.get('best_f1_with_labels', float('nan')):.4f}"
                   f"{verdict}", flush=True)
     write_results(results)
@@ -119,7 +122,7 @@ def write_results(results: list[dict]) -> None:
 def markdown_table(results: list[dict]) -> str:
     """The results as the Markdown table bench/README.md shows, one row per set, c360 beside Splink."""
     rows = ["| set | c360 P / R / F1 | cluster F1 | c360 s / MB | Splink P / R / F1 | Splink best F1 (labels) "
-            "| Splink s / MB | ratio F1 / time / memory |", "|" + " --- |" * 8]
+            "| Splink s / MB | ratio F1 / time / memory | c360 s to clusters (time ratio) |", "|" + " --- |" * 9]
     by_key = {(r.get("tool"), r.get("dataset")): r for r in results if "f1" in r}
     order = ["febrl3", "febrl4", "rldata10000", "demo-100000", "demo-1000000", "demo-5000000", "demo-1000000-rules",
              "demo-5000000-rules"]
@@ -134,7 +137,7 @@ def markdown_table(results: list[dict]) -> str:
             f"| {c['seconds']:.1f} / {c['peak_mb']:,.0f} | {s['precision']:.4f} / {s['recall']:.4f} / {s['f1']:.4f} "
             f"| {s.get('best_f1_with_labels', float('nan')):.4f} | {s['seconds']:.1f} / {s['peak_mb']:,.0f} "
             f"| {c['f1'] / max(s['f1'], 1e-9):.3f} / {c['seconds'] / s['seconds']:.2f} / "
-            f"{c['peak_mb'] / s['peak_mb']:.2f} |")
+            f"{c['peak_mb'] / s['peak_mb']:.2f} | {_to_clusters(c, s)} |")
     rows += ["", "c360's largest activity, per step (MB of one worker process running it; an activity instance of",
              "Flex Consumption has 2,048 or 4,096 MB):", "",
              "| set | " + " | ".join(STEPS) + " |", "|" + " --- |" * (len(STEPS) + 1)]
@@ -153,6 +156,11 @@ def markdown_table(results: list[dict]) -> str:
             rows.append(f"| {d} | " + " | ".join(
                 f"{seconds[s]:,.1f}" if seconds.get(s) is not None else "–" for s in STEPS) + " |")
     return "\n".join(rows) + "\n"
+
+
+def _to_clusters(c360: dict, splink: dict) -> str:
+    seconds = c360.get("clusters_seconds")
+    return "–" if seconds is None else f"{seconds:.1f} ({seconds / splink['seconds']:.2f})"
 
 
 STEPS = ["convert_source_file", "apply_source_changes", "plan_match_partitions", "write_features",
