@@ -148,12 +148,12 @@ unification:
           - name: birth_date_and_postal_code
             conditions:
               - {field: BirthDate}
-              - {field: PostalCode, normalize: [whitespace]}
+              - {field: PostalCode, normalize: [lowercase, whitespace, symbols]}
               - {field: FirstName, normalize: [name, unicode_to_ascii, lowercase, symbols], precision: medium}
               - {field: LastName, normalize: [unicode_to_ascii, lowercase, symbols, whitespace], precision: medium}
           - name: name_and_address
             conditions:
-              - {field: PostalCode, normalize: [whitespace]}
+              - {field: PostalCode, normalize: [lowercase, whitespace, symbols]}
               - {field: LastName, normalize: [unicode_to_ascii, lowercase, symbols, whitespace]}
               - {field: FirstName, normalize: [name, unicode_to_ascii, lowercase, symbols], precision: high}
               - {field: Street, normalize: [address, lowercase, symbols], precision: high}
@@ -186,7 +186,7 @@ unification:
           - name: birth_date_and_postal_code
             conditions:
               - {field: BirthDate}
-              - {field: PostalCode, normalize: [whitespace]}
+              - {field: PostalCode, normalize: [lowercase, whitespace, symbols]}
               - {field: FirstName, normalize: [name, unicode_to_ascii, lowercase, symbols], precision: medium}
               - {field: LastName, normalize: [unicode_to_ascii, lowercase, symbols, whitespace], precision: medium}
       rules:
@@ -206,13 +206,13 @@ unification:
         - name: birth_date_and_postal_code
           conditions:
             - {field: BirthDate}
-            - {field: PostalCode, normalize: [whitespace]}
+            - {field: PostalCode, normalize: [lowercase, whitespace, symbols]}
             - {field: FirstName, normalize: [name, unicode_to_ascii, lowercase, symbols], precision: medium}
             - {field: LastName, normalize: [unicode_to_ascii, lowercase, symbols, whitespace], precision: medium}
         - name: name_and_postal_code
           against: [erp_customers, crm_contacts, ecom_accounts]
           conditions:
-            - {field: PostalCode, normalize: [whitespace]}
+            - {field: PostalCode, normalize: [lowercase, whitespace, symbols]}
             - {field: LastName, normalize: [unicode_to_ascii, lowercase, symbols, whitespace]}
             - {field: FirstName, normalize: [name, unicode_to_ascii, lowercase, symbols], precision: high}
           exceptions:

@@ -17,7 +17,7 @@ from rapidfuzz.distance import OSA, JaroWinkler
 from rapidfuzz.process import cpdist
 
 from shared.match.normalize import compatible_names
-from shared.match.rules import Feature
+from shared.match.rules import Feature, feature
 from shared.match.scoring import per_distinct_pair
 
 NULL_LEVEL = -1
@@ -57,7 +57,9 @@ class ComparisonSpec:
 
     @property
     def feature(self) -> Feature:
-        return Feature(self.field, (("bypass",) if self.bypass else ()) + STEPS[self.kind])
+        # named as a rule condition with the same steps names it: a blocking key and a rule's key are then
+        # one column, and a rule group of every table holds the blocking rule's rows (``MatchSetup``)
+        return feature(self.field, (("bypass",) if self.bypass else ()) + STEPS[self.kind])
 
     @property
     def levels(self) -> tuple[str, ...]:

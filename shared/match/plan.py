@@ -103,7 +103,7 @@ class MatchSetup:
     probabilistic_features: frozenset[Feature]
     tf_features: list[Feature]
     # probabilistic blocking rule id → the rule group whose block rows it reads: a group of every table
-    # blocking on the same columns already holds exactly its rows (the demo's Email and Phone)
+    # blocking on the same columns already holds exactly its rows (the demo's Email, Phone and PostalCode + LastName)
     block_rows: dict[int, int] = field(default_factory=dict)
 
     @classmethod

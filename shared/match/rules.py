@@ -28,7 +28,9 @@ class Feature:
         return f"f_{self.field}_{digest}"
 
 
-def _feature(field: str, steps: Sequence[str]) -> Feature:
+def feature(field: str, steps: Sequence[str]) -> Feature:
+    """A field under normalization steps, named by the steps as ``normalize_values`` applies them (lookups
+    first, then the fixed order): the same steps given in any order are one feature, computed once."""
     lookups = [s for s in ("alias", "bypass") if s in steps]
     ordered = [s for s in ORDER if s in steps]
     return Feature(field, tuple(lookups + ordered))
@@ -46,8 +48,8 @@ class CompiledCondition:
 
 
 def compile_condition(condition: Condition) -> CompiledCondition:
-    return CompiledCondition(_feature(condition.left_field, condition.normalize),
-                             _feature(condition.right_field, condition.normalize), condition.threshold)
+    return CompiledCondition(feature(condition.left_field, condition.normalize),
+                             feature(condition.right_field, condition.normalize), condition.threshold)
 
 
 @dataclass(frozen=True)

@@ -141,6 +141,20 @@ def test_grouped_block_rows_give_the_pairs_of_rules_scored_alone(tmp_path: Path,
     assert grouped_rows < 0.6 * alone_rows
 
 
+def test_the_same_steps_in_any_order_are_one_feature_whose_rule_group_rows_a_blocking_rule_reads() -> None:
+    """An ``identifier`` comparison normalizes as lower case, white space, symbols; a rule listing the same
+    steps in another order normalizes the same way (the fixed order), so both read one column, and blocking
+    on it reads the rule group's rows instead of writing the records again."""
+    text = CONFIG.replace("normalize: [lowercase, whitespace]}]}", "normalize: [symbols, whitespace, lowercase]}]}")
+    text = text.replace("{field: Email, kind: email}", "{field: Email, kind: identifier}")
+    setup = MatchSetup.of(load_config_text(text))
+    email = next(g for g in setup.groups if g.rules[0].name == "email")
+    block = next(b for b in setup.blocks if b.name == "probabilistic:Email")
+    assert [f.column for f in block.features] == list(email.key_columns)
+    assert setup.block_rows[block.id] == email.id and len(setup.block_rows) == 2
+    assert len({f.column for f in setup.features if f.field == "Email"}) == 1
+
+
 def test_rules_group_by_key_columns_and_prefix_blocking() -> None:
     config = load_config_text(CONFIG)
     groups, alone = rule_groups(compile_rules(config), list(config.unification.match_order))
