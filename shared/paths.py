@@ -55,6 +55,11 @@ class RunPaths:
         """The (rule, key hash) pairs that two block rows or more hold: the block rows worth writing."""
         return f"{self.root}/match/keys.parquet"
 
+    @property
+    def match_families(self) -> str:
+        """The row families whose members share block rows in this run (their columns' values are not too common)."""
+        return f"{self.root}/match/families.json"
+
     def match_model(self) -> str:
         return f"{self.root}/match/model.json"
 

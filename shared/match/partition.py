@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from shared.config.model import Probabilistic, UnificationConfig
 from shared.match.fellegi_sunter import FsModel, match_weight, probability
 from shared.match.normalize import compatible_names
-from shared.match.plan import MatchSetup, tf_column
+from shared.match.plan import MatchSetup, member_key, tf_column
 from shared.match.rules import (
     BOTH,
     LEFT,
@@ -93,6 +93,23 @@ def _narrow(rows: pa.Table, columns: set[str], selected: np.ndarray | None = Non
     filtered, so that a rule's rows never copy the string columns that only other rules read."""
     rows = rows.select([c for c in rows.column_names if c in columns])
     return rows if selected is None else rows.filter(pa.array(selected))
+
+
+def member_rows(rows: pa.Table, rule_column: np.ndarray, setup: MatchSetup, member: int,
+                columns: set[str]) -> pa.Table | None:
+    """A rule group's or blocking rule's block rows (``columns`` of them, its key in ``key``): its own rows,
+    and its row family's rows that hold a key of it (``RowFamily``); None if there are none."""
+    found = []
+    if (own := rule_column == member).any():
+        found.append(_narrow(rows, columns, own))
+    family = setup.family_of.get(member)
+    if family is not None and (held := (rule_column == family) & np.asarray(rows.column(member_key(member)).is_valid(),
+                                                                             bool)).any():
+        shared = _narrow(rows, columns | {member_key(member)}, held)
+        keys = shared.column(member_key(member))
+        shared = shared.drop_columns([member_key(member)])
+        found.append(shared.set_column(shared.schema.get_field_index("key"), "key", keys))
+    return pa.concat_tables(found) if found else None
 
 
 def _score_rule_chunk(rule: CompiledRule, rows: pa.Table, i: np.ndarray, j: np.ndarray, base: str,
@@ -219,10 +236,9 @@ def scored_pairs(config: UnificationConfig, rows: pa.Table, model: FsModel | Non
     order = list(config.unification.match_order)
     setup = MatchSetup.of(config)
     for group in setup.groups:
-        selected = rule_column == group.id
-        if selected.any():
-            columns = set().union(*(_rule_columns(rule) for rule in group.rules))
-            yield from _score_group(group, _narrow(rows, columns, selected), order, base, max_block, stats)
+        columns = set().union(*(_rule_columns(rule) for rule in group.rules))
+        if (subset := member_rows(rows, rule_column, setup, group.id, columns)) is not None:
+            yield from _score_group(group, subset, order, base, max_block, stats)
     for rule in setup.alone:
         selected = rule_column == rule.id
         if not selected.any():
@@ -238,9 +254,9 @@ def scored_pairs(config: UnificationConfig, rows: pa.Table, model: FsModel | Non
     settings = config.unification.probabilistic
     if settings.enabled and model is not None:
         blocks = setup.blocks
+        columns = {Col.RECORD_ID, "key", "TableIndex"} | setup.probabilistic_columns
         for position, block in enumerate(blocks):
-            selected = rule_column == setup.block_rows.get(block.id, block.id)
-            if selected.any():
-                columns = {Col.RECORD_ID, "key", "TableIndex"} | setup.probabilistic_columns
-                yield from score_block(block, _narrow(rows, columns, selected), model, settings, max_block * 5,
-                                       stats, setup.probabilistic_columns, blocks[:position])
+            subset = member_rows(rows, rule_column, setup, setup.block_rows.get(block.id, block.id), columns)
+            if subset is not None:
+                yield from score_block(block, subset, model, settings, max_block * 5, stats,
+                                       setup.probabilistic_columns, blocks[:position])

@@ -19,6 +19,8 @@ Streams each source table in batches, so memory stays bounded however large the 
    term frequencies its scoring needs) goes to partition ``key hash % partitions``, if another row shares
    its key (29 % of the rows at 1 M customers did not: they pair with nothing). All rows sharing a key
    land in the same partition (one file per slice), so each ``match_partition`` activity is independent.
+   Rule groups and blocking rules whose keys share a column write one row per record instead, keyed by
+   that column, unless one of its values is too common (``RowFamily``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import glob
 import math
 import os
 import shutil
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -47,6 +49,7 @@ from shared.lakeio import (
     parquet_files,
     parquet_row_count,
     parquet_sink,
+    read_json,
     read_parquet_many,
     write_json,
     write_parquet,
@@ -88,6 +91,47 @@ BLOCK_ROW_GROUP = 32_768  # rows per row group of a partition file, at most
 # 32,768 in 22.6 s and 1.22 GB (three runs each); reading a partition back costs the same
 BLOCK_FLUSH_ROWS = 8_192
 MAX_OPEN_PARTITIONS = 900  # below the usual limit of 1024 open files
+# records one value of a row family's column may hold for the family to share rows: all of them land in one
+# partition (a junk postal code held by a tenth of the records would make one partition of them)
+FAMILY_VALUE_RECORDS = 25_000
+FIRST_FAMILY_ID = -1000  # family ids count down from here, apart from rule group ids (-1, -2, ...)
+
+
+@dataclass(frozen=True)
+class RowFamily:
+    """Rule groups and blocking rules of every table whose key columns share one column (the demo's postal
+    code: the rule groups on birth date + postal code and postal code + last name, the blocking rules on
+    postal code + first name and postal code + street). Their block rows can be one row per record instead
+    of one per member: partitioned by the shared column, every member's key lands in one partition, and the
+    row carries each member's key in a column of its own (``member_key``; null where the record's key is
+    missing or held by no other record). At 1 M customers the demo's two families (postal code; last name:
+    the blocking rules on last name + birth date and first name + last name + city) write 6.1 M block rows
+    instead of 9.6 M. Used where no value of the column is too common (``FAMILY_VALUE_RECORDS``)."""
+
+    id: int
+    column: str
+    members: tuple[int, ...]
+
+
+def member_key(member: int) -> str:
+    """The block row column holding a family member's key (rule group ids are negative)."""
+    return f"key_{'g' if member < 0 else 'b'}{abs(member)}"
+
+
+def row_families(keys: Sequence[tuple[int, tuple[str, ...]]]) -> list[RowFamily]:
+    """Families of the (id, key columns) given: repeatedly, the column most of the rest share (two at
+    least; ties to the column name), with every one keyed on it."""
+    families: list[RowFamily] = []
+    rest = list(keys)
+    while True:
+        counts = Counter(column for _, columns in rest for column in set(columns))
+        shared = [c for c, n in counts.items() if n > 1]
+        if not shared:
+            return families
+        column = max(shared, key=lambda c: (counts[c], c))
+        families.append(RowFamily(FIRST_FAMILY_ID - len(families), column,
+                                  tuple(i for i, columns in rest if column in columns)))
+        rest = [(i, columns) for i, columns in rest if column not in columns]
 
 
 @dataclass(frozen=True)
@@ -105,6 +149,7 @@ class MatchSetup:
     # probabilistic blocking rule id → the rule group whose block rows it reads: a group of every table
     # blocking on the same columns already holds exactly its rows (the demo's Email, Phone and PostalCode + LastName)
     block_rows: dict[int, int] = field(default_factory=dict)
+    families: list[RowFamily] = field(default_factory=list)
 
     @classmethod
     def of(cls, config: UnificationConfig) -> MatchSetup:
@@ -132,8 +177,15 @@ class MatchSetup:
         everywhere = {g.key_columns: g.id for g in groups
                       if not g.prefix and g.tables == tuple(range(len(config.unification.match_order)))}
         shared = {b.id: everywhere[k] for b in blocks if (k := tuple(f.column for f in b.features)) in everywhere}
+        keyed = [(i, k) for k, i in everywhere.items()]
+        keyed += [(b.id, tuple(f.column for f in b.features)) for b in blocks if b.id not in shared]
         return cls(rules, groups, alone, blocks, training, [seen[k] for k in sorted(seen)], frozenset(probabilistic),
-                   tf, shared)
+                   tf, shared, row_families(keyed))
+
+    @property
+    def family_of(self) -> dict[int, int]:
+        """Member (rule group or blocking rule id) → its row family's id."""
+        return {member: family.id for family in self.families for member in family.members}
 
     @property
     def probabilistic_columns(self) -> set[str]:
@@ -148,7 +200,8 @@ class MatchSetup:
 def block_schema(setup: MatchSetup) -> pa.Schema:
     return pa.schema([("rule", pa.int16()), ("side", pa.int8()), ("key", pa.uint64()), (Col.RECORD_ID, pa.int64()),
                       ("TableIndex", pa.int16()), *[(f.column, pa.string()) for f in setup.features],
-                      *[(tf_column(f), pa.float64()) for f in setup.tf_features]])
+                      *[(tf_column(f), pa.float64()) for f in setup.tf_features],
+                      *[(member_key(m), pa.uint64()) for family in setup.families for m in family.members]])
 
 
 def tf_column(feature: Feature) -> str:
@@ -205,12 +258,42 @@ class _BlockSelect:
         parts_sql = ([f"substr({q(self.key_columns[0])}, 1, {PREFIX_CHARS})"] if self.prefix
                      else [q(c) for c in self.key_columns])
         present = " AND ".join(f"{p} IS NOT NULL" for p in parts_sql)
-        values = "" if features is None else ", " + ", ".join([q(Col.RECORD_ID), "TableIndex", *(
-            q(c) if c in self.needed else f"NULL::{'DOUBLE' if c.startswith('tf_') else 'VARCHAR'} AS {q(c)}"
-            for c in features)])
+        values = "" if features is None else ", " + _values(self.needed, features)
         return (f"SELECT {self.rule_id}::SMALLINT AS rule, {self.side}::TINYINT AS side, "
                 f"hash({', '.join(parts_sql)}) AS key{values} FROM {source} "
                 f"WHERE TableIndex IN ({', '.join(str(t) for t in self.tables)}) AND {present}")
+
+    def key_sql(self) -> str:
+        """The key hash where every key column is present, else null (not prefix blocking)."""
+        columns = [q(c) for c in self.key_columns]
+        return f"CASE WHEN {' AND '.join(f'{c} IS NOT NULL' for c in columns)} THEN hash({', '.join(columns)}) END"
+
+
+def _values(needed: frozenset[str], features: Sequence[str]) -> str:
+    """A block row's record id, table and ``features`` (null where not ``needed``), as SQL."""
+    return ", ".join([q(Col.RECORD_ID), "TableIndex", *(
+        q(c) if c in needed else f"NULL::{'DOUBLE' if c.startswith('tf_') else 'VARCHAR'} AS {q(c)}"
+        for c in features)])
+
+
+def _family_sql(family: RowFamily, members: Sequence[_BlockSelect], source: str, features: Sequence[str],
+                keys: Sequence[str], shared: str | None) -> str:
+    """A row family's block rows: one per record holding the family's column and a member key that another
+    record holds too (with ``shared``; else any member key), keyed by the column, each member's key in its
+    ``member_key`` column (null for the other families' members)."""
+    joins, held = [], {}
+    for index, member in enumerate(members):
+        if shared is None:
+            held[member_key(member.rule_id)] = member.key_sql()
+        else:
+            joins.append(f"LEFT JOIN {shared} s{index} ON s{index}.rule = {member.rule_id} "
+                         f"AND s{index}.key = {member.key_sql()}")
+            held[member_key(member.rule_id)] = f"s{index}.key"
+    needed = frozenset().union(*(m.needed for m in members))
+    key_values = ", ".join(f"{held[k]} AS {k}" if k in held else f"NULL::UBIGINT AS {k}" for k in keys)
+    return (f"SELECT {family.id}::SMALLINT AS rule, {BOTH}::TINYINT AS side, hash(f.{q(family.column)}) AS key, "
+            f"{_values(needed, features)}, {key_values} FROM {source} f {' '.join(joins)} "
+            f"WHERE f.{q(family.column)} IS NOT NULL AND ({' OR '.join(f'{v} IS NOT NULL' for v in held.values())})")
 
 
 def _block_selects(setup: MatchSetup, order: list[str]) -> list[_BlockSelect]:
@@ -238,17 +321,28 @@ def _block_selects(setup: MatchSetup, order: list[str]) -> list[_BlockSelect]:
     return selects
 
 
-def block_rows_sql(setup: MatchSetup, order: list[str], source: str, parts: int, shared: str | None = None) -> str:
+def block_rows_sql(setup: MatchSetup, order: list[str], source: str, parts: int, shared: str | None = None,
+                   families: Sequence[RowFamily] = ()) -> str:
     """Every block row as one SQL query: for each rule group, rule (and side) or blocking rule a record takes
     part in, its id, side, 64-bit key hash, ids and the features scoring needs (others null), with
     ``part = key % parts``.
     All rows sharing a key land in the same partition, so partitions are scored independently. With
     ``shared`` (SQL for the keys that two block rows or more hold, ``block_keys_sql``), only rows whose key
-    another row holds too: a row alone in its block pairs with nothing."""
-    features = [f.name for f in list(block_schema(setup))[5:]]
-    union = " UNION ALL ".join(s.sql(source, features) for s in _block_selects(setup, order))
-    if shared is not None:
-        union = f"SELECT b.* FROM ({union}) b SEMI JOIN {shared} s ON b.rule = s.rule AND b.key = s.key"
+    another row holds too: a row alone in its block pairs with nothing. The ``families`` given write a row
+    per record instead of one per member (``RowFamily``)."""
+    keys = [member_key(m) for family in setup.families for m in family.members]
+    features = [f.name for f in list(block_schema(setup))[5:] if f.name not in keys]
+    selects = _block_selects(setup, order)
+    in_family = {m for family in families for m in family.members}
+    nulls = "".join(f", NULL::UBIGINT AS {k}" for k in keys)
+    union = " UNION ALL ".join(s.sql(source, features) for s in selects if s.rule_id not in in_family)
+    if shared is not None and union:
+        union = f"SELECT b.*{nulls} FROM ({union}) b SEMI JOIN {shared} s ON b.rule = s.rule AND b.key = s.key"
+    elif union:
+        union = f"SELECT b.*{nulls} FROM ({union}) b"
+    union = " UNION ALL ".join([*([union] if union else []), *(
+        _family_sql(family, [s for s in selects if s.rule_id in family.members], source, features, keys, shared)
+        for family in families)])
     return f"SELECT *, (key % {parts})::INTEGER AS part FROM ({union})"
 
 
@@ -448,6 +542,14 @@ def write_block_keys(lake: Lake, config: UnificationConfig, run_id: str) -> int:
             copy_to_lake(con, f"SELECT {column} AS v, count(*)::DOUBLE / sum(count(*)) OVER () AS f "
                               f"FROM features WHERE {column} IS NOT NULL GROUP BY {column}",
                          lake, paths.match_term_frequencies(feature.column))
+        usable = []
+        for family in setup.families:  # a family whose column has a value held by too many records keeps its
+            column = q(family.column)  # members' rows apart: one partition would take all of that value's records
+            (largest,) = con.execute(f"SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM features "
+                                     f"WHERE {column} IS NOT NULL GROUP BY {column})").fetchall()[0]
+            if largest <= FAMILY_VALUE_RECORDS:
+                usable.append(family.id)
+        write_json(lake, paths.match_families, usable)
         return copy_to_lake(con, block_keys_sql(setup, list(config.unification.match_order), "features"), lake,
                             paths.match_shared_keys)
 
@@ -467,8 +569,10 @@ def write_slice_block_rows(lake: Lake, config: UnificationConfig, run_id: str, s
         # with term frequencies joined: computed once, read by every rule's select
         kind = "TABLE" if setup.tf_features else "VIEW"
         con.execute(f"CREATE TEMP {kind} slice_features AS SELECT * FROM {source}")
+        usable = set(read_json(lake, paths.match_families))
         query = block_rows_sql(setup, list(config.unification.match_order), "slice_features", parts,
-                               shared=parquet_source(lake, [paths.match_shared_keys]))
+                               shared=parquet_source(lake, [paths.match_shared_keys]),
+                               families=[f for f in setup.families if f.id in usable])
         return _write_partitions(con, lake, paths, slice_index, query, parts)
 
 

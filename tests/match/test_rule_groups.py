@@ -141,6 +141,30 @@ def test_grouped_block_rows_give_the_pairs_of_rules_scored_alone(tmp_path: Path,
     assert grouped_rows < 0.6 * alone_rows
 
 
+# two blocking rules sharing the birth date: a row family
+FAMILY_CONFIG = TF_CONFIG.replace("blocking: [[Email], [Phone], [LastName, BirthDate]]",
+                                  "blocking: [[Email], [Phone], [LastName, BirthDate], [FirstName, BirthDate]]")
+
+
+@pytest.mark.parametrize("max_block", [4, 2000])
+def test_a_row_family_writes_a_row_per_record_and_its_members_find_their_own_pairs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, max_block: int) -> None:
+    """The blocking rules on last name + birth date and first name + birth date share one row per record
+    (partitioned by the birth date), and score exactly the pairs they score with rows of their own, which
+    they get where a birth date is held by too many records (here: by any record at all)."""
+    setup = MatchSetup.of(load_config_text(FAMILY_CONFIG))
+    dated = sorted(b.id for b in setup.blocks if "BirthDate" in b.name)
+    assert [sorted(f.members) for f in setup.families] == [dated] and "BirthDate" in setup.families[0].column
+    family, family_rows, family_skips = scored_pairs(tmp_path / "family", max_block, 100, FAMILY_CONFIG)
+    monkeypatch.setattr(plan, "FAMILY_VALUE_RECORDS", 0)
+    apart, apart_rows, apart_skips = scored_pairs(tmp_path / "apart", max_block, 100, FAMILY_CONFIG)
+    assert family == apart and family_skips == apart_skips
+    assert {p[2] for p in family} >= set(dated) and len(family) > 100
+    assert family_rows < apart_rows
+    if max_block == 4:
+        assert family_skips > 10
+
+
 def test_the_same_steps_in_any_order_are_one_feature_whose_rule_group_rows_a_blocking_rule_reads() -> None:
     """An ``identifier`` comparison normalizes as lower case, white space, symbols; a rule listing the same
     steps in another order normalizes the same way (the fixed order), so both read one column, and blocking
@@ -210,7 +234,8 @@ def test_rows_alone_in_their_block_are_not_written(tmp_path: Path, monkeypatch: 
     kept, _ = partition_rows(tmp_path / "kept", 100)
     kept_pairs = scored_pairs(tmp_path / "kept_pairs", 4, 100, TF_CONFIG)
     every_row = plan.block_rows_sql
-    monkeypatch.setattr(plan, "block_rows_sql", lambda *args, shared=None: every_row(*args))
+    monkeypatch.setattr(plan, "block_rows_sql",
+                        lambda *args, shared=None, families=(): every_row(*args, families=families))
     full, _ = partition_rows(tmp_path / "full", 100)
     full_pairs = scored_pairs(tmp_path / "full_pairs", 4, 100, TF_CONFIG)
     holders = Counter((row[0], row[2]) for rows in full for row in rows)  # (rule, key)
