@@ -103,12 +103,14 @@ def member_rows(rows: pa.Table, rule_column: np.ndarray, setup: MatchSetup, memb
     if (own := rule_column == member).any():
         found.append(_narrow(rows, columns, own))
     family = setup.family_of.get(member)
-    if family is not None and (held := (rule_column == family) & np.asarray(rows.column(member_key(member)).is_valid(),
-                                                                             bool)).any():
-        shared = _narrow(rows, columns | {member_key(member)}, held)
-        keys = shared.column(member_key(member))
-        shared = shared.drop_columns([member_key(member)])
-        found.append(shared.set_column(shared.schema.get_field_index("key"), "key", keys))
+    if family is not None:
+        key = member_key(member)
+        held = (rule_column == family) & np.asarray(rows.column(key).is_valid(), bool)
+        if held.any():
+            shared = _narrow(rows, columns | {key}, held)
+            keys = shared.column(key)
+            shared = shared.drop_columns([key])
+            found.append(shared.set_column(shared.schema.get_field_index("key"), "key", keys))
     return pa.concat_tables(found) if found else None
 
 
