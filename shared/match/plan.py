@@ -255,18 +255,24 @@ class _BlockSelect:
     def sql(self, source: str, features: Sequence[str] | None = None) -> str:
         """The rows as SQL: rule, side, 64-bit key hash; with ``features``, then the record's id and table and
         those feature columns (null where not needed)."""
-        parts_sql = ([f"substr({q(self.key_columns[0])}, 1, {PREFIX_CHARS})"] if self.prefix
-                     else [q(c) for c in self.key_columns])
-        present = " AND ".join(f"{p} IS NOT NULL" for p in parts_sql)
         values = "" if features is None else ", " + _values(self.needed, features)
         return (f"SELECT {self.rule_id}::SMALLINT AS rule, {self.side}::TINYINT AS side, "
-                f"hash({', '.join(parts_sql)}) AS key{values} FROM {source} "
-                f"WHERE TableIndex IN ({', '.join(str(t) for t in self.tables)}) AND {present}")
+                f"{self._hash()} AS key{values} FROM {source} "
+                f"WHERE TableIndex IN ({', '.join(str(t) for t in self.tables)}) AND {self._present()}")
 
     def key_sql(self) -> str:
-        """The key hash where every key column is present, else null (not prefix blocking)."""
-        columns = [q(c) for c in self.key_columns]
-        return f"CASE WHEN {' AND '.join(f'{c} IS NOT NULL' for c in columns)} THEN hash({', '.join(columns)}) END"
+        """The key hash where every part of the key is present, else null."""
+        return f"CASE WHEN {self._present()} THEN {self._hash()} END"
+
+    def _parts(self) -> list[str]:
+        return ([f"substr({q(self.key_columns[0])}, 1, {PREFIX_CHARS})"] if self.prefix
+                else [q(c) for c in self.key_columns])
+
+    def _present(self) -> str:
+        return " AND ".join(f"{p} IS NOT NULL" for p in self._parts())
+
+    def _hash(self) -> str:
+        return f"hash({', '.join(self._parts())})"
 
 
 def _values(needed: frozenset[str], features: Sequence[str]) -> str:
@@ -335,15 +341,13 @@ def block_rows_sql(setup: MatchSetup, order: list[str], source: str, parts: int,
     selects = _block_selects(setup, order)
     in_family = {m for family in families for m in family.members}
     nulls = "".join(f", NULL::UBIGINT AS {k}" for k in keys)
-    union = " UNION ALL ".join(s.sql(source, features) for s in selects if s.rule_id not in in_family)
-    if shared is not None and union:
-        union = f"SELECT b.*{nulls} FROM ({union}) b SEMI JOIN {shared} s ON b.rule = s.rule AND b.key = s.key"
-    elif union:
-        union = f"SELECT b.*{nulls} FROM ({union}) b"
-    union = " UNION ALL ".join([*([union] if union else []), *(
-        _family_sql(family, [s for s in selects if s.rule_id in family.members], source, features, keys, shared)
-        for family in families)])
-    return f"SELECT *, (key % {parts})::INTEGER AS part FROM ({union})"
+    own = " UNION ALL ".join(s.sql(source, features) for s in selects if s.rule_id not in in_family)
+    queries = [_family_sql(family, [s for s in selects if s.rule_id in family.members], source, features, keys,
+                           shared) for family in families]
+    if own:
+        semi = "" if shared is None else f" SEMI JOIN {shared} s ON b.rule = s.rule AND b.key = s.key"
+        queries.insert(0, f"SELECT b.*{nulls} FROM ({own}) b{semi}")
+    return f"SELECT *, (key % {parts})::INTEGER AS part FROM ({' UNION ALL '.join(queries)})"
 
 
 def block_keys_sql(setup: MatchSetup, order: list[str], source: str) -> str:
