@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from shared.config.model import Probabilistic, UnificationConfig
+from shared.config.model import Probabilistic, RuleException, UnificationConfig
 from shared.match.fellegi_sunter import FsModel, match_weight, probability
 from shared.match.normalize import compatible_names
 from shared.match.plan import MatchSetup, member_key, tf_column
@@ -184,26 +184,48 @@ def score_block(block: FsBlock, rows: pa.Table, model: FsModel, settings: Probab
 
 def _score_block_chunk(block: FsBlock, rows: pa.Table, i: np.ndarray, j: np.ndarray, model: FsModel,
                        settings: Probabilistic, stats: PartitionStats) -> pa.Table:
-    lefts, rights = rows.take(pa.array(i)), rows.take(pa.array(j))
+    """The chunk's links, then its cannot-links. A cannot-link is kept whatever its weight, and only its two
+    records are read from it (the merge's guard), so it is not scored: its ``score`` is null. At 1 M
+    customers 4.1 M of the 7.5 M candidates of the blocking rules are cannot-links (households)."""
+    cannot = _cannot_links(settings.cannot_link, rows, i, j)
+    li, rj = i[~cannot], j[~cannot]
+    lefts, rights = rows.take(pa.array(li)), rows.take(pa.array(rj))
     levels = pair_levels(model.comparisons, lefts, rights)
     tf = np.full(levels.shape, np.nan)
     for index, comparison in enumerate(model.comparisons):
         if comparison.term_frequency and tf_column(comparison.feature) in rows.column_names:
             tf[:, index] = np.asarray(pc.fill_null(lefts.column(tf_column(comparison.feature)), np.nan))
     chance = probability(match_weight(levels, model, tf))
-    cannot = np.zeros(len(i), bool)
-    for exception in settings.cannot_link:
-        compiled = [compile_condition(c) for c in exception.conditions]
-        results = [_condition_holds(c, lefts.column(c.left.column), rights.column(c.right.column), "shorter")
-                   for c in compiled]
-        cannot |= exception_fires(exception.when, results, len(i))
-    keep = (chance >= settings.threshold) | cannot
-    left_ids = np.asarray(lefts.column(Col.RECORD_ID))[keep]
-    right_ids = np.asarray(rights.column(Col.RECORD_ID))[keep]
-    stats.matched_pairs += int((keep & ~cannot).sum())
+    link = chance >= settings.threshold
+    ids = np.asarray(rows.column(Col.RECORD_ID))
+    left_ids = np.concatenate([ids[li[link]], ids[i[cannot]]])
+    right_ids = np.concatenate([ids[rj[link]], ids[j[cannot]]])
+    links, cannots = int(link.sum()), int(cannot.sum())
+    stats.matched_pairs += links
+    score = pa.array(np.concatenate([chance[link], np.zeros(cannots)]).astype(np.float32),
+                     mask=np.arange(links + cannots) >= links)
     return pa.table({"left": np.minimum(left_ids, right_ids), "right": np.maximum(left_ids, right_ids),
-                     "rule": np.full(int(keep.sum()), block.id, np.int16),
-                     "score": chance[keep].astype(np.float32), "cannot": cannot[keep]}, schema=PAIRS_SCHEMA)
+                     "rule": np.full(links + cannots, block.id, np.int16), "score": score,
+                     "cannot": np.arange(links + cannots) >= links}, schema=PAIRS_SCHEMA)
+
+
+def _cannot_links(exceptions: list[RuleException], rows: pa.Table, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Per candidate pair, whether a cannot-link fires (``exception_fires`` for each, ORed). Each exception
+    reads only the pairs no other has caught, the exact ones first, and each of its conditions only the
+    pairs its earlier conditions left firing: a fuzzy first-name comparison costs far more than a date's."""
+    cannot = np.zeros(len(i), bool)
+    compiled = [(e.when, [compile_condition(c) for c in e.conditions]) for e in exceptions]
+    for when, conditions in sorted(compiled, key=lambda e: sum(not c.exact for c in e[1])):
+        firing = np.flatnonzero(~cannot)
+        for condition in conditions:
+            if len(firing) == 0:
+                break
+            left = rows.column(condition.left.column).take(pa.array(i[firing]))
+            right = rows.column(condition.right.column).take(pa.array(j[firing]))
+            holds, known = _condition_holds(condition, left, right, "shorter")
+            firing = firing[known & (holds if when == "match" else ~holds)]
+        cannot[firing] = True
+    return cannot
 
 
 def _score_group(group: RuleGroup, rows: pa.Table, order: list[str], base: str, max_block: int,

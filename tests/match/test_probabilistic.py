@@ -5,9 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
 
+from shared.config import load_config_text
 from shared.match.comparisons import ComparisonSpec
 from shared.match.fellegi_sunter import estimate_u, expectation_maximisation, starting_m
+from shared.match.partition import _cannot_links, _condition_holds, exception_fires
+from shared.match.rules import compile_condition
+from shared.paths import RunPaths
 from tests.match.harness import unify
 from tests.match.test_rules import row
 
@@ -114,3 +120,47 @@ def test_a_cannot_link_inside_a_chained_component_splits_it(tmp_path: Path) -> N
     assert result.together(("Members", "ann2"), ("Contacts", "beth"))
     assert not result.together(("Contacts", "ann"), ("Contacts", "beth"))
     assert not result.together(("Contacts", "ann"), ("Members", "ann2"))
+
+
+def test_cannot_links_read_only_the_pairs_still_open_and_find_what_every_condition_on_every_pair_finds() -> None:
+    """``_cannot_links`` evaluates the cheap exceptions first and each condition only on the pairs still
+    firing; the result is every exception's ``exception_fires`` over all pairs, ORed (nulls never fire)."""
+    config = load_config_text(PROBABILISTIC.replace("""    cannot_link:
+      - when: differ""", """    cannot_link:
+      - when: match
+        conditions: [{field: Email}, {field: LastName, normalize: [lowercase], precision: low}]
+      - when: differ
+        conditions: [{field: BirthDate}]
+      - when: differ"""))
+    exceptions = config.unification.probabilistic.cannot_link
+    compiled = [[compile_condition(c) for c in e.conditions] for e in exceptions]
+    rng = np.random.default_rng(7)
+    values = {"FirstName": ["Ann", "Anne", "Bob", "Robert", "Rob", None],
+              "LastName": ["Lee", "LEE", "Leigh", "Ray", None],
+              "Email": ["a@x", "b@x", None], "BirthDate": ["1990-01-01", "1991-01-01", None]}
+    columns = {c.left.column: values[c.left.field] for conditions in compiled for c in conditions}
+    rows = pa.table({column: pa.array(rng.choice(np.array(choices, object), 400).tolist(), pa.string())
+                     for column, choices in columns.items()})
+    i, j = rng.integers(0, 400, 3000), rng.integers(0, 400, 3000)
+    expected = np.zeros(len(i), bool)
+    for exception, conditions in zip(exceptions, compiled, strict=True):
+        results = [_condition_holds(c, rows.column(c.left.column).take(pa.array(i)),
+                                    rows.column(c.right.column).take(pa.array(j)), "shorter") for c in conditions]
+        expected |= exception_fires(exception.when, results, len(i))
+    assert 0 < expected.sum() < len(i)
+    assert np.array_equal(_cannot_links(exceptions, rows, i, j), expected)
+
+
+def test_a_cannot_link_is_written_unscored_and_a_link_with_its_score(tmp_path: Path) -> None:
+    """Only the merge's guard reads a cannot-link, and only its two records: it is written with a null score
+    (not weighed at all), a link with its probability."""
+    crm, pos = people(300)
+    crm.append(row("dad", "Robert", "Quist", "", "5558880000", "1960-01-01"))
+    pos.append(row("kid", "Lucy", "Quist", "", "5558880000", "1995-07-07"))
+    result = unify(tmp_path, PROBABILISTIC, {"crm": crm, "pos": pos})
+    folder = tmp_path / RunPaths(result.run_id).match_pairs(0).rsplit("/", 1)[0]
+    pairs = pd.concat([pd.read_parquet(path) for path in sorted(folder.glob("*.parquet"))])
+    cannot = pairs["cannot"].to_numpy(bool)
+    assert cannot.any() and (~cannot).any()
+    assert pairs["score"][cannot].isna().all()
+    assert pairs["score"][~cannot].between(0.5, 1.0).all()  # the threshold's default is 0.5
