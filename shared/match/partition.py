@@ -209,13 +209,18 @@ def _score_block_chunk(block: FsBlock, rows: pa.Table, i: np.ndarray, j: np.ndar
                      "cannot": np.arange(links + cannots) >= links}, schema=PAIRS_SCHEMA)
 
 
+def _cost(condition: CompiledCondition) -> int:
+    """How much a condition costs per pair, relatively: exact before fuzzy, plain before names (nicknames)."""
+    return (0 if condition.exact else 2) + ("name" in condition.left.steps)
+
+
 def _cannot_links(exceptions: list[RuleException], rows: pa.Table, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """Per candidate pair, whether a cannot-link fires (``exception_fires`` for each, ORed). Each exception
-    reads only the pairs no other has caught, the exact ones first, and each of its conditions only the
-    pairs its earlier conditions left firing: a fuzzy first-name comparison costs far more than a date's."""
+    reads only the pairs no other has caught, and each of its conditions only the pairs its earlier conditions
+    left firing, the cheapest first (``_cost``): a fuzzy first-name comparison costs far more than a date's."""
     cannot = np.zeros(len(i), bool)
-    compiled = [(e.when, [compile_condition(c) for c in e.conditions]) for e in exceptions]
-    for when, conditions in sorted(compiled, key=lambda e: sum(not c.exact for c in e[1])):
+    compiled = [(e.when, sorted((compile_condition(c) for c in e.conditions), key=_cost)) for e in exceptions]
+    for when, conditions in sorted(compiled, key=lambda e: sum(map(_cost, e[1]))):
         firing = np.flatnonzero(~cannot)
         for condition in conditions:
             if len(firing) == 0:
