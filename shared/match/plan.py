@@ -570,9 +570,9 @@ def write_slice_block_rows(lake: Lake, config: UnificationConfig, run_id: str, s
             frequencies = parquet_source(lake, [paths.match_term_frequencies(feature.column)])
             source = (f"(SELECT s.*, t.f AS {q(tf_column(feature))} FROM {source} s LEFT JOIN {frequencies} t "
                       f"ON s.{column} = t.v)")
-        # with term frequencies joined: computed once, read by every rule's select
-        kind = "TABLE" if setup.tf_features else "VIEW"
-        con.execute(f"CREATE TEMP {kind} slice_features AS SELECT * FROM {source}")
+        # a view, term frequencies joined in each select that reads it: at 1 M customers 12.3 CPU seconds for
+        # the step against 13.8-14.4 with the joined features materialized once as a table (the rows alike)
+        con.execute(f"CREATE TEMP VIEW slice_features AS SELECT * FROM {source}")
         usable = set(read_json(lake, paths.match_families))
         query = block_rows_sql(setup, list(config.unification.match_order), "slice_features", parts,
                                shared=parquet_source(lake, [paths.match_shared_keys]),
