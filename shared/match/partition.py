@@ -163,7 +163,7 @@ def score_block(block: FsBlock, rows: pa.Table, model: FsModel, settings: Probab
                 stats: PartitionStats, columns: set[str], earlier: list[FsBlock] | None = None) -> Iterator[pa.Table]:
     """Probabilistic links (and cannot-link pairs) of one blocking rule within a partition, a table per chunk
     of candidates: a large block holds millions of them. A pair that an earlier blocking rule also produces
-    is left to that rule, so every candidate pair is scored once."""
+    is left to that rule, so every candidate pair is considered once."""
     candidates = block_pairs(np.asarray(rows.column("key")), max_block)
     stats.skipped_blocks += candidates.skipped_blocks
     stats.skipped_block_records += candidates.skipped_records
@@ -200,13 +200,14 @@ def _score_block_chunk(block: FsBlock, rows: pa.Table, i: np.ndarray, j: np.ndar
     ids = np.asarray(rows.column(Col.RECORD_ID))
     left_ids = np.concatenate([ids[li[link]], ids[i[cannot]]])
     right_ids = np.concatenate([ids[rj[link]], ids[j[cannot]]])
-    links, cannots = int(link.sum()), int(cannot.sum())
+    links = int(link.sum())
     stats.matched_pairs += links
-    score = pa.array(np.concatenate([chance[link], np.zeros(cannots)]).astype(np.float32),
-                     mask=np.arange(links + cannots) >= links)
+    is_cannot = np.arange(len(left_ids)) >= links
+    score = pa.array(np.concatenate([chance[link], np.zeros(len(left_ids) - links)]).astype(np.float32),
+                     mask=is_cannot)
     return pa.table({"left": np.minimum(left_ids, right_ids), "right": np.maximum(left_ids, right_ids),
-                     "rule": np.full(links + cannots, block.id, np.int16), "score": score,
-                     "cannot": np.arange(links + cannots) >= links}, schema=PAIRS_SCHEMA)
+                     "rule": np.full(len(left_ids), block.id, np.int16), "score": score, "cannot": is_cannot},
+                    schema=PAIRS_SCHEMA)
 
 
 def _cost(condition: CompiledCondition) -> int:
