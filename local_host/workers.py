@@ -44,8 +44,11 @@ def load_app(reference: str) -> Any:
     return target if hasattr(target, "get_functions") else target()
 
 
-def _start_worker(reference: str) -> None:
+def _start_worker(reference: str, processes: int) -> None:
+    """A worker's start: the ``FUNCTIONS_WORKER_PROCESS_COUNT`` app setting in its environment, as an app
+    setting is on Azure (the app reads it to share the cores, ``shared.duck.fanout_threads``), then its app."""
     global _index
+    os.environ["FUNCTIONS_WORKER_PROCESS_COUNT"] = str(processes)
     _index = FunctionIndex(load_app(reference))
 
 
@@ -80,7 +83,7 @@ class WorkerPool:
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_start_worker, initargs=(self.reference,))
+                                   initializer=_start_worker, initargs=(self.reference, self.processes))
 
     def submit(self, name: str, input_json: str | None) -> Future[str]:
         return self._submit(_run_activity, name, input_json)

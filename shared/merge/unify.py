@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from shared import procmem
 from shared.config.model import KeyPair, SourceTable, UnificationConfig
-from shared.duck import copy_to_lake, lake_duckdb, lake_file, parquet_source
+from shared.duck import copy_to_lake, fanout_threads, lake_duckdb, lake_file, parquet_source
 from shared.lakeio import iter_parquet_batches, parquet_files, write_json, write_parquet
 from shared.match.cluster import (
     ALWAYS,
@@ -407,7 +407,7 @@ def write_customer_shard(lake: Lake, config: UnificationConfig, run_id: str, tab
     over their winner rows, source keys, ids and household, sorted by CustomerId. Returns its rows."""
     paths = RunPaths(run_id)
     mine = f"profile >= 0 AND profile % {shards} = {shard}"
-    with lake_duckdb(lake, memory_limit=MERGE_DUCKDB_MEMORY) as con:
+    with lake_duckdb(lake, fanout_threads(), MERGE_DUCKDB_MEMORY) as con:
         con.execute(f"CREATE TEMP TABLE records AS SELECT * FROM "
                     f"{parquet_source(lake, [paths.merge_table(MERGE_RECORDS)])} WHERE {mine}")
         con.execute(f"CREATE TEMP TABLE ids_assigned AS SELECT * FROM "
@@ -421,7 +421,7 @@ def write_lineage_table(lake: Lake, config: UnificationConfig, run_id: str, pair
     """One lineage table (``AlternateKey``, the deduplication tables or ``ConflationMatchPairs``) from the
     clustering's labels and ids and, but for ``AlternateKey``, the run's pair files; returns rows per table."""
     paths = RunPaths(run_id)
-    with lake_duckdb(lake, memory_limit=MERGE_DUCKDB_MEMORY) as con:
+    with lake_duckdb(lake, fanout_threads(), MERGE_DUCKDB_MEMORY) as con:
         con.execute(f"CREATE TEMP TABLE records AS SELECT * FROM "
                     f"{parquet_source(lake, [paths.merge_table(MERGE_RECORDS)])}")
         _lineage_view(con)

@@ -12,6 +12,7 @@ import pytest
 
 from local_host import HostOptions, LocalFunctionHost, RuntimeStatus
 from local_host.history import EventType
+from shared.duck import fanout_threads
 from tests.local_host import toy_app
 
 
@@ -142,6 +143,27 @@ def test_worker_process_count_comes_from_the_app_setting(monkeypatch: pytest.Mon
     assert HostOptions.from_host_json(tmp_path / "host.json").worker_processes == 1
     monkeypatch.setenv("FUNCTIONS_WORKER_PROCESS_COUNT", "3")
     assert HostOptions.from_host_json(tmp_path / "host.json").worker_processes == 3
+
+
+def test_a_worker_sees_the_worker_count_and_shares_the_cores_by_it(process_host: LocalFunctionHost) -> None:
+    """As on Azure, where app settings are the workers' environment: each worker reads the count it is one
+    of, and a fan-out's DuckDB takes its share of the cores (``fanout_threads``)."""
+    pool = process_host.engine._workers
+    assert pool is not None
+    assert pool._submit(os.getenv, "FUNCTIONS_WORKER_PROCESS_COUNT").result(timeout=60) == "2"
+    assert pool._submit(fanout_threads).result(timeout=60) == max(1, min(2, (os.cpu_count() or 1) // 2))
+
+
+@pytest.mark.parametrize(("cores", "workers", "threads"), [(2, "2", 1), (2, None, 2), (1, None, 1), (8, "2", 2),
+                                                           (4, "4", 1), (2, "3", 1)])
+def test_fanout_threads_share_the_cores_among_the_worker_processes(monkeypatch: pytest.MonkeyPatch, cores: int,
+                                                                   workers: str | None, threads: int) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    if workers is None:
+        monkeypatch.delenv("FUNCTIONS_WORKER_PROCESS_COUNT", raising=False)
+    else:
+        monkeypatch.setenv("FUNCTIONS_WORKER_PROCESS_COUNT", workers)
+    assert fanout_threads() == threads
 
 
 def test_an_instance_a_stopped_host_left_running_is_recorded_as_terminated(tmp_path: Path) -> None:
