@@ -23,6 +23,7 @@ from shared.scratch import make_scratch, scratch
 from shared.sql.identifiers import duckdb_value, quote_identifier, quote_literal
 
 MEMORY_LIMIT = "1GB"  # per activity; DuckDB spills to disk beyond it
+THREADS = 2  # per activity: an Azure instance of 4 GB has two cores and runs one activity at a time
 # every Parquet file DuckDB writes: Zstandard at level 1 (DuckDB's default is 3). At 1 M customers the
 # AlternateKey COPY took 8.0 -> 6.6 CPU seconds for a file of 109 -> 103 MB: DuckDB's level 3 bought nothing
 PARQUET = "FORMAT PARQUET, COMPRESSION ZSTD, COMPRESSION_LEVEL 1"
@@ -53,15 +54,16 @@ _mirror: ContextVar[_Mirror | None] = ContextVar("c360_duck_mirror", default=Non
 def fanout_threads() -> int:
     """DuckDB threads for an activity that runs beside the others of its fan-out: the cores shared among the
     ``FUNCTIONS_WORKER_PROCESS_COUNT`` worker processes (the app setting; Azure's default is 1, and there an
-    instance runs one activity at a time), at most ``lake_duckdb``'s 2. Two workers on 2 cores with 2
-    threads each ran the Customer shards and lineage tables of a 1 M-customer run in 25.2-25.9 CPU seconds,
-    with one thread each in 22.3-22.5."""
+    instance runs one activity at a time), at most ``THREADS``. Two workers on 2 cores with 2 threads each
+    ran the Customer shards and lineage tables of a 1 M-customer run in 24.2-25.3 CPU seconds, with one
+    thread each in 22.1-22.9."""
     workers = max(1, int(os.environ.get("FUNCTIONS_WORKER_PROCESS_COUNT") or 1))
-    return max(1, min(2, (os.cpu_count() or 1) // workers))
+    return max(1, min(THREADS, (os.cpu_count() or 1) // workers))
 
 
 @contextlib.contextmanager
-def lake_duckdb(lake: Lake, threads: int = 2, memory_limit: str = MEMORY_LIMIT) -> Iterator[duckdb.DuckDBPyConnection]:
+def lake_duckdb(lake: Lake, threads: int = THREADS,
+                memory_limit: str = MEMORY_LIMIT) -> Iterator[duckdb.DuckDBPyConnection]:
     work = make_scratch("duck")
     connection = duckdb.connect(config={
         "autoinstall_known_extensions": "false", "autoload_known_extensions": "false", "threads": str(threads),
