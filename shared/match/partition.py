@@ -50,11 +50,10 @@ def _condition_holds(condition: CompiledCondition, left: pa.Array | pa.ChunkedAr
     left = left.combine_chunks() if isinstance(left, pa.ChunkedArray) else left
     right = right.combine_chunks() if isinstance(right, pa.ChunkedArray) else right
     known = np.asarray(pc.and_(pc.is_valid(left), pc.is_valid(right)))
-    names = "name" in condition.left.steps
     if condition.exact:
         equal, _ = exact_equal(left, right)
-        return (equal | compatible_names(left, right)) & known if names else equal, known
-    return fuzzy_scores(left, right, base, names) >= condition.threshold - 1e-9, known
+        return (equal | compatible_names(left, right)) & known if condition.names else equal, known
+    return fuzzy_scores(left, right, base, condition.names) >= condition.threshold - 1e-9, known
 
 
 def exception_fires(when: str, results: list[tuple[np.ndarray, np.ndarray]], size: int) -> np.ndarray:
@@ -129,7 +128,7 @@ def _score_rule_chunk(rule: CompiledRule, rows: pa.Table, i: np.ndarray, j: np.n
     for condition in rule.scored:
         if len(alive) == 0:
             break
-        measured = fuzzy_scores(*values(condition), base, "name" in condition.left.steps)
+        measured = fuzzy_scores(*values(condition), base, condition.names)
         score[alive] = np.minimum(score[alive], measured)
         alive = alive[measured >= condition.threshold - 1e-9]
     for exception in rule.exceptions:
@@ -212,7 +211,7 @@ def _score_block_chunk(block: FsBlock, rows: pa.Table, i: np.ndarray, j: np.ndar
 
 def _cost(condition: CompiledCondition) -> int:
     """How much a condition costs per pair, relatively: exact before fuzzy, plain before names (nicknames)."""
-    return (0 if condition.exact else 2) + ("name" in condition.left.steps)
+    return (0 if condition.exact else 2) + condition.names
 
 
 def _cannot_links(exceptions: list[RuleException], rows: pa.Table, i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -228,8 +227,7 @@ def _cannot_links(exceptions: list[RuleException], rows: pa.Table, i: np.ndarray
                 break
             left = rows.column(condition.left.column).take(pa.array(i[firing]))
             right = rows.column(condition.right.column).take(pa.array(j[firing]))
-            holds, known = _condition_holds(condition, left, right, "shorter")
-            firing = firing[known & (holds if when == "match" else ~holds)]
+            firing = firing[exception_fires(when, [_condition_holds(condition, left, right, "shorter")], len(firing))]
         cannot[firing] = True
     return cannot
 

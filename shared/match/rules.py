@@ -46,6 +46,11 @@ class CompiledCondition:
     def exact(self) -> bool:
         return self.threshold >= 1.0
 
+    @property
+    def names(self) -> bool:
+        """Whether the values are names read with nicknames (the ``name`` normalization)."""
+        return "name" in self.left.steps
+
 
 def compile_condition(condition: Condition) -> CompiledCondition:
     return CompiledCondition(feature(condition.left_field, condition.normalize),
