@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import itertools
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
@@ -113,7 +114,7 @@ def nickname_map() -> dict[str, str]:
     Every formal name maps to itself (so "Sandra" stays Sandra although it is also a nickname of
     Alexandra); a nickname with one meaning maps to it ("Bob" → robert); an ambiguous nickname ("Sam":
     Samuel or Samantha) stays itself — comparisons accept it against any of its meanings
-    (``names_compatible``), so it neither blocks nor links the two formal names to each other.
+    (``compatible_names``), so it neither blocks nor links the two formal names to each other.
     """
     rows = _rows("nicknames.csv")
     mapping = {formal: formal for formal, _ in rows}
@@ -122,53 +123,64 @@ def nickname_map() -> dict[str, str]:
     return mapping
 
 
-def _nickname_compatible(a: str, b: str) -> bool:
-    if a == b:
-        return True
-    candidates = name_candidates()
-    ca, cb = candidates.get(a), candidates.get(b)
-    if ca is None and cb is None:
-        return False
-    return bool((ca and b in ca) or (cb and a in cb) or (ca and cb and ca & cb))
-
-
 @functools.lru_cache(maxsize=262144)
-def _compatible(a: str, b: str, typos: bool) -> bool:
-    if _nickname_compatible(a, b):
-        return True
-    if not typos:
-        return False
-    readings_a, readings_b = typo_readings(a), typo_readings(b)
-    if not (readings_a or readings_b):
-        return False
-    return any(_nickname_compatible(x, y) for x in readings_a | {a} for y in readings_b | {b})
+def _meanings(value: str, typos: bool) -> frozenset[str]:
+    """Every name ``value`` can stand for: itself and the formal names it is a nickname of and, with
+    ``typos``, the same for each known name one edit away. Two values are compatible (``compatible_names``)
+    exactly when their meanings share a name: when they are equal, one is a formal name the other stands
+    for, or both stand for one formal name, as written or read through a typo."""
+    candidates = name_candidates()
+    readings = (typo_readings(value) if typos else frozenset()) | {value}
+    return frozenset().union(*({reading} | candidates.get(reading, frozenset()) for reading in readings))
 
 
-def names_compatible(left: Sequence[str | None], right: Sequence[str | None], typos: bool = False) -> np.ndarray:
-    """Per pair of name-normalized values: True when one can be a nickname of the other, or both nicknames
-    of one formal name ("sam" ~ "samantha", "sam" ~ "sammy"); equal values are compatible too. With
-    ``typos``, a value the dictionaries do not know is also read as the known names one edit away, so a
-    typo stacked on a nickname still fits ("ojhn" ~ "johnny")."""
-    out = np.zeros(len(left), bool)
-    for index, (a, b) in enumerate(zip(left, right, strict=True)):
-        if a is not None and b is not None:
-            out[index] = _compatible(a, b, typos)
+def _compatible_rows(left: pa.Array, right: pa.Array, typos: bool) -> np.ndarray:
+    """``compatible_names`` of aligned present values without a Python step per pair: each distinct value's
+    meanings are looked up once, numbered, and a pair is compatible when one number appears on both sides
+    (the pair's numbers from both sides, sorted, hold a repeat). At 1 M customers the partitions ask this
+    of about 1.1 M pairs, nearly all distinct within their chunk, so deciding each distinct pair once in
+    Python (as before) saved little: the 51 partitions' scoring took 12.7-13.7 CPU seconds with that loop
+    and 12.0-12.8 with this, for the same 8,971,499 pairs."""
+    encoded = pc.dictionary_encode(pa.concat_arrays([left, right]))
+    values = encoded.dictionary.to_pylist()
+    numbers: dict[str, int] = {}
+    meanings = [[numbers.setdefault(name, len(numbers)) for name in _meanings(v, typos)] for v in values]
+    sizes = np.fromiter(map(len, meanings), np.int64, len(meanings))
+    flat = np.fromiter(itertools.chain.from_iterable(meanings), np.int64, int(sizes.sum()))
+    starts = np.cumsum(sizes) - sizes
+    codes = np.asarray(encoded.indices, np.int64)
+    n = len(left)
+    pair_of, number_of = [], []
+    for side in (codes[:n], codes[n:]):
+        count = sizes[side]
+        pair_of.append(np.repeat(np.arange(n), count))
+        offset = np.repeat(starts[side] - (np.cumsum(count) - count), count)
+        number_of.append(flat[offset + np.arange(int(count.sum()))])
+    keys = np.sort(np.concatenate(pair_of) * len(numbers) + np.concatenate(number_of))
+    out = np.zeros(n, bool)
+    out[keys[1:][keys[1:] == keys[:-1]] // len(numbers)] = True
     return out
 
 
 def compatible_names(left: pa.Array, right: pa.Array, typos: bool = False) -> np.ndarray:
-    """``names_compatible`` for aligned arrays, looking only at pairs where a nickname (or, with ``typos``,
-    a value the dictionaries do not know) is involved; each distinct pair is decided once."""
+    """Per pair of name-normalized values: True when one can be a nickname of the other, or both nicknames
+    of one formal name ("sam" ~ "samantha", "sam" ~ "sammy"); equal values are compatible too. With
+    ``typos``, a value the dictionaries do not know is also read as the known names one edit away, so a
+    typo stacked on a nickname still fits ("ojhn" ~ "johnny"). Only pairs where a nickname (or, with
+    ``typos``, a value the dictionaries do not know) is involved are looked at (``_compatible_rows``)."""
+    left = left.combine_chunks() if isinstance(left, pa.ChunkedArray) else left
+    right = right.combine_chunks() if isinstance(right, pa.ChunkedArray) else right
     listed, known = _lookup_arrays()
     involved = pc.or_(pc.is_in(left, listed), pc.is_in(right, listed))
     if typos:
         unknown = pc.or_(pc.invert(pc.is_in(left, known)), pc.invert(pc.is_in(right, known)))
         involved = pc.or_(involved, unknown)
     out = np.asarray(pc.fill_null(pc.equal(left, right), False)).copy()
-    rows = np.flatnonzero(np.asarray(pc.fill_null(involved, False)) & ~out)
+    present = np.asarray(pc.and_(pc.is_valid(left), pc.is_valid(right)))
+    rows = np.flatnonzero(np.asarray(pc.fill_null(involved, False)) & ~out & present)
     if len(rows):
         taken = pa.array(rows)
-        out[rows] = names_compatible(pc.take(left, taken).to_pylist(), pc.take(right, taken).to_pylist(), typos)
+        out[rows] = _compatible_rows(pc.take(left, taken), pc.take(right, taken), typos)
     return out
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import string
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -195,6 +196,50 @@ def test_fuzzy_scores_over_arrays_score_each_pair_as_alone(base: str) -> None:
             alone = [1.0 if c else s for s, c in zip(alone, compatible, strict=True)]
         assert together.tolist() == pytest.approx(alone)
         assert 0 < sum(s == 1.0 for s in alone) < 2000 and sum(0 < s < 1 for s in alone) > 100
+
+
+@pytest.mark.parametrize("typos", [False, True])
+def test_compatible_names_over_arrays_decide_each_pair_as_the_pairwise_definition(typos: bool) -> None:
+    """``compatible_names`` decides nicknames without a Python step per pair (each value's meanings, numbered,
+    meet per pair); over 20,000 pairs of dictionary names, nicknames, typos on them, unknown and missing
+    values, it must give exactly what the definition gives one pair at a time."""
+    from shared.match import normalize
+
+    candidates = normalize.name_candidates()
+
+    def nickname_of(x: str, y: str) -> bool:  # equal, one a formal name of the other, or one formal name of both
+        cx, cy = candidates.get(x, frozenset()), candidates.get(y, frozenset())
+        return x == y or y in cx or x in cy or bool(cx & cy)
+
+    def definition(a: str | None, b: str | None) -> bool:  # read through typos, values the dictionaries lack
+        if a is None or b is None:
+            return False
+        readings_a, readings_b = ({v, *(normalize.typo_readings(v) if typos else ())} for v in (a, b))
+        return any(nickname_of(x, y) for x in readings_a for y in readings_b)
+
+    rng = random.Random(11)
+    meanings = sorted(normalize.name_candidates().items())  # nickname → the formal names it stands for
+    known = sorted(normalize.known_names())
+
+    def typo(name: str) -> str:
+        i = rng.randrange(1, len(name)) if len(name) > 1 else 0
+        return rng.choice([name[:i] + name[i + 1:], name[:i] + rng.choice("aeiouy") + name[i + 1:],
+                           name[:i - 1] + name[i] + name[i - 1] + name[i + 1:] if i else name])
+
+    def pair() -> tuple[str | None, str | None]:
+        nickname, formal = rng.choice(meanings)
+        kin = rng.choice(sorted(formal))
+        a, b = rng.choice([(nickname, kin), (kin, nickname), (nickname, rng.choice(meanings)[0]),
+                           (kin, rng.choice(known)), (rng.choice(known), rng.choice(known)), (nickname, nickname),
+                           (nickname, None), ("j", kin)])
+        return (typo(a) if a and rng.random() < 0.3 else a), (typo(b) if b and rng.random() < 0.3 else b)
+
+    left, right = map(list, zip(*(pair() for _ in range(20_000)), strict=True))
+    vectorised = normalize.compatible_names(pa.array(left, pa.string()), pa.array(right, pa.string()), typos)
+    pairwise = np.asarray([definition(a, b) for a, b in zip(left, right, strict=True)])
+    assert vectorised.tolist() == pairwise.tolist()
+    unequal = np.asarray([a != b for a, b in zip(left, right, strict=True)])
+    assert 1_500 < int((pairwise & unequal).sum()) < 15_000  # compatible pairs of two values are common
 
 
 def test_arrow_kernels_give_what_the_python_normalizations_give() -> None:
