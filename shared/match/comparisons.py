@@ -36,7 +36,7 @@ STEPS: dict[str, tuple[str, ...]] = {
 }
 LEVELS: dict[str, tuple[str, ...]] = {
     "first_name": ("exact", "jaro_winkler_0.92", "jaro_winkler_0.80", "else"),
-    "name": ("exact", "jaro_winkler_0.92", "jaro_winkler_0.80", "else"),
+    "name": ("exact", "one_edit", "jaro_winkler_0.92", "jaro_winkler_0.80", "else"),
     "string": ("exact", "jaro_winkler_0.90", "jaro_winkler_0.70", "else"),
     "address": ("exact", "jaro_winkler_0.90", "jaro_winkler_0.70", "else"),
     "email": ("exact", "one_typo", "else"),
@@ -128,7 +128,12 @@ def _graded(kind: str, a: pa.Array, b: pa.Array) -> np.ndarray:
         close = jw >= high
         if kind == "first_name":  # a nickname and a formal name it can stand for ("sam", "samantha")
             close = close | compatible_names(a, b, typos=True)
-        levels = _select([exact, close, jw >= low], n)
+        if kind == "name":  # a typo: one edit, which Jaro-Winkler scores low when it falls early or the name
+            # is short ("hernandez" / "haernandez" 0.89); first names read typos through the dictionaries
+            # instead, where one edit apart are often two names ("mary" / "mark")
+            levels = _select([exact, _distance(a, b, OSA.distance) <= 1, close, jw >= low], n)
+        else:
+            levels = _select([exact, close, jw >= low], n)
     elif kind == "email":
         # a typo is one edit of a letter. Addresses are built from names, so neither a similar-looking
         # address, nor the same user part at another provider, nor a number or separator added or changed

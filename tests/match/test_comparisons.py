@@ -28,6 +28,23 @@ def test_an_email_typo_is_one_letter_and_name_built_lookalikes_are_no_evidence()
     ]) == ["exact", "one_typo", "one_typo", "else", "else", "else", "else", "null"]
 
 
+def test_a_surname_typo_is_one_edit_wherever_it_falls_and_first_names_read_typos_through_the_dictionaries() -> None:
+    """A surname one edit from another (Splink's name levels have it too) is its own level above Jaro-Winkler's,
+    which scores an early or a short typo low; first names have no such level: "mary" / "mark" are two names."""
+    assert levels("name", [
+        ("hernandez", "hernandez"),
+        ("hernandez", "haernandez"),   # an inserted letter, early: Jaro-Winkler 0.89
+        ("adams", "ahams"),            # a substitution in a short name
+        ("moore", "mroore"),
+        ("hansen", "hanssen"),
+        ("hernandez", "hernandes"),    # one edit late in the name: still one edit
+        ("smith", "smyths"),           # two edits, Jaro-Winkler 0.88
+        ("smith", "jones"),
+        (None, "jones"),
+    ]) == ["exact", "one_edit", "one_edit", "one_edit", "one_edit", "one_edit", "jaro_winkler_0.80", "else", "null"]
+    assert levels("first_name", [("mary", "mark"), ("ojhn", "john")]) == ["jaro_winkler_0.80", "jaro_winkler_0.92"]
+
+
 def test_repeated_value_pairs_are_measured_once_each_with_the_same_result(monkeypatch: pytest.MonkeyPatch) -> None:
     from shared.match import comparisons, scoring
 
