@@ -43,7 +43,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from shared.config.model import UnificationConfig
-from shared.duck import PARQUET, THREADS, copy_to_lake, lake_duckdb, parquet_source
+from shared.duck import PARQUET, copy_to_lake, lake_duckdb, parquet_source
 from shared.lakeio import (
     iter_parquet_batches,
     parquet_files,
@@ -90,12 +90,6 @@ BLOCK_ROW_GROUP = 32_768  # rows per row group of a partition file, at most
 # that, one flush per thread): at 1 M customers 8,192 wrote the 16 M block rows in 17.8 s and 1.19 GB,
 # 32,768 in 22.6 s and 1.22 GB (three runs each); reading a partition back costs the same
 BLOCK_FLUSH_ROWS = 8_192
-# rows the partitioned COPY may hold in its buffers: each open partition file a row group, and each of its
-# threads a flush, beside the shared keys' hash tables under the same 1 GB. At 5 M customers (253
-# partitions) a slice's COPY with 32,768 / 8,192 rows per partition ran out of DuckDB's memory; with 4,096 /
-# 1,024 it fits: slices of 9.8 M and 8.9 M rows, 1,269 and 1,238 MB. 2.65 M keeps 32,768 / 8,192 up to 53
-# partitions (1 M customers have 51)
-BLOCK_BUFFER_ROWS = 2_650_000
 MAX_OPEN_PARTITIONS = 900  # below the usual limit of 1024 open files
 # records one value of a row family's column may hold for the family to share rows: all of them land in one
 # partition (a junk postal code held by a tenth of the records would make one partition of them)
@@ -468,26 +462,15 @@ def write_features(lake: Lake, config: UnificationConfig, run_id: str, tables: d
         write_slice_features(lake, config, run_id, tables, layout.sizes, index, first, count)
 
 
-def partition_buffers(parts: int, threads: int = THREADS) -> tuple[int, int]:
-    """(row group, flush) rows per partition of the partitioned COPY: ``BLOCK_ROW_GROUP`` and
-    ``BLOCK_FLUSH_ROWS``, both halved until ``parts`` partitions' buffers (a row group each, and a flush per
-    thread) fit ``BLOCK_BUFFER_ROWS``: the COPY's memory stays within one budget however many partitions."""
-    row_group, flush = BLOCK_ROW_GROUP, BLOCK_FLUSH_ROWS
-    while parts * (row_group + threads * flush) > BLOCK_BUFFER_ROWS and flush > 1:
-        row_group, flush = row_group // 2, flush // 2
-    return row_group, flush
-
-
 def _write_partitions(con: duckdb.DuckDBPyConnection, lake: Lake, paths: RunPaths, slice_index: int, query: str,
                       parts: int) -> list[int]:
     """COPY one slice's block rows into one folder per partition (DuckDB, out of core), then into the lake
     (a file per partition that has rows); returns the rows per partition."""
     counts = [0] * parts
-    row_group, flush = partition_buffers(parts)
     # one open file per partition, flushed in small batches: DuckDB's defaults (100 open files, 512 k
     # buffered rows) made the 1 GB-limited COPY at 1 M customers spill and take 66 s instead of 39 s
     con.execute(f"SET partitioned_write_max_open_files = {min(max(parts, 100), MAX_OPEN_PARTITIONS)}")
-    con.execute(f"SET partitioned_write_flush_threshold = {flush}")
+    con.execute(f"SET partitioned_write_flush_threshold = {BLOCK_FLUSH_ROWS}")
     with scratch("blocks") as work:
         folder = os.path.join(work, "blocks")
         # Parquet 2 pages: strings delta-encoded rather than dictionaries that high-cardinality columns
@@ -496,7 +479,7 @@ def _write_partitions(con: duckdb.DuckDBPyConnection, lake: Lake, paths: RunPath
         # Zstandard at level 1 (``PARQUET``): at 1 M customers the COPY took 41.3 -> 33.3 CPU seconds
         # (21.2 -> 16.9 s) for files of 484 -> 497 MB.
         con.execute(f"COPY ({query}) TO {quote_literal(folder, 'duckdb')} ({PARQUET}, PARQUET_VERSION V2, "
-                    f"PARTITION_BY (part), ROW_GROUP_SIZE {row_group}, FILENAME_PATTERN 'rows-{{i}}')")
+                    f"PARTITION_BY (part), ROW_GROUP_SIZE {BLOCK_ROW_GROUP}, FILENAME_PATTERN 'rows-{{i}}')")
         for index in range(parts):
             files = sorted(glob.glob(os.path.join(folder, f"part={index}", "*.parquet")))
             if len(files) == 1:  # the usual case: hand the file over as written

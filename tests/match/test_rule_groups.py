@@ -13,7 +13,6 @@ import pytest
 
 from shared.adapters.local_lake import LocalLake
 from shared.config import UnificationConfig, load_config_text
-from shared.duck import THREADS
 from shared.lakeio import read_json, read_parquet_many
 from shared.match import plan
 from shared.match.fellegi_sunter import FsModel
@@ -119,28 +118,6 @@ def test_slices_write_every_partition_the_rows_of_one_pass(tmp_path: Path) -> No
     assert tf and any(row[i] is not None for rows in sliced for row in rows for i in tf)
     assert scored_pairs(tmp_path / "pairs", 2000, 100, TF_CONFIG) == scored_pairs(tmp_path / "pairs1", 2000,
                                                                                   config_text=TF_CONFIG)
-
-
-def test_many_partitions_share_one_buffer_budget_and_write_the_same_rows(tmp_path: Path,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    """The partitioned COPY holds a row group per open partition file and a flush per thread: at 5 M
-    customers (253 partitions) DuckDB's defaults here ran out of its 1 GB. Row groups and flushes halve until
-    the partitions' buffers fit ``BLOCK_BUFFER_ROWS``, as large as they can be; 1 M customers' 51 keep theirs.
-    With a budget so small that row groups are a few rows, the partitions hold the same rows, in one file each."""
-    from shared.match import plan
-
-    assert plan.partition_buffers(51) == (plan.BLOCK_ROW_GROUP, plan.BLOCK_FLUSH_ROWS)
-    assert plan.partition_buffers(253) == (4_096, 1_024)
-    for parts in range(1, 5_000, 7):
-        row_group, flush = plan.partition_buffers(parts)
-        assert parts * (row_group + THREADS * flush) <= plan.BLOCK_BUFFER_ROWS or flush == 1
-        bigger = min(2 * row_group, plan.BLOCK_ROW_GROUP), min(2 * flush, plan.BLOCK_FLUSH_ROWS)
-        assert bigger == (row_group, flush) or parts * (bigger[0] + THREADS * bigger[1]) > plan.BLOCK_BUFFER_ROWS
-    whole, files = partition_rows(tmp_path / "defaults", 1 << 40)
-    monkeypatch.setattr(plan, "BLOCK_BUFFER_ROWS", 200)
-    assert plan.partition_buffers(len(whole))[0] <= 16
-    small, small_files = partition_rows(tmp_path / "small", 1 << 40)
-    assert small == whole and small_files == files == [1] * len(whole)
 
 
 @pytest.mark.parametrize("max_block", [4, 2000])  # 4: many blocks over the limit, skipped per rule as before
