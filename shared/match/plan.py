@@ -91,6 +91,12 @@ BLOCK_ROW_GROUP = 32_768  # rows per row group of a partition file, at most
 # 32,768 in 22.6 s and 1.22 GB (three runs each); reading a partition back costs the same
 BLOCK_FLUSH_ROWS = 8_192
 MAX_OPEN_PARTITIONS = 900  # below the usual limit of 1024 open files
+# shared keys a slice's block rows may filter on: each slice holds them all in hash tables (the filter's and a
+# row family's joins) beside the partitioned COPY's buffers, under DuckDB's 1 GB. The 1 M demo's 4.1 M fit
+# (1,112-1,192 MB a slice); the 5 M demo's 16.3 M ran two of five slices out of DuckDB's memory in two runs
+# of three, and alone in four tries of five. Past it the slices write every row (at 5 M 14.3 M rows for
+# the largest slice instead of 9.8 M, 1,178 MB): rows alone in their block pair with nothing in partitions
+SHARED_KEYS_MAX = 6_000_000
 # records one value of a row family's column may hold for the family to share rows: all of them land in one
 # partition (a junk postal code held by a tenth of the records would make one partition of them)
 FAMILY_VALUE_RECORDS = 25_000
@@ -536,8 +542,9 @@ def write_block_keys(lake: Lake, config: UnificationConfig, run_id: str) -> int:
     """The keys that two block rows or more hold, over every slice's features, into one file for the slices'
     block rows to keep only theirs; returns how many. At 1 M customers 4.1 M of 8.8 M keys: the other
     4.75 M of the 16.1 M block rows sat alone in their block (29 %), and were written and read for nothing.
-    In probabilistic mode, also each term frequency, once, for the slices' block rows to join: with both
-    here, the block rows need nothing from training, which runs beside them."""
+    More than ``SHARED_KEYS_MAX`` are not kept: every slice would hold them all. In probabilistic mode, also
+    each term frequency, once, for the slices' block rows to join: with both here, the block rows need nothing
+    from training, which runs beside them."""
     paths, setup = RunPaths(run_id), MatchSetup.of(config)
     with lake_duckdb(lake) as con:
         con.execute(f"CREATE TEMP VIEW features AS SELECT * FROM {parquet_source(lake, feature_files(lake, run_id))}")
@@ -554,8 +561,11 @@ def write_block_keys(lake: Lake, config: UnificationConfig, run_id: str) -> int:
             if largest <= FAMILY_VALUE_RECORDS:
                 usable.append(family.id)
         write_json(lake, paths.match_families, usable)
-        return copy_to_lake(con, block_keys_sql(setup, list(config.unification.match_order), "features"), lake,
-                            paths.match_shared_keys)
+        shared = copy_to_lake(con, block_keys_sql(setup, list(config.unification.match_order), "features"), lake,
+                              paths.match_shared_keys)
+        if shared > SHARED_KEYS_MAX:  # too many for a slice to filter on (``SHARED_KEYS_MAX``)
+            lake.delete(paths.match_shared_keys)
+        return shared
 
 
 def write_slice_block_rows(lake: Lake, config: UnificationConfig, run_id: str, slice_index: int,
@@ -574,8 +584,9 @@ def write_slice_block_rows(lake: Lake, config: UnificationConfig, run_id: str, s
         # the step against 13.8-14.4 with the joined features materialized once as a table (the rows alike)
         con.execute(f"CREATE TEMP VIEW slice_features AS SELECT * FROM {source}")
         usable = set(read_json(lake, paths.match_families))
+        keys = paths.match_shared_keys  # absent where there were too many to filter on (``write_block_keys``)
         query = block_rows_sql(setup, list(config.unification.match_order), "slice_features", parts,
-                               shared=parquet_source(lake, [paths.match_shared_keys]),
+                               shared=parquet_source(lake, [keys]) if lake.exists(keys) else None,
                                families=[f for f in setup.families if f.id in usable])
         return _write_partitions(con, lake, paths, slice_index, query, parts)
 

@@ -221,7 +221,8 @@ def test_rows_alone_in_their_block_are_not_written(tmp_path: Path, monkeypatch: 
     """Five slices write only the block rows whose (rule, key) another row holds too, counted over every
     slice (a key's other rows are often in another slice), and scoring finds the same pairs as from all
     rows: a row alone in its block pairs with nothing. Values drawn from pools ten times wider than
-    ``people``'s leave many keys to one row."""
+    ``people``'s leave many keys to one row. With more shared keys than a slice may hold (``SHARED_KEYS_MAX``)
+    the slices write every row, and scoring finds the same pairs."""
     narrow = people
 
     def spread(table: str, count: int, rng: random.Random) -> list[dict[str, str]]:
@@ -233,10 +234,11 @@ def test_rows_alone_in_their_block_are_not_written(tmp_path: Path, monkeypatch: 
     monkeypatch.setattr(sys.modules[__name__], "people", spread)
     kept, _ = partition_rows(tmp_path / "kept", 100)
     kept_pairs = scored_pairs(tmp_path / "kept_pairs", 4, 100, TF_CONFIG)
-    every_row = plan.block_rows_sql
-    monkeypatch.setattr(plan, "block_rows_sql",
-                        lambda *args, shared=None, families=(): every_row(*args, families=families))
+    # past ``SHARED_KEYS_MAX`` keys the key count keeps none, and the slices write every row
+    monkeypatch.setattr(plan, "SHARED_KEYS_MAX", 0)
     full, _ = partition_rows(tmp_path / "full", 100)
+    keys = RunPaths("run1").match_shared_keys
+    assert LocalLake(tmp_path / "kept").exists(keys) and not LocalLake(tmp_path / "full").exists(keys)
     full_pairs = scored_pairs(tmp_path / "full_pairs", 4, 100, TF_CONFIG)
     holders = Counter((row[0], row[2]) for rows in full for row in rows)  # (rule, key)
     alone = sum(1 for rows in full for row in rows if holders[row[0], row[2]] == 1)
