@@ -128,12 +128,11 @@ def _graded(kind: str, a: pa.Array, b: pa.Array) -> np.ndarray:
         close = jw >= high
         if kind == "first_name":  # a nickname and a formal name it can stand for ("sam", "samantha")
             close = close | compatible_names(a, b, typos=True)
-        if kind == "name":  # a typo: one edit, which Jaro-Winkler scores low when it falls early or the name
-            # is short ("hernandez" / "haernandez" 0.89); first names read typos through the dictionaries
-            # instead, where one edit apart are often two names ("mary" / "mark")
-            levels = _select([exact, _distance(a, b, OSA.distance) <= 1, close, jw >= low], n)
-        else:
-            levels = _select([exact, close, jw >= low], n)
+        # a surname's typo: one edit, which Jaro-Winkler scores low when it falls early or the name is short
+        # ("hernandez" / "haernandez" 0.89); first names read typos through the dictionaries instead, where
+        # one edit apart are often two names ("mary" / "mark")
+        one_edit = [_distance(a, b, OSA.distance) <= 1] if kind == "name" else []
+        levels = _select([exact, *one_edit, close, jw >= low], n)
     elif kind == "email":
         # a typo is one edit of a letter. Addresses are built from names, so neither a similar-looking
         # address, nor the same user part at another provider, nor a number or separator added or changed

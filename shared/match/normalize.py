@@ -168,8 +168,6 @@ def compatible_names(left: pa.Array, right: pa.Array, typos: bool = False) -> np
     ``typos``, a value the dictionaries do not know is also read as the known names one edit away, so a
     typo stacked on a nickname still fits ("ojhn" ~ "johnny"). Only pairs where a nickname (or, with
     ``typos``, a value the dictionaries do not know) is involved are looked at (``_compatible_rows``)."""
-    left = left.combine_chunks() if isinstance(left, pa.ChunkedArray) else left
-    right = right.combine_chunks() if isinstance(right, pa.ChunkedArray) else right
     listed, known = _lookup_arrays()
     involved = pc.or_(pc.is_in(left, listed), pc.is_in(right, listed))
     if typos:
