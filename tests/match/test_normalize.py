@@ -218,7 +218,7 @@ def test_compatible_names_over_arrays_decide_each_pair_as_the_pairwise_definitio
         return any(nickname_of(x, y) for x in readings_a for y in readings_b)
 
     rng = random.Random(11)
-    meanings = sorted(normalize.name_candidates().items())  # nickname → the formal names it stands for
+    meanings = sorted(candidates.items())  # nickname → the formal names it stands for
     known = sorted(normalize.known_names())
 
     def typo(name: str) -> str:
