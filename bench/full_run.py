@@ -30,13 +30,13 @@ sys.path.insert(0, str(BENCH / "match"))
 INSTANCE_MB = 2048
 
 
-def steps_of(lake: Path) -> tuple[str, str, list[dict]]:
-    """(run id, status, step records) of the lake's latest run."""
+def steps_of(lake: Path) -> tuple[str, str, dict, list[dict]]:
+    """(run id, status, key numbers, step records) of the lake's latest run."""
     run_id = sorted(p.name for p in (lake / "system" / "runs").iterdir())[-1]
     folder = lake / "system" / "runs" / run_id
-    status = json.loads((folder / "run.json").read_text()).get("status", "?")
+    run = json.loads((folder / "run.json").read_text())
     records = [json.loads(p.read_text()) for p in sorted((folder / "steps").glob("*.json"))]
-    return run_id, status, records
+    return run_id, run.get("status", "?"), run.get("key_numbers") or {}, records
 
 
 def summary(records: list[dict]) -> list[dict]:
@@ -81,11 +81,12 @@ def main() -> None:
             done = subprocess.run([c360, "run", "--lake", str(lake), "--mode", "full", "--quiet", "0", *extra],
                                   env=env, capture_output=True, text=True, check=False)
             seconds = time.perf_counter() - started
-            run_id, status, records = steps_of(lake)
+            run_id, status, numbers, records = steps_of(lake)
             steps = summary(records)
             runs.append({"run": label, "run_id": run_id, "status": status, "exit_code": done.returncode,
-                         "seconds": round(seconds, 1), "steps": steps})
+                         "seconds": round(seconds, 1), "key_numbers": numbers, "steps": steps})
             print(f"\n{label}: {status} in {seconds:.1f} s (exit {done.returncode})")
+            print(", ".join(f"{k} {v:,}" for k, v in numbers.items() if isinstance(v, int)))
             print(f"{'step':24s} {'activities':>10s} {'seconds':>8s} {'span s':>7s} {'peak MB':>8s} {'/2048':>6s}")
             for s in steps:
                 peak = s["peak_mb"]
