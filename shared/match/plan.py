@@ -92,14 +92,16 @@ BLOCK_ROW_GROUP = 32_768  # rows per row group of a partition file, at most
 BLOCK_FLUSH_ROWS = 8_192
 MAX_OPEN_PARTITIONS = 900  # below the usual limit of 1024 open files
 # shared keys a slice's block rows may filter on: each slice holds them all in hash tables (the filter's and a
-# row family's joins) beside the partitioned COPY's buffers, under DuckDB's 1 GB. The 1 M demo's 4.1 M fit
-# (1,112-1,192 MB a slice), the 2 M demo's 6.9 M too (1,115-1,123 MB, three tries of three); the 5 M demo's
-# 16.3 M ran two of five slices out of DuckDB's memory in two runs of three, and alone in four tries of
-# five. Past it the slices write every row (at 5 M 14.3 M rows for the largest slice instead of 9.8 M,
-# 1,178 MB): rows alone in their block pair with nothing in partitions. Where it fits the filter saves a
-# little: the 2 M demo's run, 8.8 M rows in its larger slice instead of 13.1 M, took 110.2 s and 195.9 CPU
-# seconds over its steps with it, 110.8 s and 198.0 without (one run each)
-SHARED_KEYS_MAX = 7_000_000
+# row family's joins) beside the partitioned COPY's buffers, under DuckDB's 1 GB, and fails at once when they
+# do not fit. Bracketed by lowering DuckDB's limit for one slice at a time: the 1 M demo's 3.5 M keys need
+# 381-477 MiB, the 2 M demo's 6.9 M 763-858 MiB (both slices), and the 3 M demo's 10.1 M more than the
+# 954 MiB of 1 GB (all three slices): about 110 MiB a million keys, so 1 GB holds about 8 M, and 6 M leaves
+# about 200 MiB to spare (7 M, the limit before, about 100). Past it the slices write every row (at 5 M
+# 14.3 M rows for the largest slice instead of 9.8 M, 1,178 MB): rows alone in their block pair with
+# nothing in partitions. Where it fits the filter saves little: the 2 M demo's run, 8.8 M rows in its
+# larger slice instead of 13.1 M, took 110.2 s and 195.9 CPU seconds over its steps with it, 110.8 s and
+# 198.0 without (one run each)
+SHARED_KEYS_MAX = 6_000_000
 # records one value of a row family's column may hold for the family to share rows: all of them land in one
 # partition (a junk postal code held by a tenth of the records would make one partition of them)
 FAMILY_VALUE_RECORDS = 25_000
