@@ -150,7 +150,8 @@ def _verdict(result: Explanation, config: UnificationConfig, across_tables: bool
     if matched or linked_probabilistically:
         reason = ("the later table's record joined another profile first (match order: a record joins one profile)"
                   if across_tables and not config.unification.probabilistic.enabled
-                  else "a never-match pair or the cluster-size guard separated them")
+                  else "a never-match pair, a cannot-link inside their component or the cluster-size guard "
+                       "separated them")
         return f"two customers although they match: {reason}"
     misses = [f"{r.rule}: " + ", ".join(f"{c.field} {'missing' if c.holds is None else 'differs'}"
                                        for c in r.conditions if not c.holds) for r in result.rules

@@ -232,6 +232,20 @@ def _cannot_links(exceptions: list[RuleException], rows: pa.Table, i: np.ndarray
     return cannot
 
 
+def cannot_links_within(exceptions: list[RuleException], rows: pa.Table, groups: np.ndarray,
+                        max_group: int) -> tuple[np.ndarray, np.ndarray]:
+    """(i, j): every pair of rows of one group (``groups``, per row) where a cannot-link fires, as row
+    positions; groups larger than ``max_group`` are left out. Candidate pairs are what blocking paired, so
+    a cannot-link between two records no blocking rule pairs is never seen there; the merge asks this of
+    the components its links make, whose records a chain of links joins."""
+    found_i, found_j = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    for i, j in block_pairs(groups, max_group).chunks():
+        cannot = _cannot_links(exceptions, rows, i, j)
+        found_i.append(i[cannot])
+        found_j.append(j[cannot])
+    return np.concatenate(found_i), np.concatenate(found_j)
+
+
 def _score_group(group: RuleGroup, rows: pa.Table, order: list[str], base: str, max_block: int,
                  stats: PartitionStats) -> Iterator[pa.Table]:
     """Each rule of a group on its own tables' rows of the group, paired as it would be alone."""

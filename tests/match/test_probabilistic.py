@@ -9,9 +9,11 @@ import pandas as pd
 import pyarrow as pa
 
 from shared.config import load_config_text
+from shared.lakeio import parquet_files, read_parquet, read_parquet_many
 from shared.match.comparisons import ComparisonSpec
 from shared.match.fellegi_sunter import estimate_u, expectation_maximisation, starting_m
 from shared.match.partition import _cannot_links, _condition_holds, exception_fires
+from shared.match.plan import feature_files
 from shared.match.rules import compile_condition
 from shared.paths import RunPaths
 from tests.match.harness import unify
@@ -120,6 +122,38 @@ def test_a_cannot_link_inside_a_chained_component_splits_it(tmp_path: Path) -> N
     assert result.together(("Members", "ann2"), ("Contacts", "beth"))
     assert not result.together(("Contacts", "ann"), ("Contacts", "beth"))
     assert not result.together(("Contacts", "ann"), ("Members", "ann2"))
+
+
+def test_a_cannot_link_between_records_no_blocking_rule_pairs_still_splits_their_chain(tmp_path: Path) -> None:
+    """crm Ann Zellweger (born 1980) and pos Ann Zellweger, whose birth date is missing, share a phone; pos
+    Ann and a second pos Ann Zellweger (born 1985) share an e-mail. Blocking on e-mail and phone alone, no
+    key joins the first and the third, so their cannot-link (different birth dates) is no candidate pair's:
+    the merge finds it inside the component the two links make, and the two Anns born apart are two
+    customers."""
+    crm, pos = people(300)
+    crm.append(row("ann", "Ann", "Zellweger", "", "5551112222", "1980-01-01"))
+    pos += [row("ann2", "Ann", "Zellweger", "ann.z@x.com", "5551112222", ""),
+            row("ann3", "Ann", "Zellweger", "ann.z@x.com", "", "1985-05-05")]
+    config = PROBABILISTIC.replace("blocking: [[LastName], [Email], [Phone]]", "blocking: [[Email], [Phone]]") + """\
+      - when: differ
+        conditions: [{field: BirthDate}]
+"""
+    result = unify(tmp_path, config, {"crm": crm, "pos": pos})
+    paths = RunPaths(result.run_id)
+    features = read_parquet_many(result.lake, feature_files(result.lake, result.run_id)).to_pandas()
+    record = {(int(t), k): int(r)
+              for t, k, r in features[["TableIndex", "SourceKey", "RecordId"]].itertuples(index=False)}
+    ann, ann2, ann3 = record[(0, "ann")], record[(1, "ann2")], record[(1, "ann3")]
+    pairs = pd.concat([read_parquet(result.lake, p).to_pandas()
+                       for p in parquet_files(result.lake, paths.match_pairs(0).rsplit("/", 1)[0])])
+    pair = {frozenset((int(a), int(b))): bool(c)
+            for a, b, c in pairs[["left", "right", "cannot"]].itertuples(index=False)}
+    # the chain: two links; the third pair was never a candidate
+    assert pair[frozenset((ann, ann2))] is False and pair[frozenset((ann2, ann3))] is False
+    assert frozenset((ann, ann3)) not in pair
+    assert not result.together(("Contacts", "ann"), ("Members", "ann3"))
+    assert result.together(("Contacts", "ann"), ("Members", "ann2")) or result.together(("Members", "ann2"),
+                                                                                         ("Members", "ann3"))
 
 
 def test_cannot_links_read_only_the_pairs_still_open_and_find_what_every_condition_on_every_pair_finds() -> None:
