@@ -233,8 +233,9 @@ def cluster_from_files(lake: Lake, paths: list[str], table_of: np.ndarray, rules
     """The hybrid mode's clustering (``cluster_edges``: every link an edge, guarded) with labels in memory,
     not links: the pair files are read three times, links then cannot-links then the edges of the
     components the guard rebuilds, each a batch at a time (the links a fourth time when ``chained`` finds
-    cannot-links inside components, to leave out the pairs a link joins directly). At 10 M records there are 24 M links, which
-    held at once took about 0.7 GB of the merge's peak. ``links`` is left to SQL (``Clustering.links``)."""
+    cannot-links inside components, to leave out the pairs a link joins directly). At 10 M records there
+    are 24 M links, which held at once took about 0.7 GB of the merge's peak. ``links`` is left to SQL
+    (``Clustering.links``)."""
     n = len(table_of)
     ids = index_type(n)
     links = ((b["left"], b["right"]) for b in _pair_batches(lake, paths, ["left", "right"], False, ids))
