@@ -200,6 +200,8 @@ def _cannot_links_in_chains(lake: Lake, features: list[str], exceptions: list[Ru
                 keep = wanted[labels[batch.column(Col.RECORD_ID).to_numpy()]]
                 if keep.any():
                     parts.append(pa.Table.from_batches([batch.filter(pa.array(keep))]))
+        if not parts:  # no component of this pass's numbers is checked
+            continue
         rows = pa.concat_tables(parts).combine_chunks()
         record = rows.column(Col.RECORD_ID).to_numpy()
         i, j = cannot_links_within(exceptions, rows, labels[record], limit)
