@@ -209,22 +209,27 @@ def _cannot_links_in_chains(lake: Lake, features: list[str], exceptions: list[Ru
         yield pd.DataFrame({"left": record[i], "right": record[j]})
 
 
-def _not_linked(lake: Lake, paths: list[str], pairs: pd.DataFrame, always: tuple[np.ndarray, np.ndarray], n: int,
-                ids: type) -> pd.DataFrame:
+def _not_linked(lake: Lake, paths: list[str], pairs: pd.DataFrame, always: tuple[np.ndarray, np.ndarray],
+                labels: np.ndarray, ids: type) -> pd.DataFrame:
     """``pairs`` but those a link or an always-match pair joins directly: a rule's link and a custom match
     are must-links, so a cannot-link found in a chain never overrides them (few pairs: one more read of the
-    links, a batch at a time)."""
+    links, a batch at a time, looking only at the links inside the pairs' components)."""
     if len(pairs) == 0:
         return pairs
+    n = len(labels)
 
     def key(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         a, b = a.astype(np.int64), b.astype(np.int64)
         return np.minimum(a, b) * n + np.maximum(a, b)
 
-    wanted = key(pairs["left"].to_numpy(), pairs["right"].to_numpy())
+    left = pairs["left"].to_numpy()
+    wanted = key(left, pairs["right"].to_numpy())
+    concerned = np.zeros(int(labels.max()) + 1, bool)
+    concerned[labels[left]] = True
     linked = np.isin(wanted, key(*always))
     for batch in _pair_batches(lake, paths, ["left", "right"], False, ids):
-        linked |= np.isin(wanted, key(batch["left"], batch["right"]))
+        inside = concerned[labels[batch["left"]]]
+        linked |= np.isin(wanted, key(batch["left"][inside], batch["right"][inside]))
     return pairs[~linked]
 
 
@@ -247,7 +252,7 @@ def cluster_from_files(lake: Lake, paths: list[str], table_of: np.ndarray, rules
               *(pd.DataFrame(b) for b in _cannot_links_inside(lake, paths, labels, ["left", "right"], ids))]
     if chained:
         found = pd.concat([*chained(labels), never[["left", "right"]][:0]], ignore_index=True)
-        inside.append(_not_linked(lake, paths, found, always_ends, n, ids))
+        inside.append(_not_linked(lake, paths, found, always_ends, labels, ids))
 
     def edges_in(bad: np.ndarray) -> pd.DataFrame:
         wanted = np.zeros(int(labels.max()) + 1, bool)
