@@ -8,13 +8,15 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from shared.adapters.local_lake import LocalLake
 from shared.config import load_config_text
-from shared.lakeio import parquet_files, read_parquet, read_parquet_many
+from shared.lakeio import parquet_files, read_parquet, read_parquet_many, write_parquet
 from shared.match.comparisons import ComparisonSpec
 from shared.match.fellegi_sunter import estimate_u, expectation_maximisation, starting_m
 from shared.match.partition import _cannot_links, _condition_holds, exception_fires
 from shared.match.plan import feature_files
 from shared.match.rules import compile_condition
+from shared.merge.unify import _cannot_links_in_chains, _chain_suspects
 from shared.paths import RunPaths
 from tests.match.harness import unify
 from tests.match.test_rules import row
@@ -154,6 +156,49 @@ def test_a_cannot_link_between_records_no_blocking_rule_pairs_still_splits_their
     assert not result.together(("Contacts", "ann"), ("Members", "ann3"))
     assert result.together(("Contacts", "ann"), ("Members", "ann2")) or result.together(("Members", "ann2"),
                                                                                          ("Members", "ann3"))
+
+
+def test_the_chain_check_reads_only_components_with_two_different_values_and_finds_every_cannot_link(
+        tmp_path: Path) -> None:
+    """Components of 3-6 records with random first names and birth dates (some missing): the chain check
+    finds exactly the pairs every exception's ``_cannot_links`` finds over all pairs of each component of
+    three to ``limit`` records, while its pre-filter (two different known values in each condition's column)
+    leaves out components that cannot hold one; a ``match`` exception (equal values fire it) leaves none out."""
+    config = load_config_text(PROBABILISTIC + """\
+      - when: differ
+        conditions: [{field: BirthDate}]
+""")
+    exceptions = config.unification.probabilistic.cannot_link
+    columns = {compiled.left.column: compiled.left.field
+               for compiled in (compile_condition(c) for e in exceptions for c in e.conditions)}
+    values = {"FirstName": ["Ann", "Anne", "Bob", "Robert", None], "BirthDate": ["1990-01-01", "1991-01-01", None]}
+    rng = np.random.default_rng(11)
+    labels = np.repeat(np.arange(400), rng.integers(1, 7, 400))
+    n, limit = len(labels), 5
+    width = {"FirstName": 2, "BirthDate": 3}  # few distinct values in a component, so many are left out
+    start = {column: rng.integers(0, len(values[field]) - width[field] + 1, 400) for column, field in columns.items()}
+    rows = pa.table({"RecordId": np.arange(n, dtype=np.int64),
+                     **{column: pa.array([values[field][k] for k in start[column][labels] + rng.integers(
+                         0, width[field], n)], pa.string()) for column, field in columns.items()}})
+    lake = LocalLake(tmp_path)
+    write_parquet(lake, "features/a.parquet", rows.slice(0, n // 2))
+    write_parquet(lake, "features/b.parquet", rows.slice(n // 2))
+    files = ["features/a.parquet", "features/b.parquet"]
+    expected = set()
+    sizes = np.bincount(labels)
+    for component in np.flatnonzero((sizes >= 3) & (sizes <= limit)):
+        at = np.flatnonzero(labels == component)
+        i, j = (a.ravel() for a in np.meshgrid(at, at, indexing="ij"))
+        i, j = i[i < j], j[i < j]
+        expected |= {(int(a), int(b)) for a, b in zip(i[_cannot_links(exceptions, rows, i, j)],
+                                                      j[_cannot_links(exceptions, rows, i, j)], strict=True)}
+    found = pd.concat(list(_cannot_links_in_chains(lake, files, exceptions, limit, labels)))
+    assert expected and {(min(a, b), max(a, b)) for a, b in found.itertuples(index=False)} == expected
+    member = (sizes >= 3) & (sizes <= limit)
+    suspect = _chain_suspects(lake, files, exceptions, labels, member)
+    assert not (suspect & ~member).any() and 0 < suspect.sum() < member.sum()
+    matching = [exceptions[0].model_copy(update={"when": "match"}), *exceptions[1:]]
+    assert np.array_equal(_chain_suspects(lake, files, matching, labels, member), member)
 
 
 def test_cannot_links_read_only_the_pairs_still_open_and_find_what_every_condition_on_every_pair_finds() -> None:
