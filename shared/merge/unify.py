@@ -16,7 +16,6 @@ Three kinds of activity, so that the merge fans out like the match:
 
 from __future__ import annotations
 
-import functools
 import itertools
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -260,20 +259,36 @@ def _not_linked(lake: Lake, paths: list[str], pairs: pd.DataFrame, always: tuple
     if len(pairs) == 0:
         return pairs
     n = len(labels)
-
-    def key(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        a, b = a.astype(np.int64), b.astype(np.int64)
-        return np.minimum(a, b) * n + np.maximum(a, b)
-
     left = pairs["left"].to_numpy()
-    wanted = key(left, pairs["right"].to_numpy())
+    wanted = _pair_key(left, pairs["right"].to_numpy(), n)
     concerned = np.zeros(int(labels.max()) + 1, bool)
     concerned[labels[left]] = True
-    linked = np.isin(wanted, key(*always))
+    linked = np.isin(wanted, _pair_key(*always, n))
     for batch in _pair_batches(lake, paths, ["left", "right"], False, ids):
         inside = concerned[labels[batch["left"]]]
-        linked |= np.isin(wanted, key(batch["left"][inside], batch["right"][inside]))
+        linked |= np.isin(wanted, _pair_key(batch["left"][inside], batch["right"][inside], n))
     return pairs[~linked]
+
+
+def _pair_key(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
+    """One int64 per unordered pair of record ids below ``n``."""
+    a, b = a.astype(np.int64), b.astype(np.int64)
+    return np.minimum(a, b) * n + np.maximum(a, b)
+
+
+def _cannot_links_among_edges(edges: pd.DataFrame, n: int,
+                              chained: Callable[[np.ndarray], Iterator[pd.DataFrame]]) -> pd.DataFrame:
+    """One-to-one linkage's cannot-links in chains: a record keeps one link per side of its pairs, so links
+    still chain (over three tables, or a rule's link beside a best match); the configured cannot-links inside
+    the components its edges make (``chained``), but between records an edge joins directly: those were
+    candidates, decided when scored, and rules and custom matches are must-links."""
+    left, right = edges["left"].to_numpy(), edges["right"].to_numpy()
+    found = pd.concat([*chained(components_of(n, [(left, right)])),
+                       pd.DataFrame({"left": left[:0], "right": right[:0]})], ignore_index=True)
+    if len(found) == 0:
+        return found
+    direct = np.isin(_pair_key(found["left"].to_numpy(), found["right"].to_numpy(), n), _pair_key(left, right, n))
+    return found[~direct]
 
 
 def cluster_from_files(lake: Lake, paths: list[str], table_of: np.ndarray, rules: list, always: pd.DataFrame,
@@ -438,10 +453,12 @@ def _cluster_profiles(lake: Lake, config: UnificationConfig, run_id: str, pair_p
     include_all = {name: config.unification_of(name).include_all_records for name in order}
     always, never = _key_pairs(custom.always_match, config, named), _key_pairs(custom.never_match, config, named)
     settings = config.unification.probabilistic
+    limit = config.unification.max_cluster_size
+
+    def chained(labels: np.ndarray) -> Iterator[pd.DataFrame]:  # the probabilistic modes' features only
+        return _cannot_links_in_chains(lake, feature_files(lake, run_id), settings.cannot_link, limit, labels)
+
     if settings.enabled and n and not settings.one_to_one:  # the default hybrid mode: labels, not links
-        limit = config.unification.max_cluster_size
-        chained = functools.partial(_cannot_links_in_chains, lake, feature_files(lake, run_id),
-                                    settings.cannot_link, limit)
         clustering = cluster_from_files(lake, pair_paths, table_of, rules, always, never, order, include_all,
                                         limit, rank, chained)
     elif settings.enabled and n:  # one-to-one linkage compares each record's links: held at once
@@ -450,8 +467,9 @@ def _cluster_profiles(lake: Lake, config: UnificationConfig, run_id: str, pair_p
         edges, cannot = probabilistic_edges(pairs, rules, always, settings.one_to_one)
         del pairs  # the edges hold what clustering needs
         procmem.release()
-        clustering = cluster_edges(records, edges, cannot, order, include_all, never,
-                                   config.unification.max_cluster_size, rank)
+        if settings.cannot_link:
+            cannot = pd.concat([cannot, _cannot_links_among_edges(edges, n, chained)], ignore_index=True)
+        clustering = cluster_edges(records, edges, cannot, order, include_all, never, limit, rank)
         del edges, cannot
     else:  # rules only, or no records
         pairs = _read_pairs(lake, pair_paths, n, None)

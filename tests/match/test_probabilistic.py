@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from shared.match.fellegi_sunter import estimate_u, expectation_maximisation, st
 from shared.match.partition import _cannot_links, _condition_holds, exception_fires
 from shared.match.plan import feature_files
 from shared.match.rules import compile_condition
-from shared.merge.unify import _cannot_links_in_chains, _chain_suspects
+from shared.merge.unify import _cannot_links_among_edges, _cannot_links_in_chains, _chain_suspects
 from shared.paths import RunPaths
 from tests.match.harness import unify
 from tests.match.test_rules import row
@@ -156,6 +157,47 @@ def test_a_cannot_link_between_records_no_blocking_rule_pairs_still_splits_their
     assert not result.together(("Contacts", "ann"), ("Members", "ann3"))
     assert result.together(("Contacts", "ann"), ("Members", "ann2")) or result.together(("Members", "ann2"),
                                                                                          ("Members", "ann3"))
+
+
+def test_one_to_one_linkage_checks_cannot_links_across_a_chain_of_three_tables(tmp_path: Path) -> None:
+    """One-to-one linkage keeps a link where each record is the other's best match; over three tables
+    that still chains: crm Ann (born 1980) and pos Ann (no birth date) share a phone, pos Ann and web Ann
+    (born 1985) an e-mail, each the other's best. Blocking on e-mail and phone never pairs crm Ann with web
+    Ann, so their cannot-link (different birth dates) is found inside the chain, and they are two customers."""
+    crm, pos = people(300)
+    web = [dict(r, id=f"w{i}") for i, r in enumerate(pos[:150])]
+    crm.append(row("ann", "Ann", "Zellweger", "", "5551112222", "1980-01-01"))
+    pos.append(row("ann2", "Ann", "Zellweger", "ann.z@x.com", "5551112222", ""))
+    web.append(row("ann3", "Ann", "Zellweger", "ann.z@x.com", "", "1985-05-05"))
+    sources = PROBABILISTIC.split("unification:")[0] + """\
+  - name: web
+    data_source: Web
+    table: Accounts
+    landing: web
+    primary_key: id
+    columns: *columns
+"""
+    config = sources + "unification:" + PROBABILISTIC.split("unification:")[1].replace(
+        "match_order: [crm, pos]", "match_order: [crm, pos, web]").replace(
+        "blocking: [[LastName], [Email], [Phone]]",
+        "blocking: [[Email], [Phone]]\n    link_only: true\n    one_to_one: true") + """\
+      - when: differ
+        conditions: [{field: BirthDate}]
+"""
+    result = unify(tmp_path, config, {"crm": crm, "pos": pos, "web": web})
+    assert result.together(("Contacts", "c1"), ("Members", "m1"))  # linkage works at all
+    assert result.together(("Contacts", "ann"), ("Members", "ann2")) or result.together(("Members", "ann2"),
+                                                                                         ("Accounts", "ann3"))
+    assert not result.together(("Contacts", "ann"), ("Accounts", "ann3"))
+    # a pair an edge joins directly (a rule's must-link, a best match) is never cannot-linked by the chain check
+    edges = pd.DataFrame({"left": [0, 1, 5], "right": [1, 2, 6]})
+
+    def chained(labels: np.ndarray) -> Iterator[pd.DataFrame]:
+        assert labels[0] == labels[1] == labels[2] != labels[5] == labels[6]
+        yield pd.DataFrame({"left": [0, 0, 5], "right": [1, 2, 6]})
+
+    found = _cannot_links_among_edges(edges, 8, chained)
+    assert found.values.tolist() == [[0, 2]]
 
 
 def test_the_chain_check_reads_only_components_with_two_different_values_and_finds_every_cannot_link(
