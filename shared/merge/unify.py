@@ -181,7 +181,7 @@ def _cannot_links_in_chains(lake: Lake, features: list[str], exceptions: list[Ru
     On the 1 M demo, 123 customers held two records with different birth dates that no blocking rule had
     paired, joined through a chain of links; with this check F1 went 0.99268 → 0.99292 (the merge 1 s
     longer; at 5 M 12 s, 1,167 MB). Only the components ``_chain_suspects`` finds are read (at 5 M the
-    merge then took 36.5 s instead of 46.8, 1,140 MB), their records' features in passes of at most
+    merge then took 36.5–37.2 s instead of 46.8, 1,140–1,165 MB), their records' features in passes of at most
     ``CHAIN_PASS_RECORDS``, by component number, so memory stays bounded."""
     sizes = np.bincount(labels)
     member = (sizes >= 3) & (sizes <= limit)
