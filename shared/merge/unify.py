@@ -175,22 +175,24 @@ def _cannot_links_inside(lake: Lake, paths: list[str], labels: np.ndarray, colum
 
 
 def _cannot_links_in_chains(lake: Lake, features: list[str], exceptions: list[RuleException], limit: int,
-                            labels: np.ndarray) -> Iterator[pd.DataFrame]:
+                            labels: np.ndarray) -> pd.DataFrame:
     """The configured cannot-links between two records of one component of three to ``limit`` records,
     whether blocking paired them or not: a component of two is one link, whose pair was already checked.
     On the 1 M demo, 123 customers held two records with different birth dates that no blocking rule had
     paired, joined through a chain of links; with this check F1 went 0.99268 → 0.99292 (the merge 1 s
     longer; at 5 M 12 s, 1,167 MB). Only the components ``_chain_suspects`` finds are read (at 5 M the
     merge then took 36.5–37.2 s instead of 46.8, 1,140–1,165 MB), their records' features in passes of at most
-    ``CHAIN_PASS_RECORDS``, by component number, so memory stays bounded."""
+    ``CHAIN_PASS_RECORDS``, by component number, so memory stays bounded. Pairs (left, right) of record ids."""
+    none = pd.DataFrame({"left": np.zeros(0, np.int64), "right": np.zeros(0, np.int64)})
     sizes = np.bincount(labels)
     member = (sizes >= 3) & (sizes <= limit)
     if not exceptions or not member.any():
-        return
+        return none
     member = _chain_suspects(lake, features, exceptions, labels, member)
     count = int(sizes[member].sum())
     if count == 0:
-        return
+        return none
+    found = [none]
     conditions = [compile_condition(c) for e in exceptions for c in e.conditions]
     columns = sorted({c.left.column for c in conditions} | {c.right.column for c in conditions})
     passes = -(-count // CHAIN_PASS_RECORDS)
@@ -209,7 +211,8 @@ def _cannot_links_in_chains(lake: Lake, features: list[str], exceptions: list[Ru
         record = rows.column(Col.RECORD_ID).to_numpy()
         i, j = cannot_links_within(exceptions, rows, labels[record], limit)
         del rows
-        yield pd.DataFrame({"left": record[i], "right": record[j]})
+        found.append(pd.DataFrame({"left": record[i], "right": record[j]}))
+    return pd.concat(found, ignore_index=True)
 
 
 def _chain_suspects(lake: Lake, features: list[str], exceptions: list[RuleException], labels: np.ndarray,
@@ -277,14 +280,13 @@ def _pair_key(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
 
 
 def _cannot_links_among_edges(edges: pd.DataFrame, n: int,
-                              chained: Callable[[np.ndarray], Iterator[pd.DataFrame]]) -> pd.DataFrame:
+                              chained: Callable[[np.ndarray], pd.DataFrame]) -> pd.DataFrame:
     """One-to-one linkage's cannot-links in chains: a record keeps one link per side of its pairs, so links
     still chain (over three tables, or a rule's link beside a best match); the configured cannot-links inside
     the components its edges make (``chained``), but between records an edge joins directly: those were
     candidates, decided when scored, and rules and custom matches are must-links."""
     left, right = edges["left"].to_numpy(), edges["right"].to_numpy()
-    found = pd.concat([*chained(components_of(n, [(left, right)])),
-                       pd.DataFrame({"left": left[:0], "right": right[:0]})], ignore_index=True)
+    found = chained(components_of(n, [(left, right)]))
     if len(found) == 0:
         return found
     direct = np.isin(_pair_key(found["left"].to_numpy(), found["right"].to_numpy(), n), _pair_key(left, right, n))
@@ -294,7 +296,7 @@ def _cannot_links_among_edges(edges: pd.DataFrame, n: int,
 def cluster_from_files(lake: Lake, paths: list[str], table_of: np.ndarray, rules: list, always: pd.DataFrame,
                        never: pd.DataFrame, table_names: list[str], include_all: dict[str, bool], limit: int,
                        rank: np.ndarray,
-                       chained: Callable[[np.ndarray], Iterator[pd.DataFrame]] | None = None) -> Clustering:
+                       chained: Callable[[np.ndarray], pd.DataFrame] | None = None) -> Clustering:
     """The hybrid mode's clustering (``cluster_edges``: every link an edge, guarded) with labels in memory,
     not links: the pair files are read three times, links then cannot-links then the edges of the
     components the guard rebuilds, each a batch at a time (the links a fourth time when ``chained`` finds
@@ -309,8 +311,7 @@ def cluster_from_files(lake: Lake, paths: list[str], table_of: np.ndarray, rules
     inside = [never[["left", "right"]],
               *(pd.DataFrame(b) for b in _cannot_links_inside(lake, paths, labels, ["left", "right"], ids))]
     if chained:
-        found = pd.concat([*chained(labels), never[["left", "right"]][:0]], ignore_index=True)
-        inside.append(_not_linked(lake, paths, found, always_ends, labels, ids))
+        inside.append(_not_linked(lake, paths, chained(labels), always_ends, labels, ids))
 
     def edges_in(bad: np.ndarray) -> pd.DataFrame:
         wanted = np.zeros(int(labels.max()) + 1, bool)
@@ -455,7 +456,7 @@ def _cluster_profiles(lake: Lake, config: UnificationConfig, run_id: str, pair_p
     settings = config.unification.probabilistic
     limit = config.unification.max_cluster_size
 
-    def chained(labels: np.ndarray) -> Iterator[pd.DataFrame]:  # the probabilistic modes' features only
+    def chained(labels: np.ndarray) -> pd.DataFrame:  # the probabilistic modes' features only
         return _cannot_links_in_chains(lake, feature_files(lake, run_id), settings.cannot_link, limit, labels)
 
     if settings.enabled and n and not settings.one_to_one:  # the default hybrid mode: labels, not links

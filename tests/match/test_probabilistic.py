@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -192,9 +191,9 @@ def test_one_to_one_linkage_checks_cannot_links_across_a_chain_of_three_tables(t
     # a pair an edge joins directly (a rule's must-link, a best match) is never cannot-linked by the chain check
     edges = pd.DataFrame({"left": [0, 1, 5], "right": [1, 2, 6]})
 
-    def chained(labels: np.ndarray) -> Iterator[pd.DataFrame]:
+    def chained(labels: np.ndarray) -> pd.DataFrame:
         assert labels[0] == labels[1] == labels[2] != labels[5] == labels[6]
-        yield pd.DataFrame({"left": [0, 0, 5], "right": [1, 2, 6]})
+        return pd.DataFrame({"left": [0, 0, 5], "right": [1, 2, 6]})
 
     found = _cannot_links_among_edges(edges, 8, chained)
     assert found.values.tolist() == [[0, 2]]
@@ -234,7 +233,7 @@ def test_the_chain_check_reads_only_components_with_two_different_values_and_fin
         i, j = i[i < j], j[i < j]
         expected |= {(int(a), int(b)) for a, b in zip(i[_cannot_links(exceptions, rows, i, j)],
                                                       j[_cannot_links(exceptions, rows, i, j)], strict=True)}
-    found = pd.concat(list(_cannot_links_in_chains(lake, files, exceptions, limit, labels)))
+    found = _cannot_links_in_chains(lake, files, exceptions, limit, labels)
     assert expected and {(min(a, b), max(a, b)) for a, b in found.itertuples(index=False)} == expected
     member = (sizes >= 3) & (sizes <= limit)
     suspect = _chain_suspects(lake, files, exceptions, labels, member)
