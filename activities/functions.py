@@ -16,6 +16,7 @@ from shared.payloads import (
     CustomerShard,
     EnrichInput,
     ExportInput,
+    ExportPartInput,
     FinishInput,
     LineageTable,
     MatchPlan,
@@ -121,9 +122,15 @@ def enrich_profiles(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.activity_trigger(input_name="payload")
-def export_dimension(payload: dict[str, Any]) -> dict[str, Any]:
-    """Write the enhanced customer dimension and its tables to the run's folder (Parquet + CDM)."""
-    return steps.export_dimension(ExportInput.from_dict(payload), runtime()).to_dict()
+def export_tables(payload: dict[str, Any]) -> dict[str, Any]:
+    """Write one part of the export to the run's folder: the dimension, the lineage tables or an enrichment table."""
+    return steps.export_tables(ExportPartInput.from_dict(payload), runtime()).to_dict()
+
+
+@bp.activity_trigger(input_name="payload")
+def describe_export(payload: dict[str, Any]) -> dict[str, Any]:
+    """Write the export's CDM metadata and view-typing record once every part is written."""
+    return steps.describe_export(ExportInput.from_dict(payload), runtime()).to_dict()
 
 
 @bp.activity_trigger(input_name="payload")

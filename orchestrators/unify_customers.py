@@ -4,7 +4,8 @@ prepare → convert every landed file (fan-out) → apply changes → plan the m
 (fan-out) → count the shared keys, train the model beside it and beside each slice's block rows (fan-out)
 → match each partition (fan-out) → cluster and assign ids → write the Customer shards and
 the lineage tables (fan-out) → unify activities → enrichments
-(fan-out, then segments) → export → publish views → finish. Any failure records the run as failed and
+(fan-out, then segments) → export (fan-out: the lineage tables' part starts beside the enrichments)
+→ describe the export → publish views → finish. Any failure records the run as failed and
 leaves the published run in place. If files landed during the run (or an incremental hour is still open),
 the instance continues as new for exactly one follow-up run.
 """
@@ -16,7 +17,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from shared.names import ORCHESTRATOR, Activity, Enrichment, Lineage
+from shared.names import ORCHESTRATOR, Activity, Enrichment, ExportPart, Lineage
 from shared.payloads import (
     ApplyInput,
     ApplyResult,
@@ -25,6 +26,8 @@ from shared.payloads import (
     EnrichInput,
     EnrichResult,
     ExportInput,
+    ExportPartInput,
+    ExportPartResult,
     ExportResult,
     FinishInput,
     LandingState,
@@ -119,14 +122,21 @@ def unify_customers(context: df.DurableOrchestrationContext):  # type: ignore[no
             enrichments: list[EnrichResult] = []
             if request.mode != "match_only":
                 context.set_custom_status(_status(run_id, "enriching", customers=merged.customers))
-                yield call(Activity.UNIFY_ACTIVITIES, merged)
+                # the lineage tables need no enrichment: their export goes on beside it (a task is scheduled
+                # when first yielded, so both are yielded together; the export's result is awaited below)
+                lineage = call(Activity.EXPORT_TABLES, ExportPartInput(run_id, ExportPart.LINEAGE.value, ()))
+                activities = call(Activity.UNIFY_ACTIVITIES, merged)
+                yield context.task_any([lineage, activities])
+                yield activities
                 enrichments = [EnrichResult.from_dict(r) for r in (yield context.task_all([
                     call(Activity.ENRICH_PROFILES, EnrichInput(run_id, e.value)) for e in FIRST_ENRICHMENTS]))]
                 enrichments.append(EnrichResult.from_dict((yield call(
                     Activity.ENRICH_PROFILES, EnrichInput(run_id, Enrichment.SEGMENTS.value)))))
                 context.set_custom_status(_status(run_id, "exporting", customers=merged.customers))
-                export = ExportResult.from_dict((yield call(Activity.EXPORT_DIMENSION, ExportInput(
-                    run_id, tuple(enrichments)))))
+                parts = tuple(ExportPartResult.from_dict(r) for r in (yield context.task_all([lineage, *(
+                    call(Activity.EXPORT_TABLES, ExportPartInput(run_id, p.value, tuple(enrichments)))
+                    for p in (ExportPart.DIMENSION, ExportPart.ENRICHMENT))])))
+                export = ExportResult.from_dict((yield call(Activity.DESCRIBE_EXPORT, ExportInput(run_id, parts))))
                 context.set_custom_status(_status(run_id, "publishing", tables=len(export.tables)))
                 views = PublishResult.from_dict((yield call(Activity.PUBLISH_SQL_VIEWS, PublishInput(run_id, export))))
                 published = True

@@ -28,9 +28,18 @@ class Activity(StrEnum):
     WRITE_LINEAGE_TABLE = "write_lineage_table"
     UNIFY_ACTIVITIES = "unify_activities"
     ENRICH_PROFILES = "enrich_profiles"
-    EXPORT_DIMENSION = "export_dimension"
+    EXPORT_TABLES = "export_tables"
+    DESCRIBE_EXPORT = "describe_export"
     PUBLISH_SQL_VIEWS = "publish_sql_views"
     FINISH_RUN = "finish_run"
+
+
+class ExportPart(StrEnum):
+    """The export's parts, each written by its own ``export_tables`` activity, side by side."""
+
+    DIMENSION = "dimension"  # Customer with the enrichments that join it, and its type-2 history
+    LINEAGE = "lineage"  # AlternateKey, ConflationMatchPairs and the deduplication tables: needs no enrichment
+    ENRICHMENT = "enrichment"  # the enrichment tables of their own: UnifiedActivity, BrandAffinity, ...
 
 
 class Enrichment(StrEnum):

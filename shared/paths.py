@@ -103,6 +103,10 @@ class RunPaths:
         """Each exported entity's files, schema and longest text values, measured by the export."""
         return f"{self.root}/export/view_typing.json"
 
+    def export_part(self, part: str) -> str:
+        """What one ``export_tables`` activity wrote (its entities' files and typing), for ``describe_export``."""
+        return f"{self.root}/export/parts/{part}.json"
+
     def quarantine(self, table: str, fid: str) -> str:
         return f"quarantine/{self.run_id}/{table}/{fid}.parquet"
 

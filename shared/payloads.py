@@ -281,9 +281,27 @@ class EnrichResult(Payload):
 
 
 @dataclass(frozen=True)
-class ExportInput(Payload):
+class ExportPartInput(Payload):
+    """One part of the export (``shared.names.ExportPart``), for one ``export_tables`` activity."""
+
     run_id: str
+    part: str
     enrichments: tuple[EnrichResult, ...]
+
+
+@dataclass(frozen=True)
+class ExportPartResult(Payload):
+    run_id: str
+    part: str
+    tables: dict[str, int]
+
+
+@dataclass(frozen=True)
+class ExportInput(Payload):
+    """Every part written: ``describe_export`` writes the export's metadata."""
+
+    run_id: str
+    parts: tuple[ExportPartResult, ...]
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from shared.match.plan import (
 )
 from shared.merge import unify
 from shared.merge.unify import ALTERNATE_KEY, CUSTOMER
-from shared.names import Enrichment, Lineage
+from shared.names import Enrichment, ExportPart, Lineage
 from shared.paths import RunPaths, converted_file, file_id
 from shared.payloads import (
     ActivitiesResult,
@@ -44,6 +44,8 @@ from shared.payloads import (
     EnrichInput,
     EnrichResult,
     ExportInput,
+    ExportPartInput,
+    ExportPartResult,
     ExportResult,
     FileRef,
     FinishInput,
@@ -366,19 +368,31 @@ def enrich_profiles(request: EnrichInput, runtime: Runtime) -> EnrichResult:
         return EnrichResult(request.run_id, request.enrichment, outcome.rows, outcome.path, outcome.metrics)
 
 
-def export_dimension(request: ExportInput, runtime: Runtime) -> ExportResult:
+def export_tables(request: ExportPartInput, runtime: Runtime) -> ExportPartResult:
     from shared.enrich.run import exported_tables
-    from shared.export.dimension import HISTORY, export_tables
+    from shared.export.dimension import HISTORY, export_part
 
     lake = runtime.lake
     config = run_config(runtime, request.run_id)
-    with step_record(lake, request.run_id, "export_dimension") as record:
-        published = current(lake)
-        history = (published or {}).get("entities", {}).get(HISTORY)
-        previous = [i.path for i in lake.list(history) if i.path.endswith(".parquet")] if history else []
+    with step_record(lake, request.run_id, "export_tables", request.part) as record:
+        previous: list[str] = []
+        if request.part == ExportPart.DIMENSION:  # the history goes on from the published run's
+            history = ((current(lake) or {}).get("entities") or {}).get(HISTORY)
+            previous = [i.path for i in lake.list(history) if i.path.endswith(".parquet")] if history else []
         started = read_json(lake, RunPaths(request.run_id).record, default={}).get("started") or now_utc().isoformat()
-        tables = export_tables(lake, config, request.run_id, exported_tables(request.enrichments), started,
-                               previous)
+        tables = export_part(lake, config, request.run_id, ExportPart(request.part),
+                             exported_tables(request.enrichments), started, previous)
+        record.update(tables=tables)
+        return ExportPartResult(request.run_id, request.part, tables)
+
+
+def describe_export(request: ExportInput, runtime: Runtime) -> ExportResult:
+    from shared.export.dimension import describe_export as describe
+
+    lake = runtime.lake
+    config = run_config(runtime, request.run_id)
+    with step_record(lake, request.run_id, "describe_export") as record:
+        tables = describe(lake, config, request.run_id, [ExportPart(p.part) for p in request.parts])
         record.update(tables=tables)
         return ExportResult(request.run_id, RunPaths(request.run_id).export_root, tables)
 

@@ -38,13 +38,13 @@ def test_a_permanent_failure_leaves_the_previous_run_published(small_demo: Path,
     assert published is not None
     before = first.runtime.sql.query("SELECT count(*) FROM c360.Customer")[0][0]  # type: ignore[union-attr]
 
-    app, calls = build_app({"export_dimension": lambda n: ValueError("disk on fire")})
+    app, calls = build_app({"describe_export": lambda n: ValueError("disk on fire")})
     with running_host(local_settings, app) as host:
         assert start_run_http(host, {"mode": "full"}).status == 202
         result = follow(host, instance_id(first.runtime))
     assert str(result.status) == "Failed"
     assert "disk on fire" in result.custom_status["error"]
-    assert calls["export_dimension"] == local_settings.activity_retry_attempts
+    assert calls["describe_export"] == local_settings.activity_retry_attempts
     assert current(first.runtime.lake) == published
     assert first.runtime.sql.query("SELECT count(*) FROM c360.Customer")[0][0] == before  # type: ignore[union-attr]
     failed = read_run_record(first.runtime.lake, result.custom_status["run_id"])
@@ -82,3 +82,51 @@ def test_training_runs_beside_the_block_rows_and_scoring_waits_for_it(small_demo
     assert failed.status == "Failed" and "no model today" in failed.custom_status["error"]
     assert calls["train_match_model"] == local_settings.activity_retry_attempts
     assert not _finished(failed.history, "match_partition")
+
+
+def test_the_lineage_tables_export_beside_the_enrichments_and_the_export_is_described_last(
+        small_demo: Path, local_settings: Settings) -> None:
+    import json
+
+    from shared.lakeio import read_json
+    from shared.names import ExportPart
+    from shared.paths import RunPaths
+
+    def slow(number: int) -> BaseException | None:
+        time.sleep(1.5)  # slow enrichments: the lineage tables' export is done meanwhile
+        return None
+
+    app, _ = build_app({"enrich_profiles": slow})
+    run = run_pipeline(local_settings, small_demo, app=app)
+    assert run.status == "Completed", run.custom_status
+    history = run.history
+    parts = {e["EventId"]: json.loads(e["Input"])["part"] for e in history
+             if e["EventType"] == EventType.TASK_SCHEDULED and e["Name"] == "export_tables"}
+    assert sorted(parts.values()) == sorted(p.value for p in ExportPart)
+    done = {parts[e["TaskScheduledId"]]: i for i, e in enumerate(history)
+            if e["EventType"] == EventType.TASK_COMPLETED and e["TaskScheduledId"] in parts}
+    enriched = _finished(history, "enrich_profiles")
+    assert done[ExportPart.LINEAGE] < min(enriched)  # beside the enrichments, not after them
+    described, = _finished(history, "describe_export")
+    assert max(done.values()) < described < min(_finished(history, "publish_sql_views"))
+    # every part's record is in the description, the dimension's entities first
+    run_id = run.custom_status["run_id"]
+    lake = run.runtime.lake
+    views = run.custom_status["views"]
+    assert views[:2] == ["c360.Customer", "c360.CustomerHistory"]
+    recorded = [name for p in ExportPart for name in read_json(lake, RunPaths(run_id).export_part(p))["names"]]
+    assert [f"c360.{name}" for name in recorded] == views
+    assert set(read_json(lake, RunPaths(run_id).view_typing)) == set(recorded)
+
+
+def test_a_failed_export_part_leaves_the_previous_run_published(small_demo: Path, local_settings: Settings) -> None:
+    first = run_pipeline(local_settings, small_demo)
+    published = current(first.runtime.lake)
+    app, calls = build_app({"export_tables": lambda n: OSError("lake unreachable")})
+    with running_host(local_settings, app) as host:
+        assert start_run_http(host, {"mode": "full"}).status == 202
+        result = follow(host, instance_id(first.runtime))
+    assert str(result.status) == "Failed" and "lake unreachable" in result.custom_status["error"]
+    assert calls["export_tables"] >= local_settings.activity_retry_attempts
+    assert "describe_export" not in calls
+    assert current(first.runtime.lake) == published

@@ -8,20 +8,22 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
+import duckdb
 import pyarrow.parquet as pq
 
 from shared.cdm import Entity, Partition, attributes_from_schema, write_cdm_folder
 from shared.config.model import UnificationConfig
 from shared.duck import FolderTyping, copy_folder_to_lake, lake_duckdb, parquet_source
 from shared.enrich.activity import UNIFIED_ACTIVITY
-from shared.export.typing_record import write_view_typing
-from shared.lakeio import read_parquet_schema
+from shared.export.typing_record import entry_schema, typing_entries, write_view_typing
+from shared.lakeio import read_json, read_parquet_schema, write_json
 from shared.merge.customer_id import uuid5_sql
 from shared.merge.survivorship import q
 from shared.merge.unify import ALTERNATE_KEY, CUSTOMER, MATCH_PAIRS, dedup_table_name, unified_files
-from shared.names import Col
+from shared.names import Col, ExportPart
 from shared.paths import RunPaths
 from shared.ports import Lake
 from shared.scratch import scratch
@@ -45,59 +47,100 @@ def semantic_of(config: UnificationConfig) -> dict[str, str]:
     return out
 
 
-def export_tables(lake: Lake, config: UnificationConfig, run_id: str,
-                  enrichment_tables: Sequence[tuple[str, str, bool]], valid_from: str,
-                  previous_history: Sequence[str] = ()) -> dict[str, int]:
-    """Write every exported entity; ``enrichment_tables`` = (entity, lake path, joins the dimension).
+def export_part(lake: Lake, config: UnificationConfig, run_id: str, part: ExportPart,
+                enrichment_tables: Sequence[tuple[str, str, bool]], valid_from: str,
+                previous_history: Sequence[str] = ()) -> dict[str, int]:
+    """Write one part of the export (``ExportPart``) and record its files and typing for
+    ``describe_export``; returns rows per entity written.
 
-    ``valid_from``: the run's time (ISO), stamped on new history versions; ``previous_history``: the
-    files of the published run's ``CustomerHistory`` (empty on the first run).
-    """
+    ``enrichment_tables`` = (entity, lake path, joins the dimension); ``valid_from``: the run's time (ISO),
+    stamped on new history versions; ``previous_history``: the files of the published run's
+    ``CustomerHistory`` (empty on the first run). The parts are independent: they run side by side, and
+    the lineage part needs no enrichment at all."""
     paths = RunPaths(run_id)
-    rows: dict[str, int] = {}
-    files: dict[str, list[str]] = {}
     size = config.export.file_size_mb
+    rows: dict[str, int] = {}
+    written: dict[str, tuple[list[str], FolderTyping]] = {}
+    with lake_duckdb(lake) as con:
+
+        def copy(name: str, select: str, partition_by: Sequence[str] = ()) -> None:
+            typing = FolderTyping()
+            rows[name], files = copy_folder_to_lake(con, select, lake, paths.export_table(name), partition_by, size,
+                                                    typing)
+            written[name] = (files, typing)
+
+        if part == ExportPart.DIMENSION:
+            _export_dimension(con, lake, config, run_id, enrichment_tables, valid_from, previous_history, copy)
+        elif part == ExportPart.LINEAGE:
+            order = config.unification.match_order
+            for name in [ALTERNATE_KEY, MATCH_PAIRS, *(dedup_table_name(config, t) for t in order)]:
+                if lake.exists(paths.unified(name)):
+                    copy(name, f"SELECT * FROM {parquet_source(lake, [paths.unified(name)])}")
+        else:
+            for name, path, joins in enrichment_tables:
+                if joins or not lake.exists(path):
+                    continue
+                select = f"SELECT * FROM {parquet_source(lake, [path])}"
+                if name == UNIFIED_ACTIVITY:
+                    select = (f"SELECT *, coalesce(year({q(Col.ACTIVITY_TIME)}), 0)::INTEGER AS {ACTIVITY_YEAR} "
+                              f"FROM {parquet_source(lake, [path])}")
+                copy(name, select, PARTITIONS.get(name, ()))
+        csv = [name for name in written if name != HISTORY] if config.export.ci_csv else []
+        for name in csv:
+            _write_ci_csv(con, lake, paths, name)
+    # the names in writing order: the record's JSON sorts its keys, the manifest and the views keep this order
+    write_json(lake, paths.export_part(part), {"names": list(rows), "rows": rows, "entities": typing_entries(written),
+                                               "csv": csv})
+    return rows
+
+
+def _export_dimension(con: duckdb.DuckDBPyConnection, lake: Lake, config: UnificationConfig, run_id: str,
+                      enrichment_tables: Sequence[tuple[str, str, bool]], valid_from: str,
+                      previous_history: Sequence[str], copy: Callable[..., None]) -> None:
+    """``Customer``: the merged profiles with the enrichments that join them; and its type-2 history."""
     joined = [(name, path) for name, path, joins in enrichment_tables if joins]
     customers = unified_files(lake, run_id, CUSTOMER)  # a file per shard
-    with lake_duckdb(lake) as con:
-        # one join at a time, each into a table: the joins stacked in one query hold a hash table per
-        # enrichment at once, and at a million customers with orders that ran out of DuckDB's 1 GB
-        con.execute(f"CREATE TEMP TABLE dimension_0 AS SELECT * FROM {parquet_source(lake, customers)}")
-        for index, (_, path) in enumerate(joined, 1):
-            con.execute(f"CREATE TEMP TABLE dimension_{index} AS SELECT base.*, e.* EXCLUDE ({q(Col.CUSTOMER_ID)}) "
-                        f"FROM dimension_{index - 1} base "
-                        f"LEFT JOIN {parquet_source(lake, [path])} e USING ({q(Col.CUSTOMER_ID)})")
-            con.execute(f"DROP TABLE dimension_{index - 1}")
-        con.execute(f"CREATE TEMP VIEW dimension AS SELECT * FROM dimension_{len(joined)}")
-        typing: dict[str, FolderTyping] = {name: FolderTyping() for name in (CUSTOMER, HISTORY)}
-        rows[CUSTOMER], files[CUSTOMER] = copy_folder_to_lake(
-            con, f"SELECT * FROM dimension ORDER BY {q(Col.CUSTOMER_ID)}", lake, paths.export_table(CUSTOMER),
-            file_size_mb=size, typing=typing[CUSTOMER])
-        if config.export.history:
-            profile = [c for c in read_parquet_schema(lake, customers[0]).names
-                       if c not in (Col.CUSTOMER_ID, Col.PREVIOUS_CUSTOMER_ID)]
-            rows[HISTORY], files[HISTORY] = copy_folder_to_lake(
-                con, history_sql(con, lake, profile + list(config.export.history_columns), valid_from,
-                                 previous_history), lake, paths.export_table(HISTORY), PARTITIONS[HISTORY], size,
-                typing[HISTORY])
-        companions = [(ALTERNATE_KEY, paths.unified(ALTERNATE_KEY)), (MATCH_PAIRS, paths.unified(MATCH_PAIRS))]
-        companions += [(dedup_table_name(config, t), paths.unified(dedup_table_name(config, t)))
-                       for t in config.unification.match_order]
-        companions += [(name, path) for name, path, joins in enrichment_tables if not joins]
-        for name, path in companions:
-            if not lake.exists(path):
-                continue
-            select = f"SELECT * FROM {parquet_source(lake, [path])}"
-            if name == UNIFIED_ACTIVITY:
-                select = (f"SELECT *, coalesce(year({q(Col.ACTIVITY_TIME)}), 0)::INTEGER AS {ACTIVITY_YEAR} "
-                          f"FROM {parquet_source(lake, [path])}")
-            typing[name] = FolderTyping()
-            rows[name], files[name] = copy_folder_to_lake(con, select, lake, paths.export_table(name),
-                                                          PARTITIONS.get(name, ()), size, typing[name])
-        if config.export.ci_csv:
-            _write_ci_csv(con, lake, config, paths, [n for n in rows if n != HISTORY])
-    _write_metadata(lake, config, run_id, files)
-    write_view_typing(lake, run_id, {name: (files[name], typing[name]) for name in files if name in typing})
+    # one join at a time, each into a table: the joins stacked in one query hold a hash table per
+    # enrichment at once, and at a million customers with orders that ran out of DuckDB's 1 GB
+    con.execute(f"CREATE TEMP TABLE dimension_0 AS SELECT * FROM {parquet_source(lake, customers)}")
+    for index, (_, path) in enumerate(joined, 1):
+        con.execute(f"CREATE TEMP TABLE dimension_{index} AS SELECT base.*, e.* EXCLUDE ({q(Col.CUSTOMER_ID)}) "
+                    f"FROM dimension_{index - 1} base "
+                    f"LEFT JOIN {parquet_source(lake, [path])} e USING ({q(Col.CUSTOMER_ID)})")
+        con.execute(f"DROP TABLE dimension_{index - 1}")
+    con.execute(f"CREATE TEMP VIEW dimension AS SELECT * FROM dimension_{len(joined)}")
+    copy(CUSTOMER, f"SELECT * FROM dimension ORDER BY {q(Col.CUSTOMER_ID)}")
+    if config.export.history:
+        profile = [c for c in read_parquet_schema(lake, customers[0]).names
+                   if c not in (Col.CUSTOMER_ID, Col.PREVIOUS_CUSTOMER_ID)]
+        copy(HISTORY, history_sql(con, lake, profile + list(config.export.history_columns), valid_from,
+                                       previous_history), PARTITIONS[HISTORY])
+
+
+def describe_export(lake: Lake, config: UnificationConfig, run_id: str,
+                    parts: Sequence[ExportPart]) -> dict[str, int]:
+    """Once every part is written: the export's CDM metadata (``model.json``, the manifest; the CSV
+    export's too) and the view-typing record publish reads; returns rows per entity."""
+    paths = RunPaths(run_id)
+    rows: dict[str, int] = {}
+    entries: dict[str, Any] = {}
+    csv: list[str] = []
+    for part in sorted(parts, key=list(ExportPart).index):  # the dimension first, whichever part ended first
+        record = read_json(lake, paths.export_part(part), default=None)
+        if record is None:
+            raise FileNotFoundError(f"export part {part!r} of run {run_id} has no record ({paths.export_part(part)})")
+        for name in record["names"]:
+            rows[name] = record["rows"][name]
+            if name in record["entities"]:
+                entries[name] = record["entities"][name]
+        csv += record["csv"]
+    _write_metadata(lake, config, run_id, {name: entry["files"] for name, entry in entries.items()})
+    if csv:
+        semantics = semantic_of(config)
+        described = [Entity(name, attributes_from_schema(entry_schema(entries[name]), semantics),
+                            (Partition(_ci_csv_path(paths, name), "csv"),), name) for name in csv]
+        write_cdm_folder(lake, f"{paths.export_root}/ci", described, "c360", "Customer Insights-style CSV export")
+    write_view_typing(lake, run_id, entries)
     return rows
 
 
@@ -143,25 +186,21 @@ def _columns(con: object, table: str) -> set[str]:
     return {row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()}  # type: ignore[attr-defined]
 
 
-def _write_ci_csv(con: object, lake: Lake, config: UnificationConfig, paths: RunPaths, entities: list[str]) -> None:
-    """Customer Insights' export layout: ``ci/<Entity>/<Entity>.csv`` (header, comma, quoted, UTF-8) and a
-    ``model.json`` describing them, beside the Parquet export."""
-    described = []
-    semantics = semantic_of(config)
-    for name in entities:
-        folder = paths.export_table(name)
-        sources = [i.path for i in lake.list(folder) if i.path.endswith(".parquet")]
-        target = f"{paths.export_root}/ci/{name}/{name}.csv"
-        with scratch("csv") as work:
-            local = os.path.join(work, "out.csv")
-            con.execute(f"COPY (SELECT * FROM {parquet_source(lake, sources)}) TO "  # type: ignore[attr-defined]
-                        f"{quote_literal(local, 'duckdb')} (FORMAT CSV, HEADER true, DELIMITER ',', QUOTE '\"', "
-                        "FORCE_QUOTE *)")
-            schema = con.sql(f"SELECT * FROM {parquet_source(lake, sources)} LIMIT 0").to_arrow_table().schema  # type: ignore[attr-defined]
-            with open(local, "rb") as handle, lake.open_write(target) as sink:
-                shutil.copyfileobj(handle, sink, 8 << 20)
-        described.append(Entity(name, attributes_from_schema(schema, semantics), (Partition(target, "csv"),), name))
-    write_cdm_folder(lake, f"{paths.export_root}/ci", described, "c360", "Customer Insights-style CSV export")
+def _ci_csv_path(paths: RunPaths, name: str) -> str:
+    return f"{paths.export_root}/ci/{name}/{name}.csv"
+
+
+def _write_ci_csv(con: duckdb.DuckDBPyConnection, lake: Lake, paths: RunPaths, name: str) -> None:
+    """Customer Insights' export layout: ``ci/<Entity>/<Entity>.csv`` (header, comma, quoted, UTF-8) beside
+    the Parquet export; ``describe_export`` writes the ``model.json`` describing them."""
+    sources = [i.path for i in lake.list(paths.export_table(name)) if i.path.endswith(".parquet")]
+    with scratch("csv") as work:
+        local = os.path.join(work, "out.csv")
+        con.execute(f"COPY (SELECT * FROM {parquet_source(lake, sources)}) TO "
+                    f"{quote_literal(local, 'duckdb')} (FORMAT CSV, HEADER true, DELIMITER ',', QUOTE '\"', "
+                    "FORCE_QUOTE *)")
+        with open(local, "rb") as handle, lake.open_write(_ci_csv_path(paths, name)) as sink:
+            shutil.copyfileobj(handle, sink, 8 << 20)
 
 
 def _write_metadata(lake: Lake, config: UnificationConfig, run_id: str, files: dict[str, list[str]]) -> None:

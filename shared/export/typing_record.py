@@ -21,13 +21,23 @@ from shared.paths import RunPaths
 from shared.ports import Lake
 
 
-def write_view_typing(lake: Lake, run_id: str, entities: Mapping[str, tuple[Sequence[str], FolderTyping]]) -> None:
+def typing_entries(entities: Mapping[str, tuple[Sequence[str], FolderTyping]]) -> dict[str, Any]:
+    """Entity → {files, lengths, schema}: what an export activity measured, as the record keeps it."""
     record: dict[str, Any] = {}
     for name, (files, typing) in entities.items():
         if files and typing.schema is not None:
             record[name] = {"files": sorted(files), "lengths": typing.lengths,
                             "schema": base64.b64encode(typing.schema.serialize().to_pybytes()).decode("ascii")}
-    write_json(lake, RunPaths(run_id).view_typing, record)
+    return record
+
+
+def write_view_typing(lake: Lake, run_id: str, record: Mapping[str, Any]) -> None:
+    """The run's record, from the entries every export activity measured (``typing_entries``)."""
+    write_json(lake, RunPaths(run_id).view_typing, dict(record))
+
+
+def entry_schema(entry: Mapping[str, Any]) -> pa.Schema:
+    return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(entry["schema"])))
 
 
 def read_view_typing(lake: Lake, run_id: str) -> dict[str, Any]:
@@ -41,5 +51,4 @@ def recorded_typing(record: dict[str, Any], entity: str,
     entry = record.get(entity)
     if not entry or entry.get("files") != sorted(files):
         return None
-    schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(entry["schema"])))
-    return schema, {str(k): int(v) for k, v in entry["lengths"].items()}
+    return entry_schema(entry), {str(k): int(v) for k, v in entry["lengths"].items()}
