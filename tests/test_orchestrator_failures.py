@@ -130,3 +130,25 @@ def test_a_failed_export_part_leaves_the_previous_run_published(small_demo: Path
     assert calls["export_tables"] >= local_settings.activity_retry_attempts
     assert "describe_export" not in calls
     assert current(first.runtime.lake) == published
+
+
+def test_a_retried_export_part_leaves_no_file_of_the_failed_attempt(small_demo: Path,
+                                                                    local_settings: Settings) -> None:
+    from shared.lakeio import parquet_files, read_json
+    from shared.names import ExportPart
+    from shared.paths import RunPaths
+    from shared.payloads import ExportPartInput
+    from shared.steps import export_tables
+
+    run = run_pipeline(local_settings, small_demo)
+    lake, run_id = run.runtime.lake, run.custom_status["run_id"]
+    folder = RunPaths(run_id).export_table("AlternateKey")
+    files = parquet_files(lake, folder)
+    stale = f"{folder}/part-7.parquet"  # what a failed attempt that split differently would leave
+    lake.write_bytes(stale, lake.read_bytes(files[0]))
+    assert stale in parquet_files(lake, folder)
+    result = export_tables(ExportPartInput(run_id, ExportPart.LINEAGE.value, ()), run.runtime)
+    assert parquet_files(lake, folder) == files
+    assert result.tables["AlternateKey"] == run.runtime.sql.query("SELECT count(*) FROM c360.AlternateKey")[0][0]  # type: ignore[union-attr]
+    record = read_json(lake, RunPaths(run_id).export_part(ExportPart.LINEAGE))
+    assert record["entities"]["AlternateKey"]["files"] == sorted(files)
