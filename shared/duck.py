@@ -127,7 +127,11 @@ def copy_folder_to_lake(connection: duckdb.DuckDBPyConnection, query: str, lake:
     in the folders DuckDB's ``PARTITION_BY`` would name. ``PARTITION_BY`` itself keeps a buffer per thread
     and partition: a million-customer history with two closed versions per customer (4 M wide rows) ran
     out of the 1 GB limit in it, and a five-million-customer export failed in it in a full run. Written a
-    partition at a time, the 4 M rows took 1.3 GB of process."""
+    partition at a time, the 4 M rows took 1.3 GB of process.
+
+    The folder holds these files alone afterwards: what was in it is deleted first (readers take every file
+    in it, and a retried write that splits into fewer files would otherwise leave an earlier one behind)."""
+    lake.delete_prefix(f"{folder.rstrip('/')}/")
     if not partition_by:
         return _copy_files(connection, query, lake, folder, file_size_mb, typing)
     columns = [quote_identifier(c, "duckdb") for c in partition_by]

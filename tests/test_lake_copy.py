@@ -55,3 +55,13 @@ def test_a_value_that_cannot_name_a_folder_is_refused(tmp_path: Path) -> None:
     lake = LocalLake(tmp_path / "lake")
     with lake_duckdb(lake) as con, pytest.raises(ValueError, match="'a/b' cannot name a folder"):
         copy_folder_to_lake(con, "SELECT 1 AS id, 'a/b' AS region", lake, "out/T", ("region",))
+
+
+def test_a_copy_replaces_what_the_folder_held(tmp_path: Path) -> None:
+    lake = LocalLake(tmp_path / "lake")
+    lake.write_bytes("out/T/part-7.parquet", b"left by an earlier attempt")
+    lake.write_bytes("out/Tx/part-0.parquet", b"another folder")
+    with lake_duckdb(lake) as con:
+        rows, written = copy_folder_to_lake(con, ROWS, lake, "out/T", ("year",))
+    assert sorted(i.path for i in lake.list("out/T/")) == sorted(written) and rows == 6
+    assert lake.exists("out/Tx/part-0.parquet")

@@ -64,8 +64,6 @@ def export_part(lake: Lake, config: UnificationConfig, run_id: str, part: Export
     with lake_duckdb(lake) as con:
 
         def copy(name: str, select: str, partition_by: Sequence[str] = ()) -> None:
-            # a retried part starts from an empty folder: the views read every file in it
-            lake.delete_prefix(paths.export_table(name).rstrip("/") + "/")
             typing = FolderTyping()
             rows[name], files = copy_folder_to_lake(con, select, lake, paths.export_table(name), partition_by, size,
                                                     typing)
