@@ -87,7 +87,7 @@ def export_part(lake: Lake, config: UnificationConfig, run_id: str, part: Export
                 copy(name, select, PARTITIONS.get(name, ()))
         csv = [name for name in written if name != HISTORY] if config.export.ci_csv else []
         for name in csv:
-            _write_ci_csv(con, lake, paths, name)
+            _write_ci_csv(con, lake, paths, name, written[name][0])
     # the names in writing order: the record's JSON sorts its keys, the manifest and the views keep this order
     write_json(lake, paths.export_part(part), {"names": list(rows), "rows": rows, "entities": typing_entries(written),
                                                "csv": csv})
@@ -190,10 +190,10 @@ def _ci_csv_path(paths: RunPaths, name: str) -> str:
     return f"{paths.export_root}/ci/{name}/{name}.csv"
 
 
-def _write_ci_csv(con: duckdb.DuckDBPyConnection, lake: Lake, paths: RunPaths, name: str) -> None:
-    """Customer Insights' export layout: ``ci/<Entity>/<Entity>.csv`` (header, comma, quoted, UTF-8) beside
-    the Parquet export; ``describe_export`` writes the ``model.json`` describing them."""
-    sources = [i.path for i in lake.list(paths.export_table(name)) if i.path.endswith(".parquet")]
+def _write_ci_csv(con: duckdb.DuckDBPyConnection, lake: Lake, paths: RunPaths, name: str,
+                  sources: Sequence[str]) -> None:
+    """Customer Insights' export layout: ``ci/<Entity>/<Entity>.csv`` (header, comma, quoted, UTF-8) from
+    the entity's exported files ``sources``, beside them; ``describe_export`` writes the ``model.json``."""
     with scratch("csv") as work:
         local = os.path.join(work, "out.csv")
         con.execute(f"COPY (SELECT * FROM {parquet_source(lake, sources)}) TO "
