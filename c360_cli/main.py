@@ -255,10 +255,11 @@ def explain(lake: LakeOption,
             console.print(f"  exception fired: {exception}")
     if result.comparisons:
         table = Table(title=f"probabilistic: match probability {result.probability:.4f}")
-        for column in ("comparison", "left", "right", "level", "weight (bits)"):
+        for column in ("comparison", "left", "right", "level", "value's frequency", "weight (bits)"):
             table.add_column(column)
-        for row in result.comparisons:
-            table.add_row(row["comparison"], str(row["left"]), str(row["right"]), row["level"],
+        for row in result.comparisons:  # an exact agreement on a rare value weighs more (term frequency)
+            frequency = "" if row["term_frequency"] is None else f"{row['term_frequency']:.4%}"
+            table.add_row(row["comparison"], str(row["left"]), str(row["right"]), row["level"], frequency,
                           f"{row['weight']:+.2f}")
         console.print(table)
     console.print(f"[bold]{result.verdict}[/bold]")

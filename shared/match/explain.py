@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from shared.config.model import UnificationConfig
 from shared.lakeio import read_json, read_parquet, read_parquet_many
 from shared.match.comparisons import NULL_LEVEL, comparison_levels
-from shared.match.fellegi_sunter import FsModel, probability
+from shared.match.fellegi_sunter import FsModel, comparison_weight, probability
 from shared.match.partition import exception_fires
 from shared.match.plan import feature_files
 from shared.match.rules import CompiledCondition, compile_condition, compile_rules
@@ -77,6 +77,17 @@ def _record(features: pa.Table, table_index: int, key: str) -> dict[str, Any]:
     return rows[0]
 
 
+def _term_frequency(lake: Lake, paths: RunPaths, column: str, value: Any) -> float | None:
+    """The share of records holding ``value`` in the run's term frequencies of ``column`` (the frequency the
+    partitions adjusted an exact agreement by); None where the run kept none."""
+    path = paths.match_term_frequencies(column)
+    if value is None or not lake.exists(path):
+        return None
+    table = read_parquet(lake, path)
+    found = table.filter(pc.equal(table.column("v"), value)).column("f").to_pylist()
+    return float(found[0]) if found else None
+
+
 def explain_pair(lake: Lake, config: UnificationConfig, run_id: str, first: tuple[str, str],
                  second: tuple[str, str]) -> Explanation:
     """``first``/``second`` are (source table name, primary key)."""
@@ -119,11 +130,14 @@ def explain_pair(lake: Lake, config: UnificationConfig, run_id: str, first: tupl
             column = comparison.feature.column
             level = int(comparison_levels(comparison.kind, pa.array([a.get(column)], pa.string()),
                                           pa.array([b.get(column)], pa.string()))[0])
-            weight = 0.0 if level == NULL_LEVEL else float(weights[i][level])
+            frequency = _term_frequency(lake, paths, column, a.get(column)) \
+                if comparison.term_frequency and level == 0 else None
+            weight = float(comparison_weight(model, i, np.asarray([level]),
+                                             np.asarray([np.nan if frequency is None else frequency]), weights)[0])
             total += weight
             result.comparisons.append({"comparison": comparison.name, "left": a.get(column), "right": b.get(column),
                                        "level": "missing" if level == NULL_LEVEL else comparison.levels[level],
-                                       "weight": round(weight, 2)})
+                                       "weight": round(weight, 2), "term_frequency": frequency})
         result.probability = float(probability(np.asarray([total]))[0])
         for cannot in settings.cannot_link:
             outcome = [_check(compile_condition(condition), a, b, base) for condition in cannot.conditions]

@@ -155,19 +155,26 @@ def match_weight(levels: np.ndarray, model: FsModel, tf_exact: np.ndarray | None
     """
     weights = model.weights()
     total = np.full(levels.shape[0], math.log2(model.prior / (1 - model.prior)))
-    for i, comparison in enumerate(model.comparisons):
-        column = levels[:, i]
-        known = column != NULL_LEVEL
-        index = np.where(known, column, 0)
-        contribution = np.where(known, weights[i][index], 0.0)
-        if comparison.term_frequency and tf_exact is not None:
-            tf = tf_exact[:, i]
-            adjust = (column == 0) & ~np.isnan(tf)
-            u_exact = max(model.u[i][0], MIN_PROBABILITY)
-            contribution = np.where(adjust, contribution + np.log2(u_exact / np.maximum(tf, MIN_PROBABILITY)),
-                                    contribution)
-        total += contribution
+    for i in range(len(model.comparisons)):
+        total += comparison_weight(model, i, levels[:, i], None if tf_exact is None else tf_exact[:, i], weights)
     return total
+
+
+def comparison_weight(model: FsModel, index: int, column: np.ndarray, tf: np.ndarray | None = None,
+                      weights: list[np.ndarray] | None = None) -> np.ndarray:
+    """One comparison's weight (bits) per pair: log2(m/u) of its level, 0 where a value is missing, and at the
+    exact level of a term-frequency comparison log2(u_exact / frequency of the agreeing value) on top (NaN
+    frequency: unadjusted). ``c360 explain`` shows these, so its total is the one scoring used."""
+    comparison = model.comparisons[index]
+    weights = model.weights() if weights is None else weights
+    known = column != NULL_LEVEL
+    contribution = np.where(known, weights[index][np.where(known, column, 0)], 0.0)
+    if comparison.term_frequency and tf is not None:
+        adjust = (column == 0) & ~np.isnan(tf)
+        u_exact = max(model.u[index][0], MIN_PROBABILITY)
+        contribution = np.where(adjust, contribution + np.log2(u_exact / np.maximum(tf, MIN_PROBABILITY)),
+                                contribution)
+    return contribution
 
 
 def probability(weight: np.ndarray) -> np.ndarray:

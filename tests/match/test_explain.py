@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from shared.config import load_config_text
 from shared.match.explain import explain_pair
 from tests.match.harness import unify
@@ -36,3 +38,22 @@ def test_explain_shows_probabilistic_weights_and_cannot_links(tmp_path: Path) ->
     levels = {c["comparison"]: c["level"] for c in explained.comparisons}
     assert levels["LastName:name"] == "exact" and levels["Email:email"] == "missing"
     assert explained.cannot_link and "two customers: a cannot-link" in explained.verdict
+
+
+def test_explain_weighs_a_pair_as_scoring_did_term_frequencies_included(tmp_path: Path) -> None:
+    text = PROBABILISTIC.replace("{field: LastName, kind: name}", "{field: LastName, kind: name, term_frequency: true}")
+    assert text != PROBABILISTIC
+    crm, pos = people(300)
+    result = unify(tmp_path, text, {"crm": crm, "pos": pos})
+    pairs = result.table("ConflationMatchPairs")
+    linked = pairs[pairs["Linked"]].head(40)
+    assert len(linked) == 40
+    adjusted = 0
+    for pair in linked.itertuples():
+        explained = explain_pair(result.lake, load_config_text(text), result.run_id, (pair.Table1, pair.Key1),
+                                 (pair.Table2, pair.Key2))
+        # the probability the partition scored and ConflationMatchPairs kept, weight for weight
+        assert explained.probability == pytest.approx(pair.Score, rel=1e-6, abs=1e-9), pair
+        last = next(c for c in explained.comparisons if c["comparison"] == "LastName:name")
+        adjusted += last["level"] == "exact" and last["term_frequency"] is not None
+    assert adjusted >= 30  # the surnames' frequencies were applied, not only looked up
