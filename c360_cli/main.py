@@ -262,6 +262,8 @@ def explain(lake: LakeOption,
             table.add_row(row["comparison"], str(row["left"]), str(row["right"]), row["level"], frequency,
                           f"{row['weight']:+.2f}")
         console.print(table)
+        console.print("blocking keys that pair them: " + (", ".join(result.blocking) if result.blocking else
+                                                     "none (the model never compared them)"))
     console.print(f"[bold]{result.verdict}[/bold]")
 
 

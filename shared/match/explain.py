@@ -8,6 +8,7 @@ weight, the total, the probability and the cannot-links; finally the two Custome
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import reduce
 from typing import Any
 
 import numpy as np
@@ -18,10 +19,11 @@ from shared.config.model import UnificationConfig
 from shared.lakeio import read_json, read_parquet, read_parquet_many
 from shared.match.comparisons import NULL_LEVEL, comparison_levels
 from shared.match.fellegi_sunter import FsModel, comparison_weight, probability
-from shared.match.partition import exception_fires
-from shared.match.plan import feature_files
+from shared.match.partition import MAX_BLOCK, exception_fires
+from shared.match.plan import MatchSetup, feature_files
 from shared.match.rules import CompiledCondition, compile_condition, compile_rules
 from shared.match.scoring import fuzzy_scores
+from shared.match.train import FsBlock
 from shared.merge.unify import ALTERNATE_KEY
 from shared.names import Col
 from shared.paths import RunPaths
@@ -54,6 +56,8 @@ class Explanation:
     rules: list[RuleCheck] = field(default_factory=list)
     comparisons: list[dict[str, Any]] = field(default_factory=list)
     probability: float | None = None
+    # the probabilistic blocking keys both records hold: the model compared them only under one of these
+    blocking: list[str] = field(default_factory=list)
     cannot_link: list[str] = field(default_factory=list)
     verdict: str = ""
 
@@ -86,6 +90,19 @@ def _term_frequency(lake: Lake, paths: RunPaths, column: str, value: Any) -> flo
     table = read_parquet(lake, path)
     found = table.filter(pc.equal(table.column("v"), value)).column("f").to_pylist()
     return float(found[0]) if found else None
+
+
+def _shared_blocks(features: pa.Table, blocks: list[FsBlock], a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """The blocking keys whose values both records hold, in a block scoring compares (``MAX_BLOCK`` records
+    at most: a larger one is skipped)."""
+    shared = []
+    for block in blocks:
+        if not all(a.get(f.column) is not None and a.get(f.column) == b.get(f.column) for f in block.features):
+            continue
+        holding = reduce(pc.and_, (pc.equal(features.column(f.column), a[f.column]) for f in block.features))
+        if (pc.sum(holding).as_py() or 0) <= MAX_BLOCK:
+            shared.append(block.name.removeprefix("probabilistic:"))
+    return shared
 
 
 def explain_pair(lake: Lake, config: UnificationConfig, run_id: str, first: tuple[str, str],
@@ -139,6 +156,8 @@ def explain_pair(lake: Lake, config: UnificationConfig, run_id: str, first: tupl
                                        "level": "missing" if level == NULL_LEVEL else comparison.levels[level],
                                        "weight": round(weight, 2), "term_frequency": frequency})
         result.probability = float(probability(np.asarray([total]))[0])
+        if not (settings.link_only and ta == tb):
+            result.blocking = _shared_blocks(features, MatchSetup.of(config).blocks, a, b)
         for cannot in settings.cannot_link:
             outcome = [_check(compile_condition(condition), a, b, base) for condition in cannot.conditions]
             results = [(np.asarray([c.holds is True]), np.asarray([c.holds is not None])) for c in outcome]
@@ -152,12 +171,14 @@ def _verdict(result: Explanation, config: UnificationConfig, across_tables: bool
     same = result.customer_ids[0] is not None and result.customer_ids[0] == result.customer_ids[1]
     matched = [r.rule for r in result.rules if r.matched]
     threshold = config.unification.probabilistic.threshold
-    linked_probabilistically = result.probability is not None and result.probability >= threshold \
-        and not result.cannot_link
+    would_link = result.probability is not None and result.probability >= threshold and not result.cannot_link
+    linked_probabilistically = would_link and bool(result.blocking)
+    unblocked = (f"the model would link them ({result.probability:.3f} ≥ {threshold}) but no blocking key "
+                 "pairs them, so it never compared them") if would_link and not result.blocking else ""
     if same:
         why = (f"rule {matched[0]!r} matched them" if matched else
                "the probabilistic model linked them" if linked_probabilistically else
-               "they were joined transitively through other records")
+               "they were joined transitively through other records" + (f" ({unblocked})" if unblocked else ""))
         return f"one customer: {why}"
     if result.cannot_link:
         return "two customers: a cannot-link keeps them apart (" + "; ".join(result.cannot_link) + ")"
@@ -172,6 +193,8 @@ def _verdict(result: Explanation, config: UnificationConfig, across_tables: bool
               if not r.matched and not r.exceptions]
     excepted = [f"{r.rule}: exception ({'; '.join(r.exceptions)})" for r in result.rules if r.exceptions]
     parts = misses + excepted
-    if result.probability is not None:
+    if unblocked:
+        parts.append(unblocked)
+    elif result.probability is not None:
         parts.append(f"match probability {result.probability:.3f} < {threshold}")
     return "two customers: " + ("; ".join(parts) if parts else "no rule applies to these tables")

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from shared.config import load_config_text
-from shared.match.explain import explain_pair
+from shared.match.explain import Explanation, _shared_blocks, _verdict, explain_pair
+from shared.match.partition import MAX_BLOCK
+from shared.match.rules import Feature
+from shared.match.train import FsBlock
 from tests.match.harness import unify
 from tests.match.test_probabilistic import PROBABILISTIC, people
 from tests.match.test_rules import config, row
@@ -37,6 +41,7 @@ def test_explain_shows_probabilistic_weights_and_cannot_links(tmp_path: Path) ->
                              ("pos", "twinB"))
     levels = {c["comparison"]: c["level"] for c in explained.comparisons}
     assert levels["LastName:name"] == "exact" and levels["Email:email"] == "missing"
+    assert explained.blocking == ["LastName", "Phone"]  # blocking: [[LastName], [Email], [Phone]]
     assert explained.cannot_link and "two customers: a cannot-link" in explained.verdict
 
 
@@ -57,3 +62,28 @@ def test_explain_weighs_a_pair_as_scoring_did_term_frequencies_included(tmp_path
         last = next(c for c in explained.comparisons if c["comparison"] == "LastName:name")
         adjusted += last["level"] == "exact" and last["term_frequency"] is not None
     assert adjusted >= 30  # the surnames' frequencies were applied, not only looked up
+
+
+def test_explain_tells_a_pair_no_blocking_key_paired_from_one_the_model_linked() -> None:
+    config = load_config_text(PROBABILISTIC)  # threshold 0.5
+    ids = ("c1", "c1")
+
+    def verdict(blocking: list[str], ids: tuple[str | None, str | None] = ids) -> str:
+        explained = Explanation(("crm:1", "pos:2"), ids, probability=0.93, blocking=blocking)
+        return _verdict(explained, config, across_tables=True)
+
+    assert verdict(["Email"]) == "one customer: the probabilistic model linked them"
+    assert verdict([]) == ("one customer: they were joined transitively through other records (the model would "
+                           "link them (0.930 ≥ 0.5) but no blocking key pairs them, so it never compared them)")
+    assert verdict([], ("c1", "c2")) == ("two customers: the model would link them (0.930 ≥ 0.5) but no blocking "
+                                         "key pairs them, so it never compared them")
+
+
+def test_a_block_over_the_size_limit_pairs_nobody() -> None:
+    block = FsBlock(0, "probabilistic:Email", (Feature("Email", ()),))
+    column = block.features[0].column
+    a, b = {column: "shared@x.com"}, {column: "shared@x.com"}
+    for size, paired in ((MAX_BLOCK, ["Email"]), (MAX_BLOCK + 1, [])):
+        features = pa.table({column: ["shared@x.com"] * size + ["other@x.com", None]})
+        assert _shared_blocks(features, [block], a, b) == paired, size
+    assert _shared_blocks(pa.table({column: ["shared@x.com"] * 2}), [block], a, {column: None}) == []
