@@ -271,12 +271,16 @@ def explain(lake: LakeOption,
 def sql(lake: LakeOption, query: Annotated[str, typer.Argument(help="A SQL query over the published views.")]) -> None:
     """Query the published views in the embedded DuckDB endpoint."""
     from c360_cli.local import local_settings
+    from shared.errors import SqlEndpointError
     from shared.runtime import build_runtime
 
     runtime = build_runtime(local_settings(lake))
     if runtime.sql is None:
         _fail("no SQL endpoint configured")
-    rows = runtime.sql.query(query)
+    try:
+        rows = runtime.sql.query(query)
+    except SqlEndpointError as exc:  # a typo in a column name is the user's to fix, not a traceback
+        _fail(str(exc))
     for row in rows:
         console.print("\t".join("" if v is None else str(v) for v in row), markup=False)
 

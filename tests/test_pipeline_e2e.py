@@ -279,3 +279,18 @@ def test_tsql_for_the_demo_dimension_matches_the_golden_file(demo_run) -> None:
         twin = run.runtime.sql.query(f'SELECT count(*) FROM c360."{spec.name}"')[0][0]  # type: ignore[union-attr]
         assert twin == len(run.table(spec.name)), spec.name
     assert "varchar(36)" in text and "COLLATE" not in text  # ids sized from the data; the database sets UTF-8
+
+
+def test_c360_sql_answers_a_query_and_names_a_failing_one_without_a_traceback(demo_run) -> None:
+    from typer.testing import CliRunner
+
+    from c360_cli.main import app
+
+    _, settings = demo_run
+    runner = CliRunner()
+    lake = str(settings.lake_root)
+    answered = runner.invoke(app, ["sql", "--lake", lake, "SELECT count(*) FROM c360.AlternateKey"])
+    assert answered.exit_code == 0 and int(answered.output.strip()) > 0, answered.output
+    failed = runner.invoke(app, ["sql", "--lake", lake, "SELECT NoSuchColumn FROM c360.Customer"])
+    assert failed.exit_code == 2, failed.output
+    assert "error:" in failed.output and "NoSuchColumn" in failed.output and "Traceback" not in failed.output
