@@ -240,7 +240,7 @@ def explain(lake: LakeOption,
     try:
         result = explain_pair(lake_port, config, run_id, refs[0], refs[1])
     except KeyError as exc:
-        _fail(str(exc))
+        _fail(str(exc.args[0]))
     console.print(f"run {run_id}: {result.records[0]} → {result.customer_ids[0]}, "
                   f"{result.records[1]} → {result.customer_ids[1]}")
     for rule in result.rules:

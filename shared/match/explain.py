@@ -73,11 +73,11 @@ def _check(condition: CompiledCondition, a: dict[str, Any], b: dict[str, Any], b
                           score >= condition.threshold - 1e-9)
 
 
-def _record(features: pa.Table, table_index: int, key: str) -> dict[str, Any]:
+def _record(features: pa.Table, table_index: int, table: str, key: str) -> dict[str, Any]:
     mask = pc.and_(pc.equal(features.column("TableIndex"), table_index), pc.equal(features.column(Col.SOURCE_KEY), key))
     rows = features.filter(mask).to_pylist()
     if not rows:
-        raise KeyError(f"no record with key {key!r} in that table")
+        raise KeyError(f"{table} has no record with key {key!r} in this run")
     return rows[0]
 
 
@@ -114,7 +114,7 @@ def explain_pair(lake: Lake, config: UnificationConfig, run_id: str, first: tupl
     ta, tb = order.index(first[0]), order.index(second[0])
     if tb < ta:
         first, second, ta, tb = second, first, tb, ta
-    a, b = _record(features, ta, first[1]), _record(features, tb, second[1])
+    a, b = _record(features, ta, *first), _record(features, tb, *second)
     keys = read_parquet(lake, paths.unified(ALTERNATE_KEY)).to_pandas()
     ids = []
     for name, key in (first, second):

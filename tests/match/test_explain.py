@@ -30,6 +30,8 @@ def test_explain_names_the_rule_that_matched_and_the_one_that_did_not(tmp_path: 
     assert explained.verdict == "one customer: rule 'email' matched them"
     apart = explain_pair(result.lake, load_config_text(text), result.run_id, ("crm", "2"), ("pos", "7"))
     assert apart.verdict.startswith("two customers: email: Email differs")
+    with pytest.raises(KeyError, match="crm has no record with key 'nope' in this run"):
+        explain_pair(result.lake, load_config_text(text), result.run_id, ("crm", "nope"), ("pos", "7"))
 
 
 def test_explain_shows_probabilistic_weights_and_cannot_links(tmp_path: Path) -> None:
