@@ -199,6 +199,9 @@ def status(lake: LakeOption, run_id: Annotated[str | None, typer.Argument(help="
     record = read_run_record(lake_port, run_id)
     console.print(f"run {run_id}: [bold]{record.get('status')}[/bold] mode={record.get('mode')} "
                   f"published={'yes' if run_id == published else 'no'} {record.get('error') or ''}")
+    if record.get("deferred"):  # incremental files of an hour not yet closed
+        console.print(f"{record['deferred']['files']} file(s) wait for their incremental hour to close; "
+                      f"a follow-up run takes them at {record['deferred']['until']}")
     table = Table(title="steps")
     for column in ("step", "status", "seconds", "peak MB", "counts"):
         table.add_column(column)

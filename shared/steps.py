@@ -119,12 +119,14 @@ def prepare_run(request: PrepareInput, runtime: Runtime) -> RunPlan:
                 continue
             (files if landed.hour_closed(started) else deferred).append(ref)
         recheck = min((f.hour for f in deferred if f.hour), default=None)
+        waits_until = _hour_after(recheck) if recheck else None
         record.update(files=len(files), deferred=len(deferred),
                       interrupted=mark_interrupted(lake, request.run_id))
+        # files of an incremental hour still open wait for it to close: the record says how many and until when
         write_run_record(lake, request.run_id, status="Running", mode=request.mode, trigger=request.trigger,
-                         started=request.started_at, files=[f.to_dict() for f in files])
-        return RunPlan(request.run_id, request.mode, tuple(files), len(deferred),
-                       _hour_after(recheck) if recheck else None)
+                         started=request.started_at, files=[f.to_dict() for f in files],
+                         deferred={"files": len(deferred), "until": waits_until} if deferred else None)
+        return RunPlan(request.run_id, request.mode, tuple(files), len(deferred), waits_until)
 
 
 def _hour_after(hour_iso: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -149,3 +150,24 @@ def test_files_landing_mid_run_make_exactly_one_follow_up_run(local_settings: Se
     assert read_run_record(runtime.lake, runs[1])["trigger"] == "follow-up"
     assert customers(runtime) == 7 and current(runtime.lake)["run_id"] == runs[1]
     assert not ledger.pending(runtime.lake)
+
+
+def test_a_file_of_the_open_hour_waits_for_the_hour_to_close_then_runs(local_settings: Settings) -> None:
+    """Incremental data of an hour is taken once the hour has closed: the run skips it and records until
+    when; a follow-up run takes it after the timer (the host's clock jumps to it)."""
+    runtime = build_runtime(local_settings)
+    install_config(runtime, CONFIG)
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    path = f"landing/crm/IncrementalData/{hour:%Y/%m/%d/%H}/Upserts/open.csv"
+    runtime.lake.write_bytes(path, b"id,first,last,email\n1,Ann,Open,ann@example.com\n")
+    with running_host(local_settings, instant_timers=True) as host:
+        post_events(host, [blob_created_event(runtime.settings, runtime.lake, path)])
+        result = follow(host, instance_id(runtime), timeout=300)
+    assert str(result.status) == "Completed", result.custom_status
+    first, second = (read_run_record(runtime.lake, run) for run in list_runs(runtime.lake))
+    assert first["status"] == "Skipped" and first["files"] == []
+    assert first["deferred"]["files"] == 1
+    assert datetime.fromisoformat(first["deferred"]["until"]) == hour + timedelta(hours=1, seconds=5)
+    assert second["trigger"] == "follow-up" and [f["path"] for f in second["files"]] == [path]
+    assert second["deferred"] is None
+    assert customers(runtime) == 1 and not ledger.pending(runtime.lake)
