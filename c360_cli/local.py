@@ -129,8 +129,9 @@ class Followed:
 
 
 def follow(host: LocalFunctionHost, instance: str, on_status: Callable[[Any], None] = lambda _: None,
-           timeout: float = 24 * 3600) -> Followed:
-    """Wait for an instance (through continue-as-new follow-ups) to finish, reporting status changes."""
+           timeout: float = 24 * 3600, until: Callable[[Any], bool] = lambda _: False) -> Followed:
+    """Wait for an instance (through continue-as-new follow-ups) to finish, reporting status changes; or
+    only until its custom status meets ``until`` (the instance still running)."""
     started, last = time.monotonic(), None
     while time.monotonic() - started < timeout:
         state = host.taskhub.get(instance)
@@ -140,7 +141,7 @@ def follow(host: LocalFunctionHost, instance: str, on_status: Callable[[Any], No
             if state.custom_status != last:
                 last = state.custom_status
                 on_status(last)
-            if state.runtime_status.is_terminal:
+            if state.runtime_status.is_terminal or until(state.custom_status):
                 return Followed(state.runtime_status, state.output, state.custom_status, time.monotonic() - started)
         time.sleep(0.2)
     raise TimeoutError(f"instance {instance} did not finish within {timeout} s")

@@ -117,10 +117,18 @@ def run(lake: LakeOption,
         if host.taskhub.get(instance) is None:
             console.print("nothing to do: every landed file was already processed")
             return
-        result = follow(host, instance, _print_status)
-    _summarise(runtime, result)
-    if str(result.status) != "Completed":
+        # a run done but for files of an open incremental hour: the host would sit on the timer until the hour
+        # closes; say so and leave — the files stay pending, and the next run after that time takes them
+        result = follow(host, instance, _print_status, until=_waits_for_an_hour)
+    if not _summarise(runtime, result):
         raise typer.Exit(1)
+
+
+WAITING_FOR_AN_HOUR = "waiting for an incremental hour to close"
+
+
+def _waits_for_an_hour(status: Any) -> bool:
+    return isinstance(status, dict) and status.get("step") == WAITING_FOR_AN_HOUR
 
 
 def _start_http(host: Any, mode: str) -> None:
@@ -132,16 +140,23 @@ def _start_http(host: Any, mode: str) -> None:
         response.read()
 
 
-def _summarise(runtime: Any, result: Any) -> None:
+def _summarise(runtime: Any, result: Any) -> bool:
     from shared.runs import current, read_run_record
 
     status = result.custom_status or {}
     run_id = status.get("run_id")
-    colour = "green" if str(result.status) == "Completed" else "red"
-    console.print(f"[{colour}]run {run_id}: {result.status}[/{colour}] in {result.seconds:.1f} s")
+    waiting = _waits_for_an_hour(status)
+    # while it waits for an hour the instance runs on; the run before the wait has its own status
+    record = read_run_record(runtime.lake, run_id) if run_id else {}
+    outcome = str(record.get("status")) if waiting else str(result.status)
+    good = outcome in ("Completed", "Skipped")
+    colour = "green" if good else "red"
+    console.print(f"[{colour}]run {run_id}: {outcome}[/{colour}] in {result.seconds:.1f} s")
+    if waiting:
+        console.print(f"{status['files']} file(s) wait for their incremental hour to close: they stay pending, and "
+                      f"the next run after {status['until']} takes them (c360 run --lake {runtime.settings.lake_root})")
     if not run_id:
-        return
-    record = read_run_record(runtime.lake, run_id)
+        return good
     steps = {s["step"] + (f"-{s['key']}" if s.get("key") else ""): s for s in record["steps"]}
     table = Table(title="records per source")
     for column in ("table", "rows read", "accepted", "quarantined"):
@@ -169,6 +184,7 @@ def _summarise(runtime: Any, result: Any) -> None:
         console.print(f'try: c360 sql --lake {runtime.settings.lake_root} '
                       f'"SELECT FirstName, LastName, Email, LifetimeValue, ChurnScore, TopBrand '
                       f'FROM {runtime.settings.sql_schema}.Customer LIMIT 5"')
+    return good
 
 
 @app.command()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -152,12 +154,22 @@ def test_files_landing_mid_run_make_exactly_one_follow_up_run(local_settings: Se
     assert not ledger.pending(runtime.lake)
 
 
+def open_hour() -> datetime:
+    """The current UTC hour, with a minute left before it closes (else the next one): a test landing a file in
+    it finishes while it is still open."""
+    now = datetime.now(UTC)
+    if now.minute == 59:
+        time.sleep(61 - now.second)
+        now = datetime.now(UTC)
+    return now.replace(minute=0, second=0, microsecond=0)
+
+
 def test_a_file_of_the_open_hour_waits_for_the_hour_to_close_then_runs(local_settings: Settings) -> None:
     """Incremental data of an hour is taken once the hour has closed: the run skips it and records until
     when; a follow-up run takes it after the timer (the host's clock jumps to it)."""
     runtime = build_runtime(local_settings)
     install_config(runtime, CONFIG)
-    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    hour = open_hour()
     path = f"landing/crm/IncrementalData/{hour:%Y/%m/%d/%H}/Upserts/open.csv"
     runtime.lake.write_bytes(path, b"id,first,last,email\n1,Ann,Open,ann@example.com\n")
     with running_host(local_settings, instant_timers=True) as host:
@@ -171,3 +183,29 @@ def test_a_file_of_the_open_hour_waits_for_the_hour_to_close_then_runs(local_set
     assert second["trigger"] == "follow-up" and [f["path"] for f in second["files"]] == [path]
     assert second["deferred"] is None
     assert customers(runtime) == 1 and not ledger.pending(runtime.lake)
+
+
+def test_c360_run_reports_files_of_the_open_hour_and_leaves_them_pending(tmp_path: Path) -> None:
+    """The CLI does not sit on the orchestrator's timer until the hour closes: it says which run ended, how
+    many files wait and until when, and exits; the files stay pending for the next run."""
+    from typer.testing import CliRunner
+
+    from c360_cli.main import app
+
+    config = tmp_path / "c360.yaml"
+    config.write_text(CONFIG, encoding="utf-8")
+    hour = open_hour()
+    folder = tmp_path / "landing" / "crm" / "IncrementalData" / f"{hour:%Y/%m/%d/%H}" / "Upserts"
+    folder.mkdir(parents=True)
+    (folder / "open.csv").write_text("id,first,last,email\n1,Ann,Open,ann@example.com\n", encoding="utf-8")
+    lake = tmp_path / "lake"
+    result = CliRunner().invoke(app, ["run", "--lake", str(lake), "--config", str(config), "--landing",
+                                      str(tmp_path / "landing"), "--quiet", "0", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert ": Skipped in" in output and "1 file(s) wait for their incremental hour to close" in output
+    until = (hour + timedelta(hours=1, seconds=5)).isoformat()
+    assert f"the next run after {until} takes them" in output
+    runtime = build_runtime(Settings.from_mapping({"C360_LAKE_KIND": "local", "C360_LAKE_ROOT": str(lake)}))
+    assert [e.path for e in ledger.pending(runtime.lake)] == [
+        f"landing/crm/IncrementalData/{hour:%Y/%m/%d/%H}/Upserts/open.csv"]
