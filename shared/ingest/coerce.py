@@ -216,9 +216,12 @@ def coerce_batch(raw: RawBatch, table: TableBase, source_file: str) -> CoercedBa
         recency = parsed
     keep = np.ones(batch.num_rows, bool)
     keep[list(problems)] = False
-    rejected = [Rejected(int(raw.rows[i]), "; ".join(reason for _, reason in issues),
+    # one row per rejected record: Field lists every field at fault, the reason says which is which
+    rejected = [Rejected(int(raw.rows[i]), issues[0][1] if len(issues) == 1 else
+                         "; ".join(f"{field}: {reason}" for field, reason in issues),
                          json.dumps(batch.slice(i, 1).to_pylist()[0], default=str, ensure_ascii=False),
-                         issues[0][0]) for i, issues in sorted(problems.items())]
+                         ", ".join(dict.fromkeys(field for field, _ in issues)))
+                for i, issues in sorted(problems.items())]
     mask = pa.array(keep)
     out = {Col.SOURCE_KEY: pc.filter(key, mask),
            Col.SOURCE_FILE: pa.array([source_file] * int(keep.sum()), pa.string()),

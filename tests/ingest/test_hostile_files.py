@@ -149,9 +149,9 @@ def test_null_keys_and_wrong_types_are_quarantined_naming_the_field(lake: LocalL
     assert [r["SourceKey"] for r in rows] == ["3"]
     by_row = {q["Row"]: q for q in quarantined}
     assert by_row[1]["Field"] == "id" and "primary key" in by_row[1]["Reason"]
-    assert by_row[2]["Field"] == "birth"
-    assert "not a date" in by_row[2]["Reason"] and "not an integer" in by_row[2]["Reason"]
-    assert "not a boolean" in by_row[2]["Reason"]
+    assert by_row[2]["Field"] == "birth, points, vip"  # every field at fault, each named in the reason
+    assert by_row[2]["Reason"] == ("birth: not a date: '1990-13-45'; points: not an integer: 'x2'; "
+                                   "vip: not a boolean (true/false): 'maybe'")
     assert json.loads(by_row[2]["RawRow"])["points"] == "x2"
 
 
