@@ -358,7 +358,17 @@ def block_rows_sql(setup: MatchSetup, order: list[str], source: str, parts: int,
     if own:
         semi = "" if shared is None else f" SEMI JOIN {shared} s ON b.rule = s.rule AND b.key = s.key"
         queries.insert(0, f"SELECT b.*{nulls} FROM ({own}) b{semi}")
+    if not queries:  # no rule and no blocking rule: no block rows, in the block rows' schema
+        queries = [_empty_select(block_schema(setup))]
     return f"SELECT *, (key % {parts})::INTEGER AS part FROM ({' UNION ALL '.join(queries)})"
+
+
+_DUCK_TYPES = {pa.int8(): "TINYINT", pa.int16(): "SMALLINT", pa.int64(): "BIGINT", pa.uint64(): "UBIGINT",
+               pa.string(): "VARCHAR", pa.float64(): "DOUBLE"}
+
+
+def _empty_select(schema: pa.Schema) -> str:
+    return "SELECT " + ", ".join(f"NULL::{_DUCK_TYPES[f.type]} AS {q(f.name)}" for f in schema) + " WHERE false"
 
 
 def block_keys_sql(setup: MatchSetup, order: list[str], source: str) -> str:
@@ -366,6 +376,8 @@ def block_keys_sql(setup: MatchSetup, order: list[str], source: str) -> str:
     worth writing. A key both sides of a rule must share counts rows of either side, so the set is a
     superset of the keys that make pairs, never a subset."""
     union = " UNION ALL ".join(s.sql(source) for s in _block_selects(setup, order))
+    if not union:  # no rule and no blocking rule: nothing is blocked (every record its own customer)
+        return "SELECT NULL::SMALLINT AS rule, NULL::UBIGINT AS key WHERE false"
     return f"SELECT rule, key FROM ({union}) GROUP BY rule, key HAVING count(*) > 1"
 
 

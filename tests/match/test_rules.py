@@ -161,3 +161,14 @@ def test_the_winner_policy_picks_each_group_winner_and_ties_go_to_the_largest_ke
         winners[policy] = dedup.loc["1", "Deduplication_WinnerId"]
         assert dedup.loc["5", "Deduplication_WinnerId"] == "5"
     assert winners == {"most_recent": "4", "least_recent": "3", "most_filled": "3"}
+
+
+def test_a_config_without_any_rule_makes_a_customer_per_record(tmp_path: Path) -> None:
+    """No deduplication, match or blocking rule at all: nothing is blocked, and every record (duplicates
+    included) is its own customer — the block keys and rows steps ran SQL over an empty union before."""
+    text = BASE.split("  tables:")[0]
+    assert "rules" not in text
+    crm = [row("1", "Ann", "Lee", "ann@x.com"), row("2", "Ann", "Lee", "ann@x.com")]
+    result = unify(tmp_path, text, {"crm": crm, "pos": [row("9", "Ann", "Lee", "ann@x.com")]})
+    assert len(result.customers) == 3 and result.customers["CustomerId"].is_unique
+    assert not result.together(("Contacts", "1"), ("Contacts", "2"))
