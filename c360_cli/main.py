@@ -10,6 +10,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(help="c360: one trusted, enriched customer dimension from ERP, CRM, POS and e-commerce data.",
@@ -171,6 +172,10 @@ def _summarise(runtime: Any, result: Any) -> bool:
     for name, (rows, accepted, quarantined) in sorted(per_table.items()):
         table.add_row(name, f"{rows:,}", f"{accepted:,}", f"{quarantined:,}")
     console.print(table)
+    for step in steps.values():  # a file that could not be read at all is in the quarantine whole
+        if step["step"] == "convert_source_file" and step.get("error"):
+            path, error = escape(str(step.get("path"))), escape(step["error"])
+            console.print(f"[red]file quarantined whole[/red]: {path}: {error}")
     merge = steps.get("merge_clusters")
     if merge:
         console.print(f"unified customers: [bold]{merge['customers']:,}[/bold] from {merge['records']:,} records "

@@ -163,10 +163,12 @@ def convert_source_file(request: ConvertInput, runtime: Runtime) -> ConvertResul
     with step_record(lake, request.run_id, "convert_source_file", fid) as record:
         done = read_json(lake, sidecar, default=None)
         if done is None or not lake.exists(output):
-            if ref.kind == "delete":  # deletes carry keys (and a recency) only
+            optional: frozenset[str] = frozenset()
+            if ref.kind == "delete":  # deletes carry keys and a recency only; without one they take the file's time
                 table = table.model_copy(update={"columns": {c: m for c, m in table.columns.items()
                                                              if c == table.recency}})
-            conversion = convert_file(lake, table, ref.path, output, quarantine)
+                optional = frozenset({table.recency}) if table.recency else frozenset()
+            conversion = convert_file(lake, table, ref.path, output, quarantine, optional=optional)
             done = {"rows": conversion.rows, "accepted": conversion.accepted,
                     "quarantined": conversion.quarantined, "error": conversion.error,
                     "quarantine": quarantine if (conversion.quarantined or conversion.error) else None}

@@ -16,7 +16,7 @@ from shared.config.model import TableBase
 from shared.errors import LakeNotFound, MappingError, SourceFileError, is_transient
 from shared.ingest.cdm_source import read_cdm_entity
 from shared.ingest.coerce import coerce_batch, entity_schema
-from shared.ingest.readers import Reader, Rejected, open_reader
+from shared.ingest.readers import RawBatch, Reader, Rejected, open_reader
 from shared.lakeio import parquet_sink, write_parquet
 from shared.ports import Lake
 
@@ -34,12 +34,14 @@ class Conversion:
     error: str | None
 
 
-def _check_mapping(reader: Reader, table: TableBase) -> None:
+def _check_mapping(reader: Reader, table: TableBase, optional: frozenset[str] = frozenset()) -> list[str]:
+    """Raise naming the mapped columns the file lacks; returns the ``optional`` ones it lacks."""
     wanted = set(table.columns) | set(table.key_columns()) | ({table.recency} if table.recency else set())
-    missing = sorted(wanted - set(reader.columns))
+    missing = sorted(wanted - set(reader.columns) - optional)
     if missing:
         raise MappingError(f"mapped column(s) missing from the file: {', '.join(missing)} "
                            f"(the file has: {', '.join(reader.columns[:30])})")
+    return sorted((wanted & optional) - set(reader.columns))
 
 
 def _quarantine_table(source: str, rejected: list[Rejected]) -> pa.Table:
@@ -49,8 +51,9 @@ def _quarantine_table(source: str, rejected: list[Rejected]) -> pa.Table:
 
 
 def convert_file(lake: Lake, table: TableBase, source_path: str, output: str, quarantine: str,
-                 cdm_entity: str | None = None) -> Conversion:
-    """Convert ``source_path`` into ``output``; rejected rows (or the whole file) go to ``quarantine``."""
+                 cdm_entity: str | None = None, optional: frozenset[str] = frozenset()) -> Conversion:
+    """Convert ``source_path`` into ``output``; rejected rows (or the whole file) go to ``quarantine``.
+    Mapped columns in ``optional`` may be absent from the file: they read as null."""
     accepted, rejected_all = 0, list[Rejected]()
     try:
         if table.format == "cdm":
@@ -58,9 +61,12 @@ def convert_file(lake: Lake, table: TableBase, source_path: str, output: str, qu
         else:
             with lake.open_read(source_path) as handle:
                 reader = open_reader(handle, table.format, table.csv)
-                _check_mapping(reader, table)
+                absent = _check_mapping(reader, table, optional)
                 with parquet_sink(lake, output, entity_schema(table)) as writer:
                     for raw in reader.batches():
+                        for column in absent:
+                            raw = RawBatch(raw.table.append_column(column, pa.nulls(raw.table.num_rows, pa.string())),
+                                           raw.rows)
                         coerced = coerce_batch(raw, table, source_path)
                         writer.write_table(coerced.table)
                         accepted += coerced.table.num_rows

@@ -209,3 +209,22 @@ def test_c360_run_reports_files_of_the_open_hour_and_leaves_them_pending(tmp_pat
     runtime = build_runtime(Settings.from_mapping({"C360_LAKE_KIND": "local", "C360_LAKE_ROOT": str(lake)}))
     assert [e.path for e in ledger.pending(runtime.lake)] == [
         f"landing/crm/IncrementalData/{hour:%Y/%m/%d/%H}/Upserts/open.csv"]
+
+
+def test_c360_run_names_a_file_quarantined_whole(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from c360_cli.main import app
+
+    config = tmp_path / "c360.yaml"
+    config.write_text(CONFIG, encoding="utf-8")
+    folder = tmp_path / "landing" / "crm" / "FullData"
+    folder.mkdir(parents=True)
+    (folder / "good.csv").write_text("id,first,last,email\n1,Ann,Lee,ann@example.com\n", encoding="utf-8")
+    (folder / "short.csv").write_text("id,first\n2,Bo\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["run", "--lake", str(tmp_path / "lake"), "--config", str(config), "--landing",
+                                      str(tmp_path / "landing"), "--quiet", "0", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert ("file quarantined whole: landing/crm/FullData/short.csv: MappingError: mapped column(s) missing from "
+            "the file: email, last (the file has: id, first)") in output
