@@ -36,7 +36,9 @@ def admit_blob_created(event: BlobEvent, runtime: Runtime, now: datetime) -> Adm
         log.error("event %s: cannot load the unification config: %s", event.id, exc)
         return Admission(False, f"config unavailable: {exc}", verdict.path)
     landed = classify(verdict.path, runtime.settings.landing_prefix, config)
-    if landed is None:
+    if landed is None:  # a misplaced extract: the config's landing folders or the IncrementalData layout
+        log.warning("event %s: %s lands in no configured table's folder (or not in its FullData/IncrementalData "
+                    "layout); ignored", event.id, verdict.path)
         return Admission(False, "no configured table lands files there", verdict.path)
     try:
         item = runtime.lake.info(verdict.path)

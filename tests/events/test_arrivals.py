@@ -228,3 +228,25 @@ def test_c360_run_names_a_file_quarantined_whole(tmp_path: Path) -> None:
     output = " ".join(result.output.split())
     assert ("file quarantined whole: landing/crm/FullData/short.csv: MappingError: mapped column(s) missing from "
             "the file: email, last (the file has: id, first)") in output
+
+
+def test_a_file_in_no_configured_folder_is_refused_with_a_warning(local_settings: Settings,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    from datetime import datetime
+
+    from shared.events import BlobEvent
+    from shared.triggers import admit_blob_created
+
+    runtime = build_runtime(local_settings)
+    install_config(runtime, CONFIG)
+    # no such table; an incremental file outside the yyyy/mm/dd/hh/{Upserts,Deletes} layout
+    for path in ("landing/erp/customers.csv", "landing/crm/IncrementalData/2026/01/01/contacts.csv"):
+        runtime.lake.write_bytes(path, b"id,first,last,email\n1,Ann,Lee,ann@example.com\n")
+        event = BlobEvent.from_parts("e1", "Microsoft.Storage.BlobCreated",
+                                     f"/blobServices/default/containers/{local_settings.lake_container}/blobs/{path}",
+                                     blob_created_event(runtime.settings, runtime.lake, path)["data"])
+        with caplog.at_level("WARNING", logger="shared.triggers"):
+            admission = admit_blob_created(event, runtime, datetime.now(UTC))
+        assert not admission.new_work and admission.reason == "no configured table lands files there"
+        assert f"{path} lands in no configured table's folder" in caplog.text
+    assert not ledger.pending(runtime.lake)
