@@ -56,6 +56,12 @@ def test_schema_errors_name_file_line_key_path_and_expectation(tmp_path: Path, c
     (("exclude: [LoyalOrChampions, HighValueAtRisk]", "exclude: [LoyalOrChampions, Nope]"),
      "'Nope' is not a segment defined before"),
     (("timestamp: OrderDate", "timestamp: OrderDay"), "column 'OrderDay' must be mapped"),
+    (("blocking: [[Email], [Phone],", "blocking: [[Emial], [Phone],"),
+     r"unification.probabilistic.blocking\[0\]: no source maps 'Emial'"),
+    (("training_blocking: [[Email], [LastName, BirthDate]", "training_blocking: [[Email], [LastName, Birthdate]"),
+     r"unification.probabilistic.training_blocking\[1\]: no source maps 'Birthdate'"),
+    (("training_blocking: [[Email],", "training_blocking: [[],"),
+     r"training_blocking\[0\]: a blocking key needs at least one attribute"),
 ])
 def test_cross_reference_errors_name_the_key_path(change: tuple[str, str], expected: str) -> None:
     with pytest.raises(ConfigError, match=expected):
@@ -93,3 +99,17 @@ def test_readme_documents_every_config_key() -> None:
         keys |= set(definition.get("properties", {}))
     missing = sorted(k for k in keys if not re.search(rf"\b{re.escape(k)}\b", section))
     assert not missing, f"README's configuration section does not mention: {missing}"
+
+
+@pytest.mark.parametrize(("key", "expected"), [
+    ("comparisons", "the probabilistic mode needs at least one comparison"),
+    ("blocking", "the probabilistic mode needs at least one blocking key"),
+])
+def test_the_probabilistic_mode_needs_comparisons_and_blocking_keys(key: str, expected: str) -> None:
+    # the demo's comparisons (a list of lines) or blocking keys (a flow list over two lines), emptied
+    pattern = (r"    comparisons:\n(      .*\n)+" if key == "comparisons" else
+               r"    blocking: \[\[.*\n.*\]\]\n")
+    text, replaced = re.subn(pattern, f"    {key}: []\n", DEMO_CONFIG, count=1)
+    assert replaced == 1
+    with pytest.raises(ConfigError, match=expected):
+        load_config_text(text, "c360.yaml")

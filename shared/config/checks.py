@@ -95,9 +95,22 @@ def reference_errors(config: UnificationConfig) -> list[str]:
             problems.append(f"enrichment.segments[{i}]: give exactly one of rule, union, intersect, exclude")
         defined.add(segment.name)
     source_attributes = set().union(*(attributes[s] for s in sources)) if sources else set()
-    for i, comparison in enumerate(config.unification.probabilistic.comparisons):
+    probabilistic = config.unification.probabilistic
+    for i, comparison in enumerate(probabilistic.comparisons):
         if comparison.field not in source_attributes:
             problems.append(f"unification.probabilistic.comparisons[{i}].field: no source maps {comparison.field!r}")
+    for key in ("blocking", "training_blocking"):
+        for i, fields in enumerate(getattr(probabilistic, key) or []):
+            for field in fields:
+                if field not in source_attributes:
+                    problems.append(f"unification.probabilistic.{key}[{i}]: no source maps {field!r}")
+            if not fields:
+                problems.append(f"unification.probabilistic.{key}[{i}]: a blocking key needs at least one attribute")
+    if probabilistic.enabled and not probabilistic.comparisons:
+        problems.append("unification.probabilistic.comparisons: the probabilistic mode needs at least one comparison")
+    if probabilistic.enabled and not probabilistic.blocking:
+        problems.append("unification.probabilistic.blocking: the probabilistic mode needs at least one blocking key "
+                        "(it compares only records that share one)")
     for field in [*config.merge.fields, *config.merge.exclude, *config.merge.custom_id_fields]:
         if field not in source_attributes:
             problems.append(f"merge: no source maps attribute {field!r}")
