@@ -302,9 +302,10 @@ def sql(lake: LakeOption, query: Annotated[str, typer.Argument(help="A SQL query
     if runtime.sql is None:
         _fail("no SQL endpoint configured")
     try:
-        rows = runtime.sql.query(query)
+        columns, rows = runtime.sql.query_with_columns(query)
     except SqlEndpointError as exc:  # a typo in a column name is the user's to fix, not a traceback
         _fail(str(exc))
+    console.print("\t".join(columns), markup=False, style="bold")
     for row in rows:
         console.print("\t".join("" if v is None else str(v) for v in row), markup=False)
 

@@ -83,3 +83,6 @@ class SqlEndpoint(Protocol):
 
     def query(self, sql: str) -> list[tuple[object, ...]]:
         """Run a query and return its rows (used by checks and the report)."""
+
+    def query_with_columns(self, sql: str) -> tuple[list[str], list[tuple[object, ...]]]:
+        """Run a query and return its column names and rows (``c360 sql``)."""

@@ -289,8 +289,9 @@ def test_c360_sql_answers_a_query_and_names_a_failing_one_without_a_traceback(de
     _, settings = demo_run
     runner = CliRunner()
     lake = str(settings.lake_root)
-    answered = runner.invoke(app, ["sql", "--lake", lake, "SELECT count(*) FROM c360.AlternateKey"])
-    assert answered.exit_code == 0 and int(answered.output.strip()) > 0, answered.output
+    answered = runner.invoke(app, ["sql", "--lake", lake, "SELECT count(*) AS keys FROM c360.AlternateKey"])
+    header, count = answered.output.strip().splitlines()
+    assert answered.exit_code == 0 and header == "keys" and int(count) > 0, answered.output
     failed = runner.invoke(app, ["sql", "--lake", lake, "SELECT NoSuchColumn FROM c360.Customer"])
     assert failed.exit_code == 2, failed.output
     assert "error:" in failed.output and "NoSuchColumn" in failed.output and "Traceback" not in failed.output

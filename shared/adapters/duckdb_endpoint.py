@@ -142,10 +142,15 @@ class DuckDbEndpoint:
                 connection.close()
 
     def query(self, sql: str) -> list[tuple[object, ...]]:
+        return self.query_with_columns(sql)[1]
+
+    def query_with_columns(self, sql: str) -> tuple[list[str], list[tuple[object, ...]]]:
         with _lock:
             connection = connect(self.path, self.lake)
             try:
-                return [tuple(row) for row in connection.execute(sql).fetchall()]
+                cursor = connection.execute(sql)
+                rows = [tuple(row) for row in cursor.fetchall()]
+                return [d[0] for d in cursor.description or []], rows
             except duckdb.Error as exc:
                 raise SqlEndpointError(f"DuckDB query failed:\n{sql}\n-- {exc}") from exc
             finally:

@@ -94,7 +94,15 @@ class OdbcExecutor:
             self._with_retries(batch, functools.partial(_execute, statement=batch))
 
     def query(self, sql: str) -> list[tuple[object, ...]]:
-        return self._with_retries(sql, lambda c: [tuple(r) for r in c.cursor().execute(sql).fetchall()])
+        return self.query_with_columns(sql)[1]
+
+    def query_with_columns(self, sql: str) -> tuple[list[str], list[tuple[object, ...]]]:
+        def run(connection: Any) -> tuple[list[str], list[tuple[object, ...]]]:
+            cursor = connection.cursor().execute(sql)
+            rows = [tuple(r) for r in cursor.fetchall()]
+            return [d[0] for d in cursor.description or []], rows
+
+        return self._with_retries(sql, run)
 
 
 class SynapseEndpoint(OdbcExecutor):

@@ -101,6 +101,8 @@ def test_the_odbc_executor_runs_batches_and_queries_through_unixodbc(tmp_path: P
                               "INSERT INTO customer VALUES ('a', 1.5), ('b', 2.5)",
                               "CREATE VIEW dim AS SELECT id, spend * 2 AS double_spend FROM customer"])
     assert executor.query("SELECT id, double_spend FROM dim ORDER BY id") == [("a", 3.0), ("b", 5.0)]
+    assert executor.query_with_columns("SELECT id, double_spend FROM dim WHERE id = 'b'") == (
+        ["id", "double_spend"], [("b", 5.0)])
 
 
 def test_a_failing_statement_names_the_statement_and_the_server_message(tmp_path: Path) -> None:
