@@ -277,6 +277,8 @@ def explain(lake: LakeOption,
         console.print(table)
         for exception in rule.exceptions:
             console.print(f"  exception fired: {exception}")
+        if rule.uncompared:
+            console.print(f"  not compared: {rule.uncompared}", markup=False)
     if result.comparisons:
         table = Table(title=f"probabilistic: match probability {result.probability:.4f}")
         for column in ("comparison", "left", "right", "level", "value's frequency", "weight (bits)"):

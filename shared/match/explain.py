@@ -20,8 +20,8 @@ from shared.lakeio import read_json, read_parquet, read_parquet_many
 from shared.match.comparisons import NULL_LEVEL, comparison_levels
 from shared.match.fellegi_sunter import FsModel, comparison_weight, probability
 from shared.match.partition import MAX_BLOCK, exception_fires
-from shared.match.plan import MatchSetup, feature_files
-from shared.match.rules import CompiledCondition, compile_condition, compile_rules
+from shared.match.plan import PREFIX_CHARS, MatchSetup, feature_files
+from shared.match.rules import CompiledCondition, CompiledRule, compile_condition, compile_rules
 from shared.match.scoring import fuzzy_scores
 from shared.match.train import FsBlock
 from shared.merge.unify import ALTERNATE_KEY
@@ -47,6 +47,9 @@ class RuleCheck:
     conditions: list[ConditionCheck]
     exceptions: list[str]
     matched: bool
+    # why the rule never compared the pair although its conditions hold: a fuzzy-only rule blocks on a prefix,
+    # and a block over ``MAX_BLOCK`` records is skipped
+    uncompared: str | None = None
 
 
 @dataclass
@@ -90,6 +93,41 @@ def _term_frequency(lake: Lake, paths: RunPaths, column: str, value: Any) -> flo
     table = read_parquet(lake, path)
     found = table.filter(pc.equal(table.column("v"), value)).column("f").to_pylist()
     return float(found[0]) if found else None
+
+
+def _rule_uncompared(features: pa.Table, rule: CompiledRule, order: list[str], a: dict[str, Any],
+                     b: dict[str, Any]) -> str | None:
+    """Why ``rule`` never paired the two records (its block key differs or its block is too large), or None."""
+    left = [c.left.column for c in rule.blocking]
+    right = left if rule.dedupe else [c.right.column for c in rule.blocking]
+
+    def key(record: dict[str, Any], columns: list[str]) -> tuple[Any, ...] | None:
+        values: list[Any] = [record.get(c) for c in columns]
+        if any(v is None for v in values):
+            return None
+        return (str(values[0])[:PREFIX_CHARS], *values[1:]) if rule.blocks_on_prefix else tuple(values)
+
+    first, second = key(a, left), key(b, right)
+    if first is None or second is None or first != second:
+        field = rule.blocking[0].left.field
+        return (f"it blocks on the first {PREFIX_CHARS} characters of {field}: {first and first[0]!r} vs "
+                f"{second and second[0]!r}, so it never compared them")
+    tables = {t: i for i, t in enumerate(order)}
+    sides = [([tables[rule.table]] if rule.dedupe else [tables[t] for t in rule.against if t in tables], left)]
+    if not rule.dedupe:
+        sides.append(([tables[rule.table]], right))
+    size = 0
+    for indexes, columns in sides:
+        holding = pc.is_in(features.column("TableIndex"), pa.array(indexes, features.column("TableIndex").type))
+        for position, (column, value) in enumerate(zip(columns, first, strict=True)):
+            values = features.column(column)
+            if position == 0 and rule.blocks_on_prefix:
+                values = pc.utf8_slice_codeunits(values, 0, PREFIX_CHARS)
+            holding = pc.and_(holding, pc.equal(values, value))
+        size += pc.sum(holding).as_py() or 0
+    if size > MAX_BLOCK:
+        return f"its block of {size:,} records sharing the key is over the limit of {MAX_BLOCK:,}: never compared"
+    return None
 
 
 def _shared_blocks(features: pa.Table, blocks: list[FsBlock], a: dict[str, Any], b: dict[str, Any]) -> list[str]:
@@ -136,8 +174,10 @@ def explain_pair(lake: Lake, config: UnificationConfig, run_id: str, first: tupl
             results = [(np.asarray([c.holds is True]), np.asarray([c.holds is not None])) for c in outcome]
             if exception_fires(exception.when, results, 1)[0]:
                 fired.append(f"{exception.when}: " + ", ".join(f"{c.field} {c.left!r} vs {c.right!r}" for c in outcome))
-        matched = all(c.holds for c in checks) and not fired
-        result.rules.append(RuleCheck(rule.name, "deduplication" if rule.dedupe else "match", checks, fired, matched))
+        uncompared = _rule_uncompared(features, rule, order, a, b) if all(c.holds for c in checks) else None
+        matched = all(c.holds for c in checks) and not fired and uncompared is None
+        result.rules.append(RuleCheck(rule.name, "deduplication" if rule.dedupe else "match", checks, fired, matched,
+                                      uncompared))
     settings = config.unification.probabilistic
     if settings.enabled and lake.exists(paths.match_model()):
         model = FsModel.from_dict(read_json(lake, paths.match_model()))
@@ -188,9 +228,9 @@ def _verdict(result: Explanation, config: UnificationConfig, across_tables: bool
                   else "a never-match pair, a cannot-link inside their component or the cluster-size guard "
                        "separated them")
         return f"two customers although they match: {reason}"
-    misses = [f"{r.rule}: " + ", ".join(f"{c.field} {'missing' if c.holds is None else 'differs'}"
-                                       for c in r.conditions if not c.holds) for r in result.rules
-              if not r.matched and not r.exceptions]
+    misses = [f"{r.rule}: " + (r.uncompared or ", ".join(f"{c.field} {'missing' if c.holds is None else 'differs'}"
+                                                         for c in r.conditions if not c.holds))
+              for r in result.rules if not r.matched and not r.exceptions]
     excepted = [f"{r.rule}: exception ({'; '.join(r.exceptions)})" for r in result.rules if r.exceptions]
     parts = misses + excepted
     if unblocked:

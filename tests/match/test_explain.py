@@ -89,3 +89,23 @@ def test_a_block_over_the_size_limit_pairs_nobody() -> None:
         features = pa.table({column: ["shared@x.com"] * size + ["other@x.com", None]})
         assert _shared_blocks(features, [block], a, b) == paired, size
     assert _shared_blocks(pa.table({column: ["shared@x.com"] * 2}), [block], a, {column: None}) == []
+
+
+def test_explain_says_when_a_rule_never_compared_a_pair_its_conditions_accept(tmp_path: Path) -> None:
+    """A rule of fuzzy conditions alone blocks on a prefix; a block over the size limit is skipped. Either way
+    the rule's conditions hold for the pair, yet the rule never compared it."""
+    fuzzy = """
+        - name: fuzzy_first
+          conditions: [{field: FirstName, normalize: [lowercase], precision: medium}]"""
+    text = config(fuzzy)
+    crm = [row("1", "John", "Lee")] + [row(f"s{i}", "Ann", "Lee", "same@x.com") for i in range(MAX_BLOCK + 1)]
+    result = unify(tmp_path, text, {"crm": crm, "pos": [row("7", "Jon", "Lee")]})
+    explained = explain_pair(result.lake, load_config_text(text), result.run_id, ("crm", "1"), ("pos", "7"))
+    (rule,) = explained.rules
+    assert all(c.holds for c in rule.conditions) and not rule.matched
+    assert explained.verdict == ("two customers: fuzzy_first: it blocks on the first 3 characters of FirstName: "
+                                 "'joh' vs 'jon', so it never compared them")
+    crowded = explain_pair(result.lake, load_config_text(text), result.run_id, ("crm", "s0"), ("crm", "s1"))
+    assert crowded.customer_ids[0] != crowded.customer_ids[1] and not crowded.rules[0].matched
+    assert crowded.verdict == ("two customers: same_email: its block of 2,001 records sharing the key is over the "
+                               "limit of 2,000: never compared")
