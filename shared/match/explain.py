@@ -8,15 +8,16 @@ weight, the total, the probability and the cannot-links; finally the two Custome
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import reduce
 from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from shared.config.model import UnificationConfig
-from shared.lakeio import read_json, read_parquet, read_parquet_many
+from shared.duck import lake_duckdb, parquet_source
+from shared.lakeio import read_json, read_parquet
 from shared.match.comparisons import NULL_LEVEL, comparison_levels
 from shared.match.fellegi_sunter import FsModel, comparison_weight, probability
 from shared.match.partition import MAX_BLOCK, exception_fires
@@ -24,6 +25,7 @@ from shared.match.plan import PREFIX_CHARS, MatchSetup, feature_files
 from shared.match.rules import CompiledCondition, CompiledRule, compile_condition, compile_rules
 from shared.match.scoring import fuzzy_scores
 from shared.match.train import FsBlock
+from shared.merge.survivorship import q
 from shared.merge.unify import ALTERNATE_KEY
 from shared.names import Col
 from shared.paths import RunPaths
@@ -76,12 +78,20 @@ def _check(condition: CompiledCondition, a: dict[str, Any], b: dict[str, Any], b
                           score >= condition.threshold - 1e-9)
 
 
-def _record(features: pa.Table, table_index: int, table: str, key: str) -> dict[str, Any]:
-    mask = pc.and_(pc.equal(features.column("TableIndex"), table_index), pc.equal(features.column(Col.SOURCE_KEY), key))
-    rows = features.filter(mask).to_pylist()
-    if not rows:
+def _record(con: duckdb.DuckDBPyConnection, table_index: int, table: str, key: str) -> dict[str, Any]:
+    cursor = con.execute(f"SELECT * FROM features WHERE TableIndex = ? AND {q(Col.SOURCE_KEY)} = ? LIMIT 1",
+                         [table_index, key])
+    row = cursor.fetchone()
+    if row is None:
         raise KeyError(f"{table} has no record with key {key!r} in this run")
-    return rows[0]
+    return dict(zip([d[0] for d in cursor.description or []], row, strict=True))
+
+
+def _count(con: duckdb.DuckDBPyConnection, tables: list[int], conditions: list[tuple[str, Any]]) -> int:
+    """Records of ``tables`` whose (SQL expression, value) conditions all hold: a block's size."""
+    where = " AND ".join(["TableIndex IN (" + ", ".join(str(int(t)) for t in tables) + ")",
+                          *(f"{expression} = ?" for expression, _ in conditions)])
+    return int(con.execute(f"SELECT count(*) FROM features WHERE {where}", [v for _, v in conditions]).fetchall()[0][0])
 
 
 def _term_frequency(lake: Lake, paths: RunPaths, column: str, value: Any) -> float | None:
@@ -95,7 +105,7 @@ def _term_frequency(lake: Lake, paths: RunPaths, column: str, value: Any) -> flo
     return float(found[0]) if found else None
 
 
-def _rule_uncompared(features: pa.Table, rule: CompiledRule, order: list[str], a: dict[str, Any],
+def _rule_uncompared(con: duckdb.DuckDBPyConnection, rule: CompiledRule, order: list[str], a: dict[str, Any],
                      b: dict[str, Any]) -> str | None:
     """Why ``rule`` never paired the two records (its block key differs or its block is too large), or None."""
     left = [c.left.column for c in rule.blocking]
@@ -112,54 +122,59 @@ def _rule_uncompared(features: pa.Table, rule: CompiledRule, order: list[str], a
         field = rule.blocking[0].left.field
         return (f"it blocks on the first {PREFIX_CHARS} characters of {field}: {first and first[0]!r} vs "
                 f"{second and second[0]!r}, so it never compared them")
+
+    def expressions(columns: list[str]) -> list[str]:
+        return [f"substr({q(c)}, 1, {PREFIX_CHARS})" if i == 0 and rule.blocks_on_prefix else q(c)
+                for i, c in enumerate(columns)]
+
     tables = {t: i for i, t in enumerate(order)}
-    sides = [([tables[rule.table]] if rule.dedupe else [tables[t] for t in rule.against if t in tables], left)]
+    size = _count(con, [tables[rule.table]] if rule.dedupe else [tables[t] for t in rule.against if t in tables],
+                  list(zip(expressions(left), first, strict=True)))
     if not rule.dedupe:
-        sides.append(([tables[rule.table]], right))
-    size = 0
-    for indexes, columns in sides:
-        holding = pc.is_in(features.column("TableIndex"), pa.array(indexes, features.column("TableIndex").type))
-        for position, (column, value) in enumerate(zip(columns, first, strict=True)):
-            values = features.column(column)
-            if position == 0 and rule.blocks_on_prefix:
-                values = pc.utf8_slice_codeunits(values, 0, PREFIX_CHARS)
-            holding = pc.and_(holding, pc.equal(values, value))
-        size += pc.sum(holding).as_py() or 0
+        size += _count(con, [tables[rule.table]], list(zip(expressions(right), first, strict=True)))
     if size > MAX_BLOCK:
         return f"its block of {size:,} records sharing the key is over the limit of {MAX_BLOCK:,}: never compared"
     return None
 
 
-def _shared_blocks(features: pa.Table, blocks: list[FsBlock], a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+def _shared_blocks(con: duckdb.DuckDBPyConnection, blocks: list[FsBlock], tables: int, a: dict[str, Any],
+                   b: dict[str, Any]) -> list[str]:
     """The blocking keys whose values both records hold, in a block scoring compares (``MAX_BLOCK`` records
-    at most: a larger one is skipped)."""
+    at most: a larger one is skipped); ``tables``: how many tables take part."""
     shared = []
     for block in blocks:
         if not all(a.get(f.column) is not None and a.get(f.column) == b.get(f.column) for f in block.features):
             continue
-        holding = reduce(pc.and_, (pc.equal(features.column(f.column), a[f.column]) for f in block.features))
-        if (pc.sum(holding).as_py() or 0) <= MAX_BLOCK:
+        if _count(con, list(range(tables)), [(q(f.column), a[f.column]) for f in block.features]) <= MAX_BLOCK:
             shared.append(block.name.removeprefix("probabilistic:"))
     return shared
 
 
 def explain_pair(lake: Lake, config: UnificationConfig, run_id: str, first: tuple[str, str],
                  second: tuple[str, str]) -> Explanation:
-    """``first``/``second`` are (source table name, primary key)."""
+    """``first``/``second`` are (source table name, primary key). The features and the crosswalk are read
+    by DuckDB with the keys as filters, never whole: at 5 M customers reading them whole took 3.9 GB."""
+    with lake_duckdb(lake) as con:
+        con.execute(f"CREATE TEMP VIEW features AS SELECT * FROM {parquet_source(lake, feature_files(lake, run_id))}")
+        return _explain(con, lake, config, run_id, first, second)
+
+
+def _explain(con: duckdb.DuckDBPyConnection, lake: Lake, config: UnificationConfig, run_id: str,
+             first: tuple[str, str], second: tuple[str, str]) -> Explanation:
     order = config.unification.match_order
     paths = RunPaths(run_id)
-    features = read_parquet_many(lake, feature_files(lake, run_id))
     ta, tb = order.index(first[0]), order.index(second[0])
     if tb < ta:
         first, second, ta, tb = second, first, tb, ta
-    a, b = _record(features, ta, *first), _record(features, tb, *second)
-    keys = read_parquet(lake, paths.unified(ALTERNATE_KEY)).to_pandas()
+    a, b = _record(con, ta, *first), _record(con, tb, *second)
+    crosswalk = parquet_source(lake, [paths.unified(ALTERNATE_KEY)])
     ids = []
     for name, key in (first, second):
         source = config.source(name)
-        row = keys[(keys[Col.DATA_SOURCE] == source.data_source) & (keys[Col.TABLE] == source.table)
-                   & (keys["AlternateValue"] == key)]
-        ids.append(None if row.empty else str(row[Col.CUSTOMER_ID].iloc[0]))
+        found = con.execute(f"SELECT {q(Col.CUSTOMER_ID)} FROM {crosswalk} WHERE {q(Col.DATA_SOURCE)} = ? "
+                            f"AND {q(Col.TABLE)} = ? AND AlternateValue = ? LIMIT 1",
+                            [source.data_source, source.table, key]).fetchone()
+        ids.append(None if found is None else str(found[0]))
     result = Explanation((f"{first[0]}:{first[1]}", f"{second[0]}:{second[1]}"), (ids[0], ids[1]))
     base = config.unification.fuzzy_base_length
     for rule in compile_rules(config):
@@ -174,7 +189,7 @@ def explain_pair(lake: Lake, config: UnificationConfig, run_id: str, first: tupl
             results = [(np.asarray([c.holds is True]), np.asarray([c.holds is not None])) for c in outcome]
             if exception_fires(exception.when, results, 1)[0]:
                 fired.append(f"{exception.when}: " + ", ".join(f"{c.field} {c.left!r} vs {c.right!r}" for c in outcome))
-        uncompared = _rule_uncompared(features, rule, order, a, b) if all(c.holds for c in checks) else None
+        uncompared = _rule_uncompared(con, rule, order, a, b) if all(c.holds for c in checks) else None
         matched = all(c.holds for c in checks) and not fired and uncompared is None
         result.rules.append(RuleCheck(rule.name, "deduplication" if rule.dedupe else "match", checks, fired, matched,
                                       uncompared))
@@ -197,7 +212,7 @@ def explain_pair(lake: Lake, config: UnificationConfig, run_id: str, first: tupl
                                        "weight": round(weight, 2), "term_frequency": frequency})
         result.probability = float(probability(np.asarray([total]))[0])
         if not (settings.link_only and ta == tb):
-            result.blocking = _shared_blocks(features, MatchSetup.of(config).blocks, a, b)
+            result.blocking = _shared_blocks(con, MatchSetup.of(config).blocks, len(order), a, b)
         for cannot in settings.cannot_link:
             outcome = [_check(compile_condition(condition), a, b, base) for condition in cannot.conditions]
             results = [(np.asarray([c.holds is True]), np.asarray([c.holds is not None])) for c in outcome]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pytest
 
@@ -85,10 +86,12 @@ def test_a_block_over_the_size_limit_pairs_nobody() -> None:
     block = FsBlock(0, "probabilistic:Email", (Feature("Email", ()),))
     column = block.features[0].column
     a, b = {column: "shared@x.com"}, {column: "shared@x.com"}
+    con = duckdb.connect()
     for size, paired in ((MAX_BLOCK, ["Email"]), (MAX_BLOCK + 1, [])):
-        features = pa.table({column: ["shared@x.com"] * size + ["other@x.com", None]})
-        assert _shared_blocks(features, [block], a, b) == paired, size
-    assert _shared_blocks(pa.table({column: ["shared@x.com"] * 2}), [block], a, {column: None}) == []
+        values = ["shared@x.com"] * size + ["other@x.com", None]
+        con.register("features", pa.table({"TableIndex": [0] * len(values), column: values}))
+        assert _shared_blocks(con, [block], 1, a, b) == paired, size
+    assert _shared_blocks(con, [block], 1, a, {column: None}) == []
 
 
 def test_explain_says_when_a_rule_never_compared_a_pair_its_conditions_accept(tmp_path: Path) -> None:
