@@ -228,8 +228,10 @@ def _verdict(result: Explanation, config: UnificationConfig, across_tables: bool
     threshold = config.unification.probabilistic.threshold
     would_link = result.probability is not None and result.probability >= threshold and not result.cannot_link
     linked_probabilistically = would_link and bool(result.blocking)
-    unblocked = (f"the model would link them ({result.probability:.3f} ≥ {threshold}) but no blocking key "
-                 "pairs them, so it never compared them") if would_link and not result.blocking else ""
+    why_not = ("it compares records of different tables only (link_only)"
+               if config.unification.probabilistic.link_only and not across_tables else "no blocking key pairs them")
+    unblocked = (f"the model would link them ({result.probability:.3f} ≥ {threshold}) but {why_not}, so it never "
+                 "compared them") if would_link and not result.blocking else ""
     if same:
         why = (f"rule {matched[0]!r} matched them" if matched else
                "the probabilistic model linked them" if linked_probabilistically else

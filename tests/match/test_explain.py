@@ -80,6 +80,12 @@ def test_explain_tells_a_pair_no_blocking_key_paired_from_one_the_model_linked()
                            "link them (0.930 ≥ 0.5) but no blocking key pairs them, so it never compared them)")
     assert verdict([], ("c1", "c2")) == ("two customers: the model would link them (0.930 ≥ 0.5) but no blocking "
                                          "key pairs them, so it never compared them")
+    linking = load_config_text(PROBABILISTIC.replace("    enabled: true\n", "    enabled: true\n    link_only: true\n"))
+    assert linking.unification.probabilistic.link_only
+    same_table = Explanation(("crm:1", "crm:2"), ("c1", "c2"), probability=0.93)
+    assert _verdict(same_table, linking, across_tables=False) == (
+        "two customers: the model would link them (0.930 ≥ 0.5) but it compares records of different tables only "
+        "(link_only), so it never compared them")
 
 
 def test_a_block_over_the_size_limit_pairs_nobody() -> None:
