@@ -81,6 +81,8 @@ def run(lake: LakeOption,
         config: Annotated[Path | None, typer.Option("--config", help="Unification config to use.")] = None,
         landing: Annotated[Path | None, typer.Option("--landing", help="Folder of extracts to land.")] = None,
         mode: Annotated[str, typer.Option(help="incremental | full | full_since | match_only")] = "incremental",
+        since: Annotated[str | None, typer.Option(
+            help="With --mode full_since: full data plus incremental data from this date (YYYY-MM-DD).")] = None,
         quiet: Annotated[int, typer.Option(help="Quiet period (s) before a run starts.")] = 1,
         workers: Annotated[int | None, typer.Option(
             help="Worker processes for activities (FUNCTIONS_WORKER_PROCESS_COUNT; default: one per core).")] = None,
@@ -114,7 +116,7 @@ def run(lake: LakeOption,
         if landed and mode == "incremental":
             post_events(host, [blob_created_event(settings, runtime.lake, p) for p in landed])
         else:
-            _start_http(host, mode)
+            _start_http(host, mode, since)
         if host.taskhub.get(instance) is None:
             console.print("nothing to do: every landed file was already processed")
             return
@@ -132,13 +134,23 @@ def _waits_for_an_hour(status: Any) -> bool:
     return isinstance(status, dict) and status.get("step") == WAITING_FOR_AN_HOUR
 
 
-def _start_http(host: Any, mode: str) -> None:
+def _start_http(host: Any, mode: str, since: str | None = None) -> None:
+    """``POST /api/runs`` as any client would; a refused request (400, 409) ends with the API's own message."""
+    import urllib.error
     import urllib.request
 
-    request = urllib.request.Request(f"{host.base_url}/api/runs", data=json.dumps({"mode": mode}).encode(),
+    body = {"mode": mode, **({"since": since} if since is not None else {})}
+    request = urllib.request.Request(f"{host.base_url}/api/runs", data=json.dumps(body).encode(),
                                      method="POST", headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request) as response:
-        response.read()
+    try:
+        with urllib.request.urlopen(request) as response:
+            response.read()
+    except urllib.error.HTTPError as exc:
+        try:
+            message = json.loads(exc.read() or b"{}").get("error") or exc.reason
+        except ValueError:
+            message = exc.reason
+        _fail(f"the run was not started ({exc.code}): {message}")
 
 
 def _summarise(runtime: Any, result: Any) -> bool:
@@ -147,9 +159,10 @@ def _summarise(runtime: Any, result: Any) -> bool:
     status = result.custom_status or {}
     run_id = status.get("run_id")
     waiting = _waits_for_an_hour(status)
-    # while it waits for an hour the instance runs on; the run before the wait has its own status
+    # the run's own status (Completed, Skipped, Failed); while it waits for an hour the instance runs on
     record = read_run_record(runtime.lake, run_id) if run_id else {}
-    outcome = str(record.get("status")) if waiting else str(result.status)
+    outcome = str(record["status"]) if record.get("status") in ("Completed", "Skipped", "Failed") \
+        else str(result.status)
     good = outcome in ("Completed", "Skipped")
     colour = "green" if good else "red"
     console.print(f"[{colour}]run {run_id}: {outcome}[/{colour}] in {result.seconds:.1f} s")
@@ -177,7 +190,7 @@ def _summarise(runtime: Any, result: Any) -> bool:
             path, error = escape(str(step.get("path"))), escape(step["error"])
             console.print(f"[red]file quarantined whole[/red]: {path}: {error}")
     merge = steps.get("merge_clusters")
-    if merge:
+    if merge and merge.get("status") == "Succeeded":
         console.print(f"unified customers: [bold]{merge['customers']:,}[/bold] from {merge['records']:,} records "
                       f"({merge['merged']:,} duplicates merged; {merge['new_ids']:,} new ids, "
                       f"{merge['merges']:,} merges, {merge['splits']:,} splits)")

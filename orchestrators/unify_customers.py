@@ -80,12 +80,17 @@ def unify_customers(context: df.DurableOrchestrationContext):  # type: ignore[no
         run_id, request.mode, request.since, request.trigger, now.isoformat()))))
     published = False
     try:
-        if not plan.files and request.mode == "incremental":
+        # nothing new, or nothing at all: a full or dry run without files reruns on the published tables,
+        # and before any run has published there are none
+        if not plan.files and (request.mode == "incremental" or not plan.published_before):
             summary = RunSummary.from_dict((yield call(Activity.FINISH_RUN, FinishInput(run_id, "Skipped"))))
         else:
             context.set_custom_status(_status(run_id, "converting", files=len(plan.files)))
-            converted = [ConvertResult.from_dict(r) for r in (yield context.task_all([
-                call(Activity.CONVERT_SOURCE_FILE, ConvertInput(run_id, f)) for f in plan.files]))]
+            # no file to convert in a full or dry run over what is already in the lake: no task at all (the SDK's
+            # task_all of an empty list yields None, not [])
+            conversions = [call(Activity.CONVERT_SOURCE_FILE, ConvertInput(run_id, f)) for f in plan.files]
+            converted = [ConvertResult.from_dict(r) for r in ((yield context.task_all(conversions)) if conversions
+                                                              else [])]
             context.set_custom_status(_status(run_id, "applying changes", files=len(converted),
                                               quarantined_files=sum(1 for c in converted if c.error)))
             applied = ApplyResult.from_dict((yield call(Activity.APPLY_SOURCE_CHANGES,
@@ -93,7 +98,8 @@ def unify_customers(context: df.DurableOrchestrationContext):  # type: ignore[no
             match_plan = MatchPlan.from_dict((yield call(Activity.PLAN_MATCH_PARTITIONS, applied)))
             context.set_custom_status(_status(run_id, "normalizing", records=match_plan.records,
                                               slices=len(match_plan.slices)))
-            yield context.task_all([call(Activity.WRITE_FEATURES, s) for s in match_plan.slices])
+            if match_plan.slices:
+                yield context.task_all([call(Activity.WRITE_FEATURES, s) for s in match_plan.slices])
             context.set_custom_status(_status(run_id, "training", records=match_plan.records))
             # the block rows need the shared keys and term frequencies, not the model: they start as soon as
             # the keys are counted, and training goes on beside them (scoring waits for both)
@@ -107,8 +113,8 @@ def unify_customers(context: df.DurableOrchestrationContext):  # type: ignore[no
             partitions = match_plan.partitions(written)
             context.set_custom_status(_status(run_id, "matching", records=match_plan.records,
                                               partitions=len(partitions)))
-            matches = [MatchResult.from_dict(r) for r in (yield context.task_all([
-                call(Activity.MATCH_PARTITION, p) for p in partitions]))]
+            scoring = [call(Activity.MATCH_PARTITION, p) for p in partitions]
+            matches = [MatchResult.from_dict(r) for r in ((yield context.task_all(scoring)) if scoring else [])]
             context.set_custom_status(_status(run_id, "merging", pairs=sum(m.matched_pairs for m in matches)))
             merge = MergeInput(run_id, tuple(matches), request.mode == "match_only")
             merged = MergeResult.from_dict((yield call(Activity.MERGE_CLUSTERS, merge)))

@@ -103,6 +103,7 @@ class RunPlan(Payload):
     files: tuple[FileRef, ...]
     deferred_files: int = 0
     recheck_at: str | None = None  # when the next incremental hour closes
+    published_before: bool = True  # a run has published: its tables are the base of a run without new files
 
 
 @dataclass(frozen=True)

@@ -126,7 +126,8 @@ def prepare_run(request: PrepareInput, runtime: Runtime) -> RunPlan:
         write_run_record(lake, request.run_id, status="Running", mode=request.mode, trigger=request.trigger,
                          started=request.started_at, files=[f.to_dict() for f in files],
                          deferred={"files": len(deferred), "until": waits_until} if deferred else None)
-        return RunPlan(request.run_id, request.mode, tuple(files), len(deferred), waits_until)
+        return RunPlan(request.run_id, request.mode, tuple(files), len(deferred), waits_until,
+                       current(lake) is not None)
 
 
 def _hour_after(hour_iso: str) -> str:

@@ -250,3 +250,53 @@ def test_a_file_in_no_configured_folder_is_refused_with_a_warning(local_settings
         assert not admission.new_work and admission.reason == "no configured table lands files there"
         assert f"{path} lands in no configured table's folder" in caplog.text
     assert not ledger.pending(runtime.lake)
+
+
+def test_c360_run_full_since_takes_a_date_and_a_refused_request_names_why(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from c360_cli.main import app
+
+    config = tmp_path / "c360.yaml"
+    config.write_text(CONFIG, encoding="utf-8")
+    folder = tmp_path / "landing" / "crm" / "FullData"
+    folder.mkdir(parents=True)
+    (folder / "contacts.csv").write_text("id,first,last,email\n1,Ann,Lee,ann@example.com\n", encoding="utf-8")
+    base = ["run", "--lake", str(tmp_path / "lake"), "--config", str(config), "--quiet", "0", "--workers", "1"]
+    refused = CliRunner().invoke(app, [*base, "--landing", str(tmp_path / "landing"), "--mode", "full_since"])
+    assert refused.exit_code == 2 and "Traceback" not in refused.output, refused.output
+    assert "the run was not started (400): mode full_since needs `since`" in " ".join(refused.output.split())
+    started = CliRunner().invoke(app, [*base, "--mode", "full_since", "--since", "2026-01-01"])
+    assert started.exit_code == 0, started.output
+    assert ": Completed in" in started.output and "unified customers: 1 from 1 records" in started.output
+
+
+def test_runs_without_new_files_rerun_on_the_published_tables_or_skip_when_there_are_none(tmp_path: Path) -> None:
+    """A dry run (match_only) to try a config change lands nothing: it reruns on the published tables — it
+    failed, the SDK's task_all of no conversions yielding None. Before anything is published, a full run
+    without files has no tables to run on: it is skipped (it failed in the merge)."""
+    from typer.testing import CliRunner
+
+    from c360_cli.main import app
+
+    config = tmp_path / "c360.yaml"
+    config.write_text(CONFIG, encoding="utf-8")
+    base = ["run", "--lake", str(tmp_path / "lake"), "--config", str(config), "--quiet", "0", "--workers", "1"]
+    empty = CliRunner().invoke(app, [*base, "--mode", "full"])
+    assert empty.exit_code == 0 and ": Skipped in" in empty.output, empty.output
+    folder = tmp_path / "landing" / "crm" / "FullData"
+    folder.mkdir(parents=True)
+    (folder / "contacts.csv").write_text("id,first,last,email\n1,Ann,Lee,ann@example.com\n"
+                                         "2,Ann,Lee,ann@example.com\n3,Bo,Li,bo@example.com\n", encoding="utf-8")
+    first = CliRunner().invoke(app, [*base, "--landing", str(tmp_path / "landing")])
+    assert first.exit_code == 0 and "unified customers: 2 from 3 records" in " ".join(first.output.split()), \
+        first.output
+    dry = CliRunner().invoke(app, [*base, "--mode", "match_only"])
+    assert dry.exit_code == 0 and ": Completed in" in dry.output, dry.output
+    assert "unified customers: 2 from 3 records" in " ".join(dry.output.split())
+    lake = tmp_path / "lake"
+    runtime = build_runtime(Settings.from_mapping({"C360_LAKE_KIND": "local", "C360_LAKE_ROOT": str(lake)}))
+    runs = list_runs(runtime.lake)
+    assert [read_run_record(runtime.lake, r)["status"] for r in runs] == ["Skipped", "Completed", "Completed"]
+    assert current(runtime.lake)["run_id"] == runs[1]  # the dry run published nothing
+
