@@ -26,7 +26,7 @@ def _fail(message: str) -> NoReturn:
 
 @app.command()
 def demo(out: Annotated[Path, typer.Option("--out", help="Folder to write the demo into.")],
-         customers: Annotated[int, typer.Option(help="Number of real people.")] = 10_000,
+         customers: Annotated[int, typer.Option(help="Number of real people.", min=1)] = 10_000,
          seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
          activities: Annotated[bool, typer.Option(help="Also write orders and order lines.")] = True) -> None:
     """Write a seeded retail demo: four source systems, orders, lines, the config and the ground truth."""
@@ -104,8 +104,12 @@ def run(lake: LakeOption,
     runtime = build_runtime(settings)
     if config is not None:
         from shared.config import load_config
+        from shared.errors import ConfigError
 
-        load_config(config)  # fail early, with the file's own line numbers
+        try:
+            load_config(config)  # fail early, with the file's own line numbers
+        except ConfigError as exc:
+            _fail(str(exc))
         runtime.lake.write_bytes(settings.config_path, config.read_bytes())
     elif not runtime.lake.exists(settings.config_path):
         _fail(f"no config in the lake at {settings.config_path}; pass --config FILE")

@@ -113,3 +113,17 @@ def test_the_probabilistic_mode_needs_comparisons_and_blocking_keys(key: str, ex
     assert replaced == 1
     with pytest.raises(ConfigError, match=expected):
         load_config_text(text, "c360.yaml")
+
+
+def test_c360_run_refuses_a_missing_or_invalid_config_file_by_name(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(DEMO_CONFIG.replace("format: parquet", "format: excel", 1), encoding="utf-8")
+    runner = CliRunner()
+    for config, expected in ((tmp_path / "missing.yaml", "missing.yaml: cannot read config"),
+                             (bad, "bad.yaml:")):
+        result = runner.invoke(app, ["run", "--lake", str(tmp_path / "lake"), "--config", str(config)])
+        assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+        assert "error:" in result.output and expected in " ".join(result.output.split())
+    assert not (tmp_path / "lake").exists() or not any((tmp_path / "lake").rglob("c360.yaml"))
+    too_few = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--customers", "0"])
+    assert too_few.exit_code == 2 and "--customers" in too_few.output

@@ -61,7 +61,9 @@ def convert_file(lake: Lake, table: TableBase, source_path: str, output: str, qu
         else:
             with lake.open_read(source_path) as handle:
                 reader = open_reader(handle, table.format, table.csv)
-                absent = _check_mapping(reader, table, optional)
+                # JSON Lines without a record (an export of nothing that day) has no columns to check: 0 rows
+                empty = table.format == "jsonl" and not reader.columns
+                absent = [] if empty else _check_mapping(reader, table, optional)
                 with parquet_sink(lake, output, entity_schema(table)) as writer:
                     for raw in reader.batches():
                         for column in absent:

@@ -213,3 +213,12 @@ def test_json_lines_read_by_arrow_give_what_the_line_loop_gives(name: str, monke
     fast, loop = read(True), read(False)
     assert fast[0] == engine and loop[0] == "lines"
     assert fast[1:] == loop[1:]
+
+
+@pytest.mark.parametrize("data", [b"\n", b"\n  \n"], ids=["a newline", "blank lines"])
+def test_json_lines_without_a_record_is_an_empty_extract_not_a_bad_file(lake: LocalLake, data: bytes) -> None:
+    """A day with nothing to export: the demo's one-customer sources wrote such files, quarantined whole
+    for 'mapped columns missing (the file has: )'. A CSV header without rows was always fine."""
+    result, rows, quarantined = convert(lake, data, "m.jsonl", table("members"))
+    assert result.error is None and (result.rows, result.accepted) == (0, 0) and not rows and not quarantined
+    assert read_parquet(lake, "out/e.parquet").schema.names[:1] == ["SourceKey"]  # an empty, typed extract
