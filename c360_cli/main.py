@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -222,13 +224,18 @@ def status(lake: LakeOption, run_id: Annotated[str | None, typer.Argument(help="
         _fail(f"no runs in {lake}")
     published = (current(lake_port) or {}).get("run_id")
     if run_id is None:
-        table = Table(title=f"runs in {lake}")
-        for column in ("run", "status", "mode", "trigger", "started", "finished", "published"):
-            table.add_column(column)
+        # whole run ids (status RUN and rollback RUN take them; they begin with the start time, UTC) and how
+        # long each run took, in 80 columns
+        table = Table(title=f"runs in {lake}", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+        for column in ("run", "status", "mode", "trigger", "s", "live"):
+            table.add_column(column, no_wrap=True, justify="right" if column == "s" else "left")
         for rid in reversed(runs[-20:]):
             record = read_run_record(lake_port, rid)
-            table.add_row(rid, str(record.get("status")), str(record.get("mode")), str(record.get("trigger")),
-                          str(record.get("started", ""))[:19], str(record.get("finished", ""))[:19],
+            took = ""
+            if record.get("started") and record.get("finished"):
+                span = datetime.fromisoformat(record["finished"]) - datetime.fromisoformat(record["started"])
+                took = f"{span.total_seconds():.1f}"
+            table.add_row(rid, str(record.get("status")), str(record.get("mode")), str(record.get("trigger")), took,
                           "yes" if rid == published else "")
         console.print(table)
         return

@@ -299,4 +299,8 @@ def test_runs_without_new_files_rerun_on_the_published_tables_or_skip_when_there
     runs = list_runs(runtime.lake)
     assert [read_run_record(runtime.lake, r)["status"] for r in runs] == ["Skipped", "Completed", "Completed"]
     assert current(runtime.lake)["run_id"] == runs[1]  # the dry run published nothing
+    listed = CliRunner(env={"COLUMNS": "80"}).invoke(app, ["status", "--lake", str(lake)]).output.splitlines()
+    lines = {run: next((line for line in listed if line.startswith(run)), "") for run in runs}  # ids whole
+    assert lines[runs[0]].split()[1:3] == ["Skipped", "full"] and lines[runs[1]].split()[-1] == "yes"
+    assert lines[runs[2]].split()[1:3] == ["Completed", "match_only"] and max(map(len, listed)) <= 80
 
