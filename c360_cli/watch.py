@@ -18,6 +18,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from c360_cli.local import blob_created_event, post_events, running_host
+from orchestrators.starters import instance_id
 from shared.runtime import build_runtime
 from shared.settings import Settings
 
@@ -72,10 +73,18 @@ def watch(settings: Settings, stop: threading.Event, report: Callable[[str], Non
     observer.start()
     delivered = 0
     waiting: dict[Path, tuple[int, float]] = {}
+    instance, last = instance_id(runtime), None
     try:
         with running_host(settings, app) as host:
             report(f"watching {landing} (local host on {host.base_url})")
             while not stop.is_set():
+                state = host.taskhub.get(instance)  # the runs' progress and outcome, as they change
+                if state is not None and state.custom_status != last:
+                    last = state.custom_status
+                    if isinstance(last, dict) and last.get("step"):
+                        details = ", ".join(f"{k}={v}" for k, v in last.items()
+                                            if k not in ("run_id", "step") and v is not None)
+                        report(f"run {last.get('run_id') or '(starting)'}: {last['step']} {details}".rstrip())
                 try:
                     while True:
                         waiting.setdefault(changed.get(timeout=0.1), (-1, 0.0))

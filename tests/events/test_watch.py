@@ -58,9 +58,13 @@ def test_dropping_files_into_the_landing_folder_starts_runs(local_settings: Sett
         (landing / "Upserts" / "contacts-4.csv").write_text("id,first,last,email\n4,F4,L4,p4@example.com\n",
                                                             encoding="utf-8")
         wait_for(lambda: published_keys(local_settings) == {"1", "2", "3", "4"})
+        wait_for(lambda: sum(": completed customers=" in line for line in lines) == 2, 30)  # after publishing
     finally:
         stop.set()
         watcher.join(30)
     assert runs_after_first_drop == 1  # one drop, one run (the quiet period batched it)
     assert len(list_runs(build_runtime(local_settings).lake)) == 2
     assert sum("file(s) landed" in line for line in lines) >= 2
+    runs = list_runs(build_runtime(local_settings).lake)
+    for run in runs:  # each run's progress is reported, to its outcome
+        assert any(line.startswith(f"run {run}: completed customers=") for line in lines), (run, lines)
