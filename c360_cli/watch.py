@@ -19,7 +19,10 @@ from watchdog.observers import Observer
 
 from c360_cli.local import blob_created_event, post_events, running_host
 from orchestrators.starters import instance_id
-from shared.runtime import build_runtime
+from shared.lakeio import read_json
+from shared.paths import RunPaths
+from shared.runs import list_runs
+from shared.runtime import Runtime, build_runtime
 from shared.settings import Settings
 
 STABLE_SECONDS = 0.5
@@ -55,6 +58,23 @@ def _stable(path: Path, seen: dict[Path, tuple[int, float]], now: float) -> bool
     return now - previous[1] >= STABLE_SECONDS and size > 0
 
 
+def _outcome(runtime: Runtime, run: str) -> str | None:
+    """``run X: Completed — 20,060 customers (published)``, once a run has ended; else None."""
+    record = read_json(runtime.lake, RunPaths(run).record, default={})
+    status = record.get("status")
+    if status not in ("Completed", "Failed", "Skipped"):
+        return None
+    merged = read_json(runtime.lake, f"{RunPaths(run).root}/steps/merge_clusters.json", default={})
+    if status == "Failed":
+        return f"run {run}: Failed — {record.get('error')} (the last published dimension stays)"
+    if status == "Skipped":
+        waits = record.get("deferred")
+        return f"run {run}: Skipped" + (f" — {waits['files']} file(s) wait for their hour to close, until "
+                                        f"{waits['until']}" if waits else " — nothing new")
+    return (f"run {run}: Completed — {merged.get('customers', 0):,} customers"
+            f"{' (published)' if record.get('published') else ''}")
+
+
 def watch(settings: Settings, stop: threading.Event, report: Callable[[str], None] = print,
           app: object = None) -> int:
     """Run the local host and turn landing-folder changes into events until ``stop`` is set; returns the
@@ -74,17 +94,24 @@ def watch(settings: Settings, stop: threading.Event, report: Callable[[str], Non
     delivered = 0
     waiting: dict[Path, tuple[int, float]] = {}
     instance, last = instance_id(runtime), None
+    ended = set(list_runs(runtime.lake))  # runs whose outcome is known (or older than this watch)
     try:
         with running_host(settings, app) as host:
             report(f"watching {landing} (local host on {host.base_url})")
             while not stop.is_set():
-                state = host.taskhub.get(instance)  # the runs' progress and outcome, as they change
+                # progress as the orchestrator's status changes (best effort: a poll may miss a step), and each
+                # run's outcome from its record, which no poll can miss
+                state = host.taskhub.get(instance)
                 if state is not None and state.custom_status != last:
                     last = state.custom_status
-                    if isinstance(last, dict) and last.get("step"):
+                    if isinstance(last, dict) and last.get("step") not in (None, "completed", "failed"):
                         details = ", ".join(f"{k}={v}" for k, v in last.items()
                                             if k not in ("run_id", "step") and v is not None)
                         report(f"run {last.get('run_id') or '(starting)'}: {last['step']} {details}".rstrip())
+                for run in list_runs(runtime.lake)[-5:]:
+                    if run not in ended and (outcome := _outcome(runtime, run)):
+                        ended.add(run)
+                        report(outcome)
                 try:
                     while True:
                         waiting.setdefault(changed.get(timeout=0.1), (-1, 0.0))

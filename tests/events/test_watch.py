@@ -58,7 +58,7 @@ def test_dropping_files_into_the_landing_folder_starts_runs(local_settings: Sett
         (landing / "Upserts" / "contacts-4.csv").write_text("id,first,last,email\n4,F4,L4,p4@example.com\n",
                                                             encoding="utf-8")
         wait_for(lambda: published_keys(local_settings) == {"1", "2", "3", "4"})
-        wait_for(lambda: sum(": completed customers=" in line for line in lines) == 2, 30)  # after publishing
+        wait_for(lambda: sum(": Completed — " in line for line in lines) == 2, 30)  # the records, after publishing
     finally:
         stop.set()
         watcher.join(30)
@@ -66,5 +66,7 @@ def test_dropping_files_into_the_landing_folder_starts_runs(local_settings: Sett
     assert len(list_runs(build_runtime(local_settings).lake)) == 2
     assert sum("file(s) landed" in line for line in lines) >= 2
     runs = list_runs(build_runtime(local_settings).lake)
-    for run in runs:  # each run's progress is reported, to its outcome
-        assert any(line.startswith(f"run {run}: completed customers=") for line in lines), (run, lines)
+    for run, customers in zip(runs, ("3", "4"), strict=True):  # each run's outcome, once, from its record
+        assert [line for line in lines if line.startswith(f"run {run}: Completed")] == [
+            f"run {run}: Completed — {customers} customers (published)"], lines
+    assert any(line.startswith("run ") and " Completed" not in line for line in lines)  # and progress on the way
