@@ -188,6 +188,25 @@ def measure_typing(connection: duckdb.DuckDBPyConnection, source: str) -> tuple[
     return schema, {c: int(n) for c, n in zip(strings, measured, strict=True)}
 
 
+def duckdb_type(arrow_type: pa.DataType) -> str:
+    """The DuckDB type of an Arrow type (text for any other)."""
+    mapping = {pa.string(): "VARCHAR", pa.int8(): "TINYINT", pa.int16(): "SMALLINT", pa.int64(): "BIGINT",
+               pa.uint64(): "UBIGINT", pa.float64(): "DOUBLE", pa.bool_(): "BOOLEAN", pa.date32(): "DATE"}
+    if arrow_type in mapping:
+        return mapping[arrow_type]
+    if isinstance(arrow_type, pa.TimestampType):
+        return "TIMESTAMPTZ"
+    if isinstance(arrow_type, pa.Decimal128Type):
+        return f"DECIMAL({arrow_type.precision},{arrow_type.scale})"
+    return "VARCHAR"
+
+
+def empty_select(schema: pa.Schema) -> str:
+    """SQL for no rows, typed as ``schema``: where a query has nothing to read from."""
+    return ("SELECT " + ", ".join(f"NULL::{duckdb_type(f.type)} AS {quote_identifier(f.name, 'duckdb')}"
+                                  for f in schema) + " WHERE false")
+
+
 def fixed_width(arrow_type: pa.DataType) -> bool:
     """A type whose SQL column needs no length."""
     return (pa.types.is_boolean(arrow_type) or pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type)

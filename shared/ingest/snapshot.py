@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.config.model import TableBase
-from shared.duck import copy_to_lake, lake_duckdb, lake_file, parquet_source
+from shared.duck import copy_to_lake, empty_select, lake_duckdb, lake_file, parquet_source
 from shared.ingest.coerce import entity_schema
 from shared.names import Col
 from shared.ports import Lake
@@ -74,8 +74,7 @@ def build_snapshot(lake: Lake, table: TableBase, previous: str | None, parts: li
             con.execute(f"CREATE TEMP VIEW base AS SELECT {select} FROM {parquet_source(lake, [previous])}")
         else:
             dup_rows = []
-            empty = ", ".join(f"NULL::{_duck_type(f.type)} AS {_q(f.name)}" for f in entity_schema(table))
-            con.execute(f"CREATE TEMP VIEW base AS SELECT {empty} WHERE false")
+            con.execute(f"CREATE TEMP VIEW base AS {empty_select(entity_schema(table))}")
         current = "base"
         for hour in sorted({p.hour or "" for p in changes}):
             in_hour = [p for p in changes if (p.hour or "") == hour]
@@ -114,17 +113,3 @@ def _apply_hour(con: object, lake: Lake, base: str, parts: list[ConvertedPart], 
         f"CREATE TEMP TABLE {name}_out AS SELECT {select} FROM {base} WHERE {key} NOT IN "
         f"(SELECT {key} FROM {name}_w) UNION ALL SELECT {select} FROM {name}_latest WHERE _op = 'U'")
     return f"{name}_out"
-
-
-def _duck_type(arrow_type: object) -> str:
-    import pyarrow as pa
-
-    mapping = {pa.string(): "VARCHAR", pa.int64(): "BIGINT", pa.float64(): "DOUBLE", pa.bool_(): "BOOLEAN",
-               pa.date32(): "DATE"}
-    if arrow_type in mapping:
-        return mapping[arrow_type]
-    if isinstance(arrow_type, pa.TimestampType):
-        return "TIMESTAMPTZ"
-    if isinstance(arrow_type, pa.Decimal128Type):
-        return f"DECIMAL({arrow_type.precision},{arrow_type.scale})"
-    return "VARCHAR"

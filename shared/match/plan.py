@@ -43,7 +43,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from shared.config.model import UnificationConfig
-from shared.duck import PARQUET, copy_to_lake, lake_duckdb, parquet_source
+from shared.duck import PARQUET, copy_to_lake, empty_select, lake_duckdb, parquet_source
 from shared.lakeio import (
     iter_parquet_batches,
     parquet_files,
@@ -359,16 +359,8 @@ def block_rows_sql(setup: MatchSetup, order: list[str], source: str, parts: int,
         semi = "" if shared is None else f" SEMI JOIN {shared} s ON b.rule = s.rule AND b.key = s.key"
         queries.insert(0, f"SELECT b.*{nulls} FROM ({own}) b{semi}")
     if not queries:  # no rule and no blocking rule: no block rows, in the block rows' schema
-        queries = [_empty_select(block_schema(setup))]
+        queries = [empty_select(block_schema(setup))]
     return f"SELECT *, (key % {parts})::INTEGER AS part FROM ({' UNION ALL '.join(queries)})"
-
-
-_DUCK_TYPES = {pa.int8(): "TINYINT", pa.int16(): "SMALLINT", pa.int64(): "BIGINT", pa.uint64(): "UBIGINT",
-               pa.string(): "VARCHAR", pa.float64(): "DOUBLE"}
-
-
-def _empty_select(schema: pa.Schema) -> str:
-    return "SELECT " + ", ".join(f"NULL::{_DUCK_TYPES[f.type]} AS {q(f.name)}" for f in schema) + " WHERE false"
 
 
 def block_keys_sql(setup: MatchSetup, order: list[str], source: str) -> str:
@@ -377,7 +369,7 @@ def block_keys_sql(setup: MatchSetup, order: list[str], source: str) -> str:
     superset of the keys that make pairs, never a subset."""
     union = " UNION ALL ".join(s.sql(source) for s in _block_selects(setup, order))
     if not union:  # no rule and no blocking rule: nothing is blocked (every record its own customer)
-        return "SELECT NULL::SMALLINT AS rule, NULL::UBIGINT AS key WHERE false"
+        return empty_select(pa.schema([("rule", pa.int16()), ("key", pa.uint64())]))
     return f"SELECT rule, key FROM ({union}) GROUP BY rule, key HAVING count(*) > 1"
 
 
