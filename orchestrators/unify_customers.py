@@ -12,6 +12,7 @@ the instance continues as new for exactly one follow-up run.
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -54,6 +55,12 @@ def _status(run_id: str | None, step: str, **extra: Any) -> dict[str, Any]:
     return {"run_id": run_id, "step": step, **extra}
 
 
+def _all(context: df.DurableOrchestrationContext, tasks: list[Any]) -> Generator[Any, Any, list[Any]]:
+    """Every task's result (``yield from``): a fan-out of no task at all yields nothing and returns [] — the
+    SDK's ``task_all([])`` yields None, and a full or dry run without new files converts none."""
+    return list((yield context.task_all(tasks))) if tasks else []
+
+
 @bp.orchestration_trigger(context_name="context", orchestration=ORCHESTRATOR)
 def unify_customers(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
     request = RunRequest.from_dict(context.get_input() or {})
@@ -86,11 +93,8 @@ def unify_customers(context: df.DurableOrchestrationContext):  # type: ignore[no
             summary = RunSummary.from_dict((yield call(Activity.FINISH_RUN, FinishInput(run_id, "Skipped"))))
         else:
             context.set_custom_status(_status(run_id, "converting", files=len(plan.files)))
-            # no file to convert in a full or dry run over what is already in the lake: no task at all (the SDK's
-            # task_all of an empty list yields None, not [])
-            conversions = [call(Activity.CONVERT_SOURCE_FILE, ConvertInput(run_id, f)) for f in plan.files]
-            converted = [ConvertResult.from_dict(r) for r in ((yield context.task_all(conversions)) if conversions
-                                                              else [])]
+            converted = [ConvertResult.from_dict(r) for r in (yield from _all(context, [
+                call(Activity.CONVERT_SOURCE_FILE, ConvertInput(run_id, f)) for f in plan.files]))]
             context.set_custom_status(_status(run_id, "applying changes", files=len(converted),
                                               quarantined_files=sum(1 for c in converted if c.error)))
             applied = ApplyResult.from_dict((yield call(Activity.APPLY_SOURCE_CHANGES,
@@ -98,8 +102,7 @@ def unify_customers(context: df.DurableOrchestrationContext):  # type: ignore[no
             match_plan = MatchPlan.from_dict((yield call(Activity.PLAN_MATCH_PARTITIONS, applied)))
             context.set_custom_status(_status(run_id, "normalizing", records=match_plan.records,
                                               slices=len(match_plan.slices)))
-            if match_plan.slices:
-                yield context.task_all([call(Activity.WRITE_FEATURES, s) for s in match_plan.slices])
+            yield from _all(context, [call(Activity.WRITE_FEATURES, s) for s in match_plan.slices])
             context.set_custom_status(_status(run_id, "training", records=match_plan.records))
             # the block rows need the shared keys and term frequencies, not the model: they start as soon as
             # the keys are counted, and training goes on beside them (scoring waits for both)
@@ -113,8 +116,8 @@ def unify_customers(context: df.DurableOrchestrationContext):  # type: ignore[no
             partitions = match_plan.partitions(written)
             context.set_custom_status(_status(run_id, "matching", records=match_plan.records,
                                               partitions=len(partitions)))
-            scoring = [call(Activity.MATCH_PARTITION, p) for p in partitions]
-            matches = [MatchResult.from_dict(r) for r in ((yield context.task_all(scoring)) if scoring else [])]
+            matches = [MatchResult.from_dict(r) for r in (yield from _all(context, [
+                call(Activity.MATCH_PARTITION, p) for p in partitions]))]
             context.set_custom_status(_status(run_id, "merging", pairs=sum(m.matched_pairs for m in matches)))
             merge = MergeInput(run_id, tuple(matches), request.mode == "match_only")
             merged = MergeResult.from_dict((yield call(Activity.MERGE_CLUSTERS, merge)))
