@@ -128,6 +128,11 @@ class Followed:
     seconds: float
 
 
+def status_details(status: dict[str, Any]) -> str:
+    """An orchestrator status's figures as ``key=value, …`` (its run id and step apart)."""
+    return ", ".join(f"{k}={v}" for k, v in status.items() if k not in ("run_id", "step") and v is not None)
+
+
 def follow(host: LocalFunctionHost, instance: str, on_status: Callable[[Any], None] = lambda _: None,
            timeout: float = 24 * 3600, until: Callable[[Any], bool] = lambda _: False) -> Followed:
     """Wait for an instance (through continue-as-new follow-ups) to finish, reporting status changes; or

@@ -73,9 +73,10 @@ def schema(out: Annotated[Path, typer.Option("--out", help="Where to write the J
 
 
 def _print_status(status: Any) -> None:
+    from c360_cli.local import status_details
+
     if isinstance(status, dict):
-        details = ", ".join(f"{k}={v}" for k, v in status.items() if k not in ("run_id", "step") and v is not None)
-        console.print(f"  [cyan]{status.get('step')}[/cyan] {details}")
+        console.print(f"  [cyan]{status.get('step')}[/cyan] {status_details(status)}")
 
 
 @app.command()
@@ -133,11 +134,10 @@ def run(lake: LakeOption,
         raise typer.Exit(1)
 
 
-WAITING_FOR_AN_HOUR = "waiting for an incremental hour to close"
-
-
 def _waits_for_an_hour(status: Any) -> bool:
-    return isinstance(status, dict) and status.get("step") == WAITING_FOR_AN_HOUR
+    from shared.names import WAITING_FOR_HOUR
+
+    return isinstance(status, dict) and status.get("step") == WAITING_FOR_HOUR
 
 
 def _start_http(host: Any, mode: str, since: str | None = None) -> None:
@@ -160,6 +160,7 @@ def _start_http(host: Any, mode: str, since: str | None = None) -> None:
 
 
 def _summarise(runtime: Any, result: Any) -> bool:
+    from shared.names import RUN_ENDED
     from shared.runs import current, read_run_record
 
     status = result.custom_status or {}
@@ -167,8 +168,7 @@ def _summarise(runtime: Any, result: Any) -> bool:
     waiting = _waits_for_an_hour(status)
     # the run's own status (Completed, Skipped, Failed); while it waits for an hour the instance runs on
     record = read_run_record(runtime.lake, run_id) if run_id else {}
-    outcome = str(record["status"]) if record.get("status") in ("Completed", "Skipped", "Failed") \
-        else str(result.status)
+    outcome = str(record["status"]) if record.get("status") in RUN_ENDED else str(result.status)
     good = outcome in ("Completed", "Skipped")
     colour = "green" if good else "red"
     console.print(f"[{colour}]run {run_id}: {outcome}[/{colour}] in {result.seconds:.1f} s")

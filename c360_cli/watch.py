@@ -17,9 +17,10 @@ from pathlib import Path
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from c360_cli.local import blob_created_event, post_events, running_host
+from c360_cli.local import blob_created_event, post_events, running_host, status_details
 from orchestrators.starters import instance_id
 from shared.lakeio import read_json
+from shared.names import RUN_ENDED
 from shared.paths import RunPaths
 from shared.runs import list_runs
 from shared.runtime import Runtime, build_runtime
@@ -62,7 +63,7 @@ def _outcome(runtime: Runtime, run: str) -> str | None:
     """``run X: Completed — 20,060 customers (published)``, once a run has ended; else None."""
     record = read_json(runtime.lake, RunPaths(run).record, default={})
     status = record.get("status")
-    if status not in ("Completed", "Failed", "Skipped"):
+    if status not in RUN_ENDED:
         return None
     merged = read_json(runtime.lake, f"{RunPaths(run).root}/steps/merge_clusters.json", default={})
     if status == "Failed":
@@ -105,9 +106,8 @@ def watch(settings: Settings, stop: threading.Event, report: Callable[[str], Non
                 if state is not None and state.custom_status != last:
                     last = state.custom_status
                     if isinstance(last, dict) and last.get("step") not in (None, "completed", "failed"):
-                        details = ", ".join(f"{k}={v}" for k, v in last.items()
-                                            if k not in ("run_id", "step") and v is not None)
-                        report(f"run {last.get('run_id') or '(starting)'}: {last['step']} {details}".rstrip())
+                        report(f"run {last.get('run_id') or '(starting)'}: {last['step']} "
+                               f"{status_details(last)}".rstrip())
                 for run in list_runs(runtime.lake)[-5:]:
                     if run not in ended and (outcome := _outcome(runtime, run)):
                         ended.add(run)

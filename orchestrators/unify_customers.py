@@ -18,7 +18,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from shared.names import ORCHESTRATOR, Activity, Enrichment, ExportPart, Lineage
+from shared.names import ORCHESTRATOR, WAITING_FOR_HOUR, Activity, Enrichment, ExportPart, Lineage
 from shared.payloads import (
     ApplyInput,
     ApplyResult,
@@ -162,7 +162,7 @@ def unify_customers(context: df.DurableOrchestrationContext):  # type: ignore[no
     landed_meanwhile = summary.pending_files - plan.deferred_files
     if request.mode != "match_only" and (landed_meanwhile > 0 or plan.recheck_at):  # a dry run leaves files pending
         if landed_meanwhile <= 0 and plan.recheck_at:  # wait for the open incremental hour to close
-            context.set_custom_status(_status(run_id, "waiting for an incremental hour to close",
+            context.set_custom_status(_status(run_id, WAITING_FOR_HOUR,
                                               files=plan.deferred_files, until=plan.recheck_at))
             yield context.create_timer(max(datetime.fromisoformat(plan.recheck_at), context.current_utc_datetime))
         context.continue_as_new(RunRequest(mode="incremental", trigger="follow-up", retry=request.retry,

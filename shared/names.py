@@ -8,6 +8,10 @@ from __future__ import annotations
 from enum import StrEnum
 
 ORCHESTRATOR = "unify_customers"
+# the orchestrator's status step while files of an open incremental hour wait (``c360 run`` leaves on it)
+WAITING_FOR_HOUR = "waiting for an incremental hour to close"
+# the statuses a run record ends in
+RUN_ENDED = ("Completed", "Skipped", "Failed")
 
 
 class Activity(StrEnum):
