@@ -13,11 +13,10 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from shared.config.model import UnificationConfig
 from shared.duck import lake_duckdb, parquet_source
-from shared.lakeio import read_json, read_parquet
+from shared.lakeio import read_json
 from shared.match.comparisons import NULL_LEVEL, comparison_levels
 from shared.match.fellegi_sunter import FsModel, comparison_weight, probability
 from shared.match.partition import MAX_BLOCK, exception_fires
@@ -94,15 +93,15 @@ def _count(con: duckdb.DuckDBPyConnection, tables: list[int], conditions: list[t
     return int(con.execute(f"SELECT count(*) FROM features WHERE {where}", [v for _, v in conditions]).fetchall()[0][0])
 
 
-def _term_frequency(lake: Lake, paths: RunPaths, column: str, value: Any) -> float | None:
+def _term_frequency(con: duckdb.DuckDBPyConnection, lake: Lake, paths: RunPaths, column: str,
+                    value: Any) -> float | None:
     """The share of records holding ``value`` in the run's term frequencies of ``column`` (the frequency the
     partitions adjusted an exact agreement by); None where the run kept none."""
     path = paths.match_term_frequencies(column)
     if value is None or not lake.exists(path):
         return None
-    table = read_parquet(lake, path)
-    found = table.filter(pc.equal(table.column("v"), value)).column("f").to_pylist()
-    return float(found[0]) if found else None
+    found = con.execute(f"SELECT f FROM {parquet_source(lake, [path])} WHERE v = ? LIMIT 1", [value]).fetchone()
+    return None if found is None else float(found[0])
 
 
 def _rule_uncompared(con: duckdb.DuckDBPyConnection, rule: CompiledRule, order: list[str], a: dict[str, Any],
@@ -202,7 +201,7 @@ def _explain(con: duckdb.DuckDBPyConnection, lake: Lake, config: UnificationConf
             column = comparison.feature.column
             level = int(comparison_levels(comparison.kind, pa.array([a.get(column)], pa.string()),
                                           pa.array([b.get(column)], pa.string()))[0])
-            frequency = _term_frequency(lake, paths, column, a.get(column)) \
+            frequency = _term_frequency(con, lake, paths, column, a.get(column)) \
                 if comparison.term_frequency and level == 0 else None
             weight = float(comparison_weight(model, i, np.asarray([level]),
                                              np.asarray([np.nan if frequency is None else frequency]), weights)[0])
