@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner, Result
 
 from c360_cli.local import blob_created_event, follow, post_events, running_host
+from c360_cli.main import app
 from local_host import LocalFunctionHost
 from orchestrators.starters import instance_id
 from shared import ledger
@@ -185,45 +187,41 @@ def test_a_file_of_the_open_hour_waits_for_the_hour_to_close_then_runs(local_set
     assert customers(runtime) == 1 and not ledger.pending(runtime.lake)
 
 
+def c360_run(tmp_path: Path, *options: str) -> Result:
+    """``c360 run`` on ``tmp_path/lake`` with the arrivals config, no quiet period and one worker."""
+    config = tmp_path / "c360.yaml"
+    config.write_text(CONFIG, encoding="utf-8")
+    return CliRunner().invoke(app, ["run", "--lake", str(tmp_path / "lake"), "--config", str(config), "--quiet", "0",
+                                    "--workers", "1", *options])
+
+
+def lake_runtime(tmp_path: Path) -> Runtime:
+    return build_runtime(Settings.from_mapping({"C360_LAKE_KIND": "local", "C360_LAKE_ROOT": str(tmp_path / "lake")}))
+
+
 def test_c360_run_reports_files_of_the_open_hour_and_leaves_them_pending(tmp_path: Path) -> None:
     """The CLI does not sit on the orchestrator's timer until the hour closes: it says which run ended, how
     many files wait and until when, and exits; the files stay pending for the next run."""
-    from typer.testing import CliRunner
-
-    from c360_cli.main import app
-
-    config = tmp_path / "c360.yaml"
-    config.write_text(CONFIG, encoding="utf-8")
     hour = open_hour()
     folder = tmp_path / "landing" / "crm" / "IncrementalData" / f"{hour:%Y/%m/%d/%H}" / "Upserts"
     folder.mkdir(parents=True)
     (folder / "open.csv").write_text("id,first,last,email\n1,Ann,Open,ann@example.com\n", encoding="utf-8")
-    lake = tmp_path / "lake"
-    result = CliRunner().invoke(app, ["run", "--lake", str(lake), "--config", str(config), "--landing",
-                                      str(tmp_path / "landing"), "--quiet", "0", "--workers", "1"])
+    result = c360_run(tmp_path, "--landing", str(tmp_path / "landing"))
     assert result.exit_code == 0, result.output
     output = " ".join(result.output.split())
     assert ": Skipped in" in output and "1 file(s) wait for their incremental hour to close" in output
     until = (hour + timedelta(hours=1, seconds=5)).isoformat()
     assert f"the next run after {until} takes them" in output
-    runtime = build_runtime(Settings.from_mapping({"C360_LAKE_KIND": "local", "C360_LAKE_ROOT": str(lake)}))
-    assert [e.path for e in ledger.pending(runtime.lake)] == [
+    assert [e.path for e in ledger.pending(lake_runtime(tmp_path).lake)] == [
         f"landing/crm/IncrementalData/{hour:%Y/%m/%d/%H}/Upserts/open.csv"]
 
 
 def test_c360_run_names_a_file_quarantined_whole(tmp_path: Path) -> None:
-    from typer.testing import CliRunner
-
-    from c360_cli.main import app
-
-    config = tmp_path / "c360.yaml"
-    config.write_text(CONFIG, encoding="utf-8")
     folder = tmp_path / "landing" / "crm" / "FullData"
     folder.mkdir(parents=True)
     (folder / "good.csv").write_text("id,first,last,email\n1,Ann,Lee,ann@example.com\n", encoding="utf-8")
     (folder / "short.csv").write_text("id,first\n2,Bo\n", encoding="utf-8")
-    result = CliRunner().invoke(app, ["run", "--lake", str(tmp_path / "lake"), "--config", str(config), "--landing",
-                                      str(tmp_path / "landing"), "--quiet", "0", "--workers", "1"])
+    result = c360_run(tmp_path, "--landing", str(tmp_path / "landing"))
     assert result.exit_code == 0, result.output
     output = " ".join(result.output.split())
     assert ("file quarantined whole: landing/crm/FullData/short.csv: MappingError: mapped column(s) missing from "
@@ -253,20 +251,13 @@ def test_a_file_in_no_configured_folder_is_refused_with_a_warning(local_settings
 
 
 def test_c360_run_full_since_takes_a_date_and_a_refused_request_names_why(tmp_path: Path) -> None:
-    from typer.testing import CliRunner
-
-    from c360_cli.main import app
-
-    config = tmp_path / "c360.yaml"
-    config.write_text(CONFIG, encoding="utf-8")
     folder = tmp_path / "landing" / "crm" / "FullData"
     folder.mkdir(parents=True)
     (folder / "contacts.csv").write_text("id,first,last,email\n1,Ann,Lee,ann@example.com\n", encoding="utf-8")
-    base = ["run", "--lake", str(tmp_path / "lake"), "--config", str(config), "--quiet", "0", "--workers", "1"]
-    refused = CliRunner().invoke(app, [*base, "--landing", str(tmp_path / "landing"), "--mode", "full_since"])
+    refused = c360_run(tmp_path, "--landing", str(tmp_path / "landing"), "--mode", "full_since")
     assert refused.exit_code == 2 and "Traceback" not in refused.output, refused.output
     assert "the run was not started (400): mode full_since needs `since`" in " ".join(refused.output.split())
-    started = CliRunner().invoke(app, [*base, "--mode", "full_since", "--since", "2026-01-01"])
+    started = c360_run(tmp_path, "--mode", "full_since", "--since", "2026-01-01")
     assert started.exit_code == 0, started.output
     assert ": Completed in" in started.output and "unified customers: 1 from 1 records" in started.output
 
@@ -275,31 +266,24 @@ def test_runs_without_new_files_rerun_on_the_published_tables_or_skip_when_there
     """A dry run (match_only) to try a config change lands nothing: it reruns on the published tables — it
     failed, the SDK's task_all of no conversions yielding None. Before anything is published, a full run
     without files has no tables to run on: it is skipped (it failed in the merge)."""
-    from typer.testing import CliRunner
-
-    from c360_cli.main import app
-
-    config = tmp_path / "c360.yaml"
-    config.write_text(CONFIG, encoding="utf-8")
-    base = ["run", "--lake", str(tmp_path / "lake"), "--config", str(config), "--quiet", "0", "--workers", "1"]
-    empty = CliRunner().invoke(app, [*base, "--mode", "full"])
+    empty = c360_run(tmp_path, "--mode", "full")
     assert empty.exit_code == 0 and ": Skipped in" in empty.output, empty.output
     folder = tmp_path / "landing" / "crm" / "FullData"
     folder.mkdir(parents=True)
     (folder / "contacts.csv").write_text("id,first,last,email\n1,Ann,Lee,ann@example.com\n"
                                          "2,Ann,Lee,ann@example.com\n3,Bo,Li,bo@example.com\n", encoding="utf-8")
-    first = CliRunner().invoke(app, [*base, "--landing", str(tmp_path / "landing")])
+    first = c360_run(tmp_path, "--landing", str(tmp_path / "landing"))
     assert first.exit_code == 0 and "unified customers: 2 from 3 records" in " ".join(first.output.split()), \
         first.output
-    dry = CliRunner().invoke(app, [*base, "--mode", "match_only"])
+    dry = c360_run(tmp_path, "--mode", "match_only")
     assert dry.exit_code == 0 and ": Completed in" in dry.output, dry.output
     assert "unified customers: 2 from 3 records" in " ".join(dry.output.split())
-    lake = tmp_path / "lake"
-    runtime = build_runtime(Settings.from_mapping({"C360_LAKE_KIND": "local", "C360_LAKE_ROOT": str(lake)}))
+    runtime = lake_runtime(tmp_path)
     runs = list_runs(runtime.lake)
     assert [read_run_record(runtime.lake, r)["status"] for r in runs] == ["Skipped", "Completed", "Completed"]
     assert current(runtime.lake)["run_id"] == runs[1]  # the dry run published nothing
-    listed = CliRunner(env={"COLUMNS": "80"}).invoke(app, ["status", "--lake", str(lake)]).output.splitlines()
+    status = CliRunner(env={"COLUMNS": "80"}).invoke(app, ["status", "--lake", str(tmp_path / "lake")])
+    listed = status.output.splitlines()
     lines = {run: next((line for line in listed if line.startswith(run)), "") for run in runs}  # ids whole
     assert lines[runs[0]].split()[1:3] == ["Skipped", "full"] and lines[runs[1]].split()[-1] == "yes"
     assert lines[runs[2]].split()[1:3] == ["Completed", "match_only"] and max(map(len, listed)) <= 80
