@@ -80,11 +80,9 @@ def export_part(lake: Lake, config: UnificationConfig, run_id: str, part: Export
             for name, path, joins in enrichment_tables:
                 if joins or not lake.exists(path):
                     continue
-                select = f"SELECT * FROM {parquet_source(lake, [path])}"
-                if name == UNIFIED_ACTIVITY:
-                    select = (f"SELECT *, coalesce(year({q(Col.ACTIVITY_TIME)}), 0)::INTEGER AS {ACTIVITY_YEAR} "
-                              f"FROM {parquet_source(lake, [path])}")
-                copy(name, select, PARTITIONS.get(name, ()))
+                year = (f", coalesce(year({q(Col.ACTIVITY_TIME)}), 0)::INTEGER AS {ACTIVITY_YEAR}"
+                        if name == UNIFIED_ACTIVITY else "")
+                copy(name, f"SELECT *{year} FROM {parquet_source(lake, [path])}", PARTITIONS.get(name, ()))
         csv = [name for name in written if name != HISTORY] if config.export.ci_csv else []
         for name in csv:
             _write_ci_csv(con, lake, paths, name, written[name][0])
