@@ -28,7 +28,12 @@ class SourceFileError(C360Error):
 
 
 class MappingError(C360Error):
-    """A mapped column is missing from a source file: the source's mapping must be fixed."""
+    """A mapped column is missing from a source file, or holds no single values: the source's mapping (or the
+    extract) must be fixed. ``fields`` names the columns at fault."""
+
+    def __init__(self, message: str, fields: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.fields = fields
 
 
 class SqlEndpointError(C360Error):

@@ -203,9 +203,18 @@ def coerce_batch(raw: RawBatch, table: TableBase, source_file: str) -> CoercedBa
     key, missing_key = source_keys(batch, table.key_columns())
     for i in np.flatnonzero(missing_key):
         problems[int(i)].append(("+".join(table.key_columns()), "null or missing primary key"))
+    read = dict.fromkeys([*table.key_columns(), *(t.source for t in target_columns(table)),
+                          *([table.recency] if table.recency else [])])
+    for column in read:  # a JSON object or list where one value belongs
+        if column in raw.nested:
+            for i in np.flatnonzero(raw.nested[column]):
+                value = batch.column(column)[int(i)].as_py()
+                problems[int(i)].append((column, f"a JSON object or list, not a single value: {value[:60]!r}"))
     columns: dict[str, pa.Array] = {}
     for target in target_columns(table):
         typed, bad, reason = convert_column(batch.column(target.source).combine_chunks(), target.data_type)
+        if target.source in raw.nested:  # said once, above
+            bad = bad & ~raw.nested[target.source]
         for i in np.flatnonzero(bad):
             value = batch.column(target.source)[int(i)].as_py()
             problems[int(i)].append((target.source, f"{reason}: {str(value)[:60]!r}"))

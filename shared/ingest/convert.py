@@ -8,7 +8,7 @@ quarantined`` for every file (repeated keys are resolved when the table snapshot
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pyarrow as pa
 
@@ -16,7 +16,7 @@ from shared.config.model import TableBase
 from shared.errors import LakeNotFound, MappingError, SourceFileError, is_transient
 from shared.ingest.cdm_source import read_cdm_entity
 from shared.ingest.coerce import coerce_batch, entity_schema
-from shared.ingest.readers import RawBatch, Reader, Rejected, open_reader
+from shared.ingest.readers import Reader, Rejected, open_reader
 from shared.lakeio import parquet_sink, write_parquet
 from shared.ports import Lake
 
@@ -40,7 +40,11 @@ def _check_mapping(reader: Reader, table: TableBase, optional: frozenset[str] = 
     missing = sorted(wanted - set(reader.columns) - optional)
     if missing:
         raise MappingError(f"mapped column(s) missing from the file: {', '.join(missing)} "
-                           f"(the file has: {', '.join(reader.columns[:30])})")
+                           f"(the file has: {', '.join(reader.columns[:30])})", tuple(missing))
+    nested = sorted(wanted & set(reader.nested))
+    if nested:
+        raise MappingError("mapped column(s) of nested values, not one value per row: "
+                           + ", ".join(f"{c} ({reader.nested[c]})" for c in nested), tuple(nested))
     return sorted((wanted & optional) - set(reader.columns))
 
 
@@ -67,13 +71,14 @@ def convert_file(lake: Lake, table: TableBase, source_path: str, output: str, qu
                 with parquet_sink(lake, output, entity_schema(table)) as writer:
                     for raw in reader.batches():
                         for column in absent:
-                            raw = RawBatch(raw.table.append_column(column, pa.nulls(raw.table.num_rows, pa.string())),
-                                           raw.rows)
+                            raw = replace(raw, table=raw.table.append_column(
+                                column, pa.nulls(raw.table.num_rows, pa.string())))
                         coerced = coerce_batch(raw, table, source_path)
                         writer.write_table(coerced.table)
                         accepted += coerced.table.num_rows
                         rejected_all.extend(coerced.rejected)
-                rejected_all = reader.rejected + rejected_all
+                # in the file's order: rows the reader could not read beside rows that did not convert
+                rejected_all = sorted(reader.rejected + rejected_all, key=lambda r: r.row or 0)
     except Exception as exc:
         if is_transient(exc):  # storage hiccups are retried by the activity, not quarantined
             raise
@@ -83,7 +88,8 @@ def convert_file(lake: Lake, table: TableBase, source_path: str, output: str, qu
             log.exception("unexpected error converting %s; the file is quarantined", source_path)
         log.warning("file quarantined whole: %s (%s)", source_path, reason)
         lake.delete(output)
-        write_parquet(lake, quarantine, _quarantine_table(source_path, [Rejected(None, reason, "", None)]))
+        fields = ", ".join(exc.fields) if isinstance(exc, MappingError) and exc.fields else None
+        write_parquet(lake, quarantine, _quarantine_table(source_path, [Rejected(None, reason, "", fields)]))
         return Conversion(rows=0, accepted=0, quarantined=0, error=reason)
     if rejected_all:
         write_parquet(lake, quarantine, _quarantine_table(source_path, rejected_all))

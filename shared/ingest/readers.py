@@ -46,13 +46,18 @@ class Rejected:
 class RawBatch:
     table: pa.Table
     rows: np.ndarray  # int64 row numbers (1-based, data rows; the header is not counted)
+    # per column, the rows whose value was a JSON object or list (JSON Lines; kept as JSON text): such a
+    # value is no single value of a mapped attribute, so conversion rejects it there
+    nested: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass
 class Reader:
-    """Base: ``columns`` are known after construction; ``rejected`` fills while iterating."""
+    """Base: ``columns`` are known after construction; ``rejected`` fills while iterating. ``nested``: columns
+    whose type holds no single value per row (a Parquet struct, list or map), with their type."""
 
     columns: list[str] = field(default_factory=list)
+    nested: dict[str, str] = field(default_factory=dict)
     rejected: list[Rejected] = field(default_factory=list)
     encoding: str | None = None
     delimiter: str | None = None
@@ -188,6 +193,7 @@ class ParquetReader(Reader):
         except (pa.ArrowInvalid, OSError) as exc:
             raise SourceFileError(f"not a readable Parquet file: {exc}") from exc
         self.columns = list(self._file.schema_arrow.names)
+        self.nested = {f.name: str(f.type) for f in self._file.schema_arrow if pa.types.is_nested(f.type)}
         self._batch_rows = batch_rows
 
     def batches(self) -> Iterator[RawBatch]:
@@ -201,7 +207,8 @@ class ParquetReader(Reader):
 
 
 class JsonLinesReader(Reader):
-    """One JSON object per line; nested values are kept as JSON text.
+    """One JSON object per line; nested values are kept as JSON text (``RawBatch.nested`` marks them: in a
+    mapped column conversion rejects them, naming the field).
 
     A file whose values are all strings or null, in UTF-8 without blank lines (the usual extract), is read
     by Arrow's JSON reader, in C++: a first pass checks that it reads the file as the line loop would, a
@@ -316,7 +323,10 @@ class JsonLinesReader(Reader):
             return str(value)
 
         columns = {c: pa.array([as_text(r.get(c)) for r in records], pa.string()) for c in self.columns}
-        return RawBatch(pa.table(columns), np.asarray(rows, dtype=np.int64))
+        nested = {c: mask for c in self.columns
+                  if (mask := np.fromiter((isinstance(r.get(c), (dict, list)) for r in records), bool,
+                                          len(records))).any()}
+        return RawBatch(pa.table(columns), np.asarray(rows, dtype=np.int64), nested)
 
 
 def open_reader(handle: IO[bytes], file_format: str, csv_options: CsvOptions) -> Reader:

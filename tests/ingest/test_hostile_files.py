@@ -137,10 +137,38 @@ def test_json_lines_that_are_not_objects_are_quarantined(lake: LocalLake) -> Non
     lines = ['{"id": "1", "first": "Ann", "points": 3}', '[1, 2, 3]', '"just text"', '{"id": "2", "first": "Bo",',
              '{"id": "3", "first": {"nested": true}, "points": "7"}']
     _result, rows, quarantined = convert(lake, "\n".join(lines).encode(), "m.jsonl", table("members"))
-    assert [r["SourceKey"] for r in rows] == ["1", "3"]
-    assert rows[1]["FirstName"] == '{"nested": true}' and rows[1]["points"] == 7
+    assert [r["SourceKey"] for r in rows] == ["1"]
+    assert [q["Row"] for q in quarantined] == [2, 3, 4, 5]  # in the file's order
     reasons = {q["Row"]: q["Reason"] for q in quarantined}
     assert "list, not an object" in reasons[2] and "str, not an object" in reasons[3] and "not valid JSON" in reasons[4]
+
+
+def test_a_json_object_or_list_where_a_mapped_value_belongs_is_quarantined_naming_its_field(lake: LocalLake) -> None:
+    """Kept as JSON text, ``{"given": "Ann"}`` would become a first name; unmapped nested fields stay as text."""
+    lines = ['{"id": "1", "first": {"given": "Ann"}, "points": 3, "tags": ["vip"]}',
+             '{"id": "2", "first": "Bo", "points": [4], "extra": {"a": 1}}',
+             '{"id": {"n": 3}, "first": ["Cy"], "points": "x"}',
+             '{"id": "4", "first": "Di", "points": null, "tags": {"t": 1}}']
+    _result, rows, quarantined = convert(lake, "\n".join(lines).encode(), "m.jsonl", table("members"))
+    assert [(r["SourceKey"], r["FirstName"]) for r in rows] == [("4", "Di")]
+    by_row = {q["Row"]: q for q in quarantined}
+    assert by_row[1]["Field"] == "first"
+    assert by_row[1]["Reason"] == """a JSON object or list, not a single value: '{"given": "Ann"}'"""
+    assert by_row[2]["Field"] == "points" and by_row[2]["Reason"].startswith("a JSON object or list")
+    assert by_row[3]["Field"] == "id, first, points"  # the key and the name nested, the points not a number
+    assert "points: not an integer: 'x'" in by_row[3]["Reason"]
+    assert json.loads(by_row[1]["RawRow"])["first"] == '{"given": "Ann"}'
+
+
+def test_a_parquet_column_of_structs_or_lists_that_is_mapped_is_named_for_the_whole_file(lake: LocalLake) -> None:
+    buffer = io.BytesIO()
+    pq.write_table(pa.table({"id": ["1"], "first": pa.array([{"given": "Ann"}]), "points": pa.array([[1, 2]]),
+                             "tags": pa.array([["vip"]])}), buffer)
+    result, rows, quarantined = convert(lake, buffer.getvalue(), "m.parquet", table("members", format="parquet"))
+    assert not rows and result.error is not None
+    assert "nested values" in result.error and "first (struct<given: string>)" in result.error
+    assert "points (list<element: int64>)" in result.error and "tags" not in result.error
+    assert quarantined[0]["Field"] == "first, points"
 
 
 def test_null_keys_and_wrong_types_are_quarantined_naming_the_field(lake: LocalLake) -> None:
@@ -165,7 +193,7 @@ def test_schema_drift_missing_mapped_column_is_a_clear_error_for_the_file(lake: 
     data = b"id,first,last,birth,points,vip\n1,Ann,Lee,,1,\n"
     result, rows, quarantined = convert(lake, data)
     assert result.error and "missing" in result.error and "email" in result.error and not rows
-    assert "MappingError" in quarantined[0]["Reason"]
+    assert "MappingError" in quarantined[0]["Reason"] and quarantined[0]["Field"] == "email"
 
 
 def test_headerless_csv_with_configured_column_names(lake: LocalLake) -> None:
