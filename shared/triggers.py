@@ -10,7 +10,7 @@ from shared import ledger
 from shared.config import load_config_text
 from shared.errors import ConfigError, LakeNotFound
 from shared.events import BlobEvent, accept_blob_created
-from shared.ingest.landing import classify
+from shared.ingest.landing import Ignored, resolve
 from shared.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -35,11 +35,11 @@ def admit_blob_created(event: BlobEvent, runtime: Runtime, now: datetime) -> Adm
     except (LakeNotFound, ConfigError) as exc:
         log.error("event %s: cannot load the unification config: %s", event.id, exc)
         return Admission(False, f"config unavailable: {exc}", verdict.path)
-    landed = classify(verdict.path, runtime.settings.landing_prefix, config)
-    if landed is None:  # a misplaced extract: the config's landing folders or the IncrementalData layout
-        log.warning("event %s: %s lands in no configured table's folder (or not in its FullData/IncrementalData "
-                    "layout); ignored", event.id, verdict.path)
-        return Admission(False, "no configured table lands files there", verdict.path)
+    landed = resolve(verdict.path, runtime.settings.landing_prefix, config)
+    if isinstance(landed, Ignored):  # a misplaced extract (warned), or a marker file beside the data
+        log.log(logging.INFO if landed.marker else logging.WARNING, "event %s: %s is ignored: %s",
+                event.id, verdict.path, landed.reason)
+        return Admission(False, landed.reason, verdict.path)
     try:
         item = runtime.lake.info(verdict.path)
     except LakeNotFound:

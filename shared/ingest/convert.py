@@ -7,8 +7,13 @@ quarantined`` for every file (repeated keys are resolved when the table snapshot
 
 from __future__ import annotations
 
+import gzip
 import logging
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from typing import IO
 
 import pyarrow as pa
 
@@ -16,6 +21,7 @@ from shared.config.model import TableBase
 from shared.errors import LakeNotFound, MappingError, SourceFileError, is_transient
 from shared.ingest.cdm_source import read_cdm_entity
 from shared.ingest.coerce import coerce_batch, entity_schema
+from shared.ingest.landing import GZIP_SUFFIX
 from shared.ingest.readers import Reader, Rejected, open_reader
 from shared.lakeio import parquet_sink, write_parquet
 from shared.ports import Lake
@@ -48,6 +54,19 @@ def _check_mapping(reader: Reader, table: TableBase, optional: frozenset[str] = 
     return sorted((wanted & optional) - set(reader.columns))
 
 
+@contextmanager
+def _decompressed(handle: IO[bytes], path: str) -> Iterator[IO[bytes]]:
+    """The file's bytes: a ``.gz`` extract is read through gzip (streaming; a rewind decompresses again)."""
+    if not path.lower().endswith(GZIP_SUFFIX):
+        yield handle
+        return
+    with gzip.GzipFile(fileobj=handle, mode="rb") as unpacked:
+        try:
+            yield unpacked
+        except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+            raise SourceFileError(f"not a readable gzip file: {exc}") from exc
+
+
 def _quarantine_table(source: str, rejected: list[Rejected]) -> pa.Table:
     return pa.table({"SourceFile": [source] * len(rejected), "Row": [r.row for r in rejected],
                      "Field": [r.field for r in rejected], "Reason": [r.reason for r in rejected],
@@ -63,7 +82,7 @@ def convert_file(lake: Lake, table: TableBase, source_path: str, output: str, qu
         if table.format == "cdm":
             accepted, rejected_all = _convert_cdm(lake, table, source_path, output, cdm_entity or table.table)
         else:
-            with lake.open_read(source_path) as handle:
+            with lake.open_read(source_path) as stored, _decompressed(stored, source_path) as handle:
                 reader = open_reader(handle, table.format, table.csv)
                 # JSON Lines without a record (an export of nothing that day) has no columns to check: 0 rows
                 empty = table.format == "jsonl" and not reader.columns

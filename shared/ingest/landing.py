@@ -15,7 +15,9 @@ from typing import Literal
 from shared.config.model import TableBase, UnificationConfig
 
 _HOUR = re.compile(r"^IncrementalData/(\d{4})/(\d{2})/(\d{2})/(\d{2})/(Upserts|Deletes)/.+")
-DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".jsonl", ".ndjson", ".json")
+TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".jsonl", ".ndjson", ".json")
+GZIP_SUFFIX = ".gz"  # a text extract compressed with gzip (``contacts.csv.gz``), as pipelines often land them
+DATA_SUFFIXES = (*TEXT_SUFFIXES, *(s + GZIP_SUFFIX for s in TEXT_SUFFIXES), ".parquet")
 CDM_DOCUMENTS = ("model.json", ".manifest.cdm.json")
 
 Kind = Literal["full", "upsert", "delete"]
@@ -34,28 +36,46 @@ class LandedFile:
         return self.hour is None or now >= self.hour + timedelta(hours=1)
 
 
+@dataclass(frozen=True)
+class Ignored:
+    """Why a landed file is no work item; ``marker``: a file pipelines write beside data (``_SUCCESS``, a
+    ``.crc``, a hidden file), not worth a warning."""
+
+    reason: str
+    marker: bool = False
+
+
 def classify(path: str, landing_prefix: str, config: UnificationConfig) -> LandedFile | None:
-    """Resolve a lake path to its table and kind, or ``None`` when no table's landing folder holds it."""
+    """Resolve a lake path to its table and kind, or ``None`` when it is no table's work item."""
+    landed = resolve(path, landing_prefix, config)
+    return landed if isinstance(landed, LandedFile) else None
+
+
+def resolve(path: str, landing_prefix: str, config: UnificationConfig) -> LandedFile | Ignored:
+    """``classify``, saying why a file is ignored."""
     prefix = landing_prefix.strip("/") + "/"
     if not path.startswith(prefix):
-        return None
+        return Ignored(f"outside the landing zone {prefix}")
     relative = path[len(prefix):]
     table = _owning_table(relative, config)
     if table is None:
-        return None
+        return Ignored("in no configured table's landing folder")
     inside = relative[len(table.landing) + 1:]
     name = inside.rsplit("/", 1)[-1].lower()
+    if name.startswith((".", "_")) or name.endswith(".crc"):
+        return Ignored("a hidden or marker file", marker=True)
     if table.format == "cdm":
-        return LandedFile(path, table.name, "full", None) if name.endswith(CDM_DOCUMENTS) else None
-    if not name.endswith(DATA_SUFFIXES) or name.startswith((".", "_")):
-        return None
+        return (LandedFile(path, table.name, "full", None) if name.endswith(CDM_DOCUMENTS)
+                else Ignored(f"not a CDM document of {table.name} (model.json or *.manifest.cdm.json)", marker=True))
+    if not name.endswith(DATA_SUFFIXES):
+        return Ignored(f"not a data file of {table.name} ({', '.join(DATA_SUFFIXES)})")
     match = _HOUR.match(inside)
     if match:
         year, month, day, hour, kind = match.groups()
         moment = datetime(int(year), int(month), int(day), int(hour), tzinfo=UTC)
         return LandedFile(path, table.name, "upsert" if kind == "Upserts" else "delete", moment)
     if inside.startswith("IncrementalData/"):
-        return None  # not in the documented yyyy/mm/dd/hh/{Upserts,Deletes} layout
+        return Ignored(f"not in {table.name}'s IncrementalData/yyyy/mm/dd/hh/Upserts|Deletes/ layout")
     return LandedFile(path, table.name, "full", None)
 
 

@@ -228,8 +228,9 @@ def test_c360_run_names_a_file_quarantined_whole(tmp_path: Path) -> None:
             "the file: email, last (the file has: id, first)") in output
 
 
-def test_a_file_in_no_configured_folder_is_refused_with_a_warning(local_settings: Settings,
-                                                                   caplog: pytest.LogCaptureFixture) -> None:
+def test_a_file_that_is_no_work_item_is_refused_saying_why(local_settings: Settings,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    """A misplaced extract is a warning naming why; a marker a pipeline writes beside its data is not."""
     from datetime import datetime
 
     from shared.events import BlobEvent
@@ -237,16 +238,24 @@ def test_a_file_in_no_configured_folder_is_refused_with_a_warning(local_settings
 
     runtime = build_runtime(local_settings)
     install_config(runtime, CONFIG)
-    # no such table; an incremental file outside the yyyy/mm/dd/hh/{Upserts,Deletes} layout
-    for path in ("landing/erp/customers.csv", "landing/crm/IncrementalData/2026/01/01/contacts.csv"):
+    refused = {
+        "landing/erp/customers.csv": ("in no configured table's landing folder", "WARNING"),
+        "landing/crm/IncrementalData/2026/01/01/contacts.csv": (
+            "not in crm's IncrementalData/yyyy/mm/dd/hh/Upserts|Deletes/ layout", "WARNING"),
+        "landing/crm/FullData/contacts.xlsx": ("not a data file of crm (.csv, ", "WARNING"),
+        "landing/crm/FullData/part-0.csv.crc": ("a hidden or marker file", "INFO"),  # Spark's checksum
+    }
+    for path, (reason, level) in refused.items():
         runtime.lake.write_bytes(path, b"id,first,last,email\n1,Ann,Lee,ann@example.com\n")
         event = BlobEvent.from_parts("e1", "Microsoft.Storage.BlobCreated",
                                      f"/blobServices/default/containers/{local_settings.lake_container}/blobs/{path}",
                                      blob_created_event(runtime.settings, runtime.lake, path)["data"])
-        with caplog.at_level("WARNING", logger="shared.triggers"):
+        caplog.clear()
+        with caplog.at_level("INFO", logger="shared.triggers"):
             admission = admit_blob_created(event, runtime, datetime.now(UTC))
-        assert not admission.new_work and admission.reason == "no configured table lands files there"
-        assert f"{path} lands in no configured table's folder" in caplog.text
+        assert not admission.new_work and admission.reason.startswith(reason), (path, admission.reason)
+        assert [(r.levelname, f"{path} is ignored: {admission.reason}" in r.getMessage())
+                for r in caplog.records] == [(level, True)], path
     assert not ledger.pending(runtime.lake)
 
 

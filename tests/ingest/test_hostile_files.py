@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 from pathlib import Path
@@ -250,3 +251,22 @@ def test_json_lines_without_a_record_is_an_empty_extract_not_a_bad_file(lake: Lo
     result, rows, quarantined = convert(lake, data, "m.jsonl", table("members"))
     assert result.error is None and (result.rows, result.accepted) == (0, 0) and not rows and not quarantined
     assert read_parquet(lake, "out/e.parquet").schema.names[:1] == ["SourceKey"]  # an empty, typed extract
+
+
+def test_gzip_compressed_extracts_are_read_as_their_text(lake: LocalLake) -> None:
+    csv_data = (HEADER + "1,Ann,Lee,a@x.com,1990-01-02,5,true\n2,Bo,Li,b@x.com,x,6,\n").encode()
+    result, rows, quarantined = convert(lake, gzip.compress(csv_data), "f.csv.gz")
+    assert (result.accepted, [r["FirstName"] for r in rows]) == (1, ["Ann"])
+    assert [(q["Row"], q["Field"]) for q in quarantined] == [(2, "birth")]
+    lines = "\n".join(json.dumps({"id": str(i), "first": f"N{i}", "points": i}) for i in range(3))
+    result, rows, _ = convert(lake, gzip.compress(lines.encode()), "m.jsonl.gz", table("members"))
+    assert [r["FirstName"] for r in rows] == ["N0", "N1", "N2"] and result.quarantined == 0
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not gzip"])
+def test_a_damaged_gzip_extract_is_quarantined_whole_saying_so(lake: LocalLake, damage: str) -> None:
+    data = (HEADER + "".join(f"{i},Ann,Lee,a@x.com,,{i},\n" for i in range(5000))).encode()
+    packed = gzip.compress(data)[:-400] if damage == "truncated" else data
+    result, rows, quarantined = convert(lake, packed, "f.csv.gz")
+    assert not rows and result.error is not None and "gzip" in result.error, result.error
+    assert len(quarantined) == 1 and quarantined[0]["Row"] is None
