@@ -331,9 +331,16 @@ def sql(lake: LakeOption, query: Annotated[str, typer.Argument(help="A SQL query
         columns, rows = runtime.sql.query_with_columns(query)
     except SqlEndpointError as exc:  # a typo in a column name is the user's to fix, not a traceback
         _fail(str(exc))
-    console.print("\t".join(columns), markup=False, style="bold")
+    # plain text, not the console: one line per row whatever the terminal's width, real tabs (for cut, awk)
+    typer.echo("\t".join(map(_tsv, columns)))
     for row in rows:
-        console.print("\t".join("" if v is None else str(v) for v in row), markup=False)
+        typer.echo("\t".join("" if v is None else _tsv(str(v)) for v in row))
+
+
+def _tsv(value: str) -> str:
+    """A field of tab-separated text: a backslash, tab or line break inside escaped (``\\t``), as
+    PostgreSQL's text format does, so every row stays one line of as many fields as the header."""
+    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 @app.command()

@@ -292,6 +292,15 @@ def test_c360_sql_answers_a_query_and_names_a_failing_one_without_a_traceback(de
     answered = runner.invoke(app, ["sql", "--lake", lake, "SELECT count(*) AS keys FROM c360.AlternateKey"])
     header, count = answered.output.strip().splitlines()
     assert answered.exit_code == 0 and header == "keys" and int(count) > 0, answered.output
+    # tab-separated as documented, one line per row however wide (a console wrapped it at 80 columns and
+    # expanded the tabs), a tab or line break inside a value escaped
+    wide = runner.invoke(app, ["sql", "--lake", lake, "SELECT *, 'a' || chr(9) || 'b' || chr(10) || 'c\\d' AS odd "
+                                                      "FROM c360.Customer ORDER BY CustomerId LIMIT 3"])
+    lines = wide.output.splitlines()
+    assert wide.exit_code == 0 and len(lines) == 4, wide.output
+    columns = lines[0].split("\t")
+    assert columns[0] == "CustomerId" and len(columns) > 20 and len(lines[0]) > 200
+    assert all(len(line.split("\t")) == len(columns) and line.endswith("a\\tb\\nc\\\\d") for line in lines[1:])
     failed = runner.invoke(app, ["sql", "--lake", lake, "SELECT NoSuchColumn FROM c360.Customer"])
     assert failed.exit_code == 2, failed.output
     assert "error:" in failed.output and "NoSuchColumn" in failed.output and "Traceback" not in failed.output
