@@ -87,6 +87,13 @@ def _error(message: str, status: int) -> func.HttpResponse:
     return _json({"error": message}, status)
 
 
+def parse_since(value: object) -> str:
+    """``since`` as a UTC ISO timestamp: a date or a naive time is UTC; a time with an offset is converted
+    (it was relabelled UTC, so ``10:00+02:00`` took files from two hours too late)."""
+    moment = datetime.fromisoformat(str(value))
+    return (moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+
+
 @bp.route(route="runs", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 @bp.durable_client_input(client_name="client")
 async def start_unification_http(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
@@ -106,7 +113,7 @@ async def start_unification_http(req: func.HttpRequest, client: df.DurableOrches
     since = body.get("since")
     if mode == "full_since":
         try:
-            since = datetime.fromisoformat(str(since)).replace(tzinfo=UTC).isoformat()
+            since = parse_since(since)
         except ValueError:
             return _error("mode full_since needs `since` as an ISO date (YYYY-MM-DD)", 400)
     elif since is not None:

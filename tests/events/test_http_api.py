@@ -39,6 +39,16 @@ def test_bad_run_requests_get_400_with_a_json_error(local_settings: Settings, bo
     assert reply.status == 400 and message in reply.body["error"], reply.body
 
 
+def test_since_is_read_as_utc_converting_an_offset() -> None:
+    from orchestrators.starters import parse_since
+
+    assert parse_since("2026-11-30") == "2026-11-30T00:00:00+00:00"
+    assert parse_since("2026-11-30T10:00:00") == "2026-11-30T10:00:00+00:00"
+    assert parse_since("2026-11-30T10:00:00+02:00") == "2026-11-30T08:00:00+00:00"
+    with pytest.raises(ValueError):
+        parse_since("2026-13-01")
+
+
 def test_start_status_list_conflict_and_cancel(local_settings: Settings) -> None:
     runtime = build_runtime(local_settings)
     install_config(runtime, CONFIG)
