@@ -127,3 +127,28 @@ def test_c360_run_refuses_a_missing_or_invalid_config_file_by_name(tmp_path: Pat
     assert not (tmp_path / "lake").exists() or not any((tmp_path / "lake").rglob("c360.yaml"))
     too_few = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--customers", "0"])
     assert too_few.exit_code == 2 and "--customers" in too_few.output
+
+
+@pytest.mark.parametrize(("mapping", "message"), [
+    ('{type: Person.FirstName, format: "%d/%m/%Y"}', "`format` is for date and dateTime columns; this one is string"),
+    ('{type: Person.BirthDate, format: "dd/mm/yyyy"}', "is no strptime pattern"),
+    ('{type: Person.BirthDate, format: "%d/%m/%Y%"}', "does not read back what it writes"),
+])
+def test_a_date_format_is_checked_where_it_is_written(mapping: str, message: str) -> None:
+    text = f"""
+version: 1
+sources:
+  - name: crm
+    data_source: CRM
+    table: Contacts
+    landing: crm
+    format: csv
+    primary_key: id
+    columns:
+      col: {mapping}
+unification:
+  match_order: [crm]
+"""
+    with pytest.raises(ConfigError) as error:
+        load_config_text(text, "c360.yaml")
+    assert message in str(error.value) and "sources[0].columns.col" in str(error.value), str(error.value)

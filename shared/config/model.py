@@ -8,6 +8,7 @@ exceptions, custom matches and the probabilistic model; ``merge`` holds survivor
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -43,6 +44,10 @@ class ColumnMapping(Strict):
     type: str | None = Field(None, description="Customer Insights semantic type, e.g. Person.FirstName.")
     as_: str | None = Field(None, alias="as", pattern=NAME_PATTERN, description="Attribute name override.")
     data_type: DataType | None = Field(None, description="Data type when no semantic type implies it.")
+    format: str | None = Field(None, description=(
+        "The one form of a date or date/time column's values, as a strptime pattern (\"%d/%m/%Y\" for a "
+        "day-first export; without one, a slash date is read month first). Values in another form are "
+        "quarantined. A time without %z is UTC."))
 
     @field_validator("type")
     @classmethod
@@ -55,6 +60,16 @@ class ColumnMapping(Strict):
     def _something_mapped(self) -> ColumnMapping:
         if self.type is None and self.data_type is None:
             raise ValueError("a column needs a semantic `type` or a `data_type`")
+        if self.format is not None:
+            if self.resolved_data_type() not in ("date", "dateTime"):
+                raise ValueError(f"`format` is for date and dateTime columns; this one is {self.resolved_data_type()}")
+            if "%" not in self.format:
+                raise ValueError(f"`format` {self.format!r} is no strptime pattern (such as %d/%m/%Y)")
+            try:
+                probe = datetime(2001, 2, 3, 4, 5, 6, tzinfo=UTC)
+                datetime.strptime(probe.strftime(self.format), self.format)
+            except ValueError as exc:
+                raise ValueError(f"`format` {self.format!r} does not read back what it writes: {exc}") from exc
         return self
 
     def attribute(self, source_column: str) -> str:

@@ -11,6 +11,7 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
 import pyarrow as pa
@@ -50,10 +51,11 @@ class TargetColumn:
     source: str
     attribute: str
     data_type: DataType
+    format: str | None = None  # the one strptime form of a date or date/time column
 
 
 def target_columns(table: TableBase) -> list[TargetColumn]:
-    return [TargetColumn(column, mapping.attribute(column), mapping.resolved_data_type())
+    return [TargetColumn(column, mapping.attribute(column), mapping.resolved_data_type(), mapping.format)
             for column, mapping in table.columns.items()]
 
 
@@ -136,8 +138,26 @@ def _cast_or_null(values: pa.Array) -> pa.Array:
         return pa.array(out, pa.timestamp("us", tz="UTC"))
 
 
-def convert_column(raw: pa.Array, data_type: DataType) -> tuple[pa.Array, np.ndarray, str]:
-    """Convert one raw column; returns the typed array, a mask of bad rows and the reason for them."""
+def _parse_with_format(text: pa.Array, fmt: str, as_date: bool) -> tuple[pa.Array, np.ndarray]:
+    """Values in exactly the form ``fmt`` (Python's strptime, which rejects an impossible day; a time
+    without an offset is UTC). Parsed once per distinct value: dates repeat, a column holds few."""
+    distinct = pc.unique(text).drop_null()
+    parsed: list[datetime | None] = []
+    for value in distinct.to_pylist():
+        try:
+            moment = datetime.strptime(value, fmt)
+        except ValueError:
+            parsed.append(None)
+            continue
+        parsed.append(moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC))
+    result = pc.take(pa.array(parsed, pa.timestamp("us", tz="UTC")), pc.index_in(text, distinct))
+    bad = _invalid(text, pc.is_valid(result))
+    return (pc.cast(result, pa.date32()) if as_date else result), bad
+
+
+def convert_column(raw: pa.Array, data_type: DataType, fmt: str | None = None) -> tuple[pa.Array, np.ndarray, str]:
+    """Convert one raw column; returns the typed array, a mask of bad rows and the reason for them. ``fmt``:
+    the one form of a date or date/time column's text."""
     if data_type == "date" and pa.types.is_date(raw.type):
         return raw.cast(pa.date32()), np.zeros(len(raw), bool), ""
     if data_type in ("date", "dateTime") and pa.types.is_timestamp(raw.type):
@@ -176,6 +196,9 @@ def convert_column(raw: pa.Array, data_type: DataType) -> tuple[pa.Array, np.nda
         bad = _invalid(text, pc.or_(truthy, falsy))
         value = pc.if_else(pc.is_valid(text), truthy, pa.scalar(None, pa.bool_()))
         return pc.if_else(pa.array(bad), pa.scalar(None, pa.bool_()), value), bad, "not a boolean (true/false)"
+    if fmt is not None:
+        parsed, bad = _parse_with_format(text, fmt, as_date=data_type == "date")
+        return parsed, bad, f"not a {'date' if data_type == 'date' else 'date/time'} in the form {fmt}"
     parsed, bad = _parse_datetime(text, as_date=data_type == "date")
     return parsed, bad, "not a date" if data_type == "date" else "not a date/time"
 
@@ -212,7 +235,8 @@ def coerce_batch(raw: RawBatch, table: TableBase, source_file: str) -> CoercedBa
                 problems[int(i)].append((column, f"a JSON object or list, not a single value: {value[:60]!r}"))
     columns: dict[str, pa.Array] = {}
     for target in target_columns(table):
-        typed, bad, reason = convert_column(batch.column(target.source).combine_chunks(), target.data_type)
+        typed, bad, reason = convert_column(batch.column(target.source).combine_chunks(), target.data_type,
+                                            target.format)
         if target.source in raw.nested:  # said once, above
             bad = bad & ~raw.nested[target.source]
         for i in np.flatnonzero(bad):
@@ -221,7 +245,9 @@ def coerce_batch(raw: RawBatch, table: TableBase, source_file: str) -> CoercedBa
         columns[target.attribute] = typed
     recency = pa.nulls(batch.num_rows, pa.timestamp("us", tz="UTC"))
     if table.recency:
-        parsed, _, _ = convert_column(batch.column(table.recency).combine_chunks(), "dateTime")
+        mapping = table.columns.get(table.recency)
+        parsed, _, _ = convert_column(batch.column(table.recency).combine_chunks(), "dateTime",
+                                      mapping.format if mapping else None)
         recency = parsed
     keep = np.ones(batch.num_rows, bool)
     keep[list(problems)] = False

@@ -270,3 +270,46 @@ def test_a_damaged_gzip_extract_is_quarantined_whole_saying_so(lake: LocalLake, 
     result, rows, quarantined = convert(lake, packed, "f.csv.gz")
     assert not rows and result.error is not None and "gzip" in result.error, result.error
     assert len(quarantined) == 1 and quarantined[0]["Row"] is None
+
+
+DAY_FIRST = """
+version: 1
+sources:
+  - name: members
+    data_source: POS
+    table: Members
+    landing: pos/members
+    format: csv
+    primary_key: id
+    recency: changed
+    columns:
+      id: {data_type: string}
+      birth: {type: Person.BirthDate, format: "%d/%m/%Y"}
+      changed: {type: Measurement.Date.Modify, format: "%d/%m/%Y %H:%M"}
+      seen: {data_type: dateTime, format: "%d.%m.%Y %H:%M%z"}
+unification:
+  match_order: [members]
+"""
+
+
+def test_a_date_format_reads_day_first_dates_and_quarantines_other_forms(lake: LocalLake) -> None:
+    """Without ``format`` 03/04/1980 is read month first (4 March): a UK export's birth dates were wrong."""
+    from datetime import UTC, date, datetime
+
+    source = load_config_text(DAY_FIRST).source("members")
+    data = ("id,birth,changed,seen\n"
+            "1,03/04/1980,30/11/2026 10:05,30.11.2026 10:00+0200\n"
+            "2,30/11/1979,01/12/2026 00:00,\n"
+            "3,1980-04-03,30/11/2026 10:05,\n"        # ISO, not the configured form
+            "4,31/02/1980,30/11/2026 10:05,\n"        # no such day
+            "5,,13/30/2026 10:05,30.11.2026 10:00\n")  # month 30; no offset where %z wants one
+    result, rows, quarantined = convert(lake, data.encode(), source=source)
+    assert [(r["SourceKey"], r["BirthDate"]) for r in rows] == [("1", date(1980, 4, 3)), ("2", date(1979, 11, 30))]
+    assert rows[0]["RecordModified"] == datetime(2026, 11, 30, 10, 5, tzinfo=UTC)
+    assert rows[0]["seen"] == datetime(2026, 11, 30, 8, 0, tzinfo=UTC)  # the offset converted to UTC
+    by_row = {q["Row"]: q for q in quarantined}
+    assert by_row[3]["Reason"] == "not a date in the form %d/%m/%Y: '1980-04-03'"
+    assert by_row[4]["Field"] == "birth"
+    assert by_row[5]["Field"] == "changed, seen"
+    assert "changed: not a date/time in the form %d/%m/%Y %H:%M: '13/30/2026 10:05'" in by_row[5]["Reason"]
+    assert result.accepted == 2 and result.quarantined == 3
