@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -118,6 +119,14 @@ def post_events(host: LocalFunctionHost, events: list[dict[str, Any]], function:
                                      headers={"Content-Type": "application/json", "aeg-event-type": "Notification"})
     with urllib.request.urlopen(request, timeout=600) as response:
         return int(response.status)
+
+
+def http_error_message(exc: urllib.error.HTTPError) -> str:
+    """The ``error`` of an HTTP error's JSON body (the API's and the host's own), else its reason."""
+    try:
+        return str(json.loads(exc.read() or b"{}").get("error") or exc.reason)
+    except ValueError:
+        return str(exc.reason)
 
 
 @dataclass

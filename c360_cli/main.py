@@ -97,7 +97,6 @@ def run(lake: LakeOption,
         follow,
         land_files,
         local_settings,
-        post_events,
         running_host,
     )
     from orchestrators.starters import instance_id
@@ -121,7 +120,7 @@ def run(lake: LakeOption,
     with running_host(settings, worker_processes=workers or default_workers()) as host:
         instance = instance_id(runtime)
         if landed and mode == "incremental":
-            post_events(host, [blob_created_event(settings, runtime.lake, p) for p in landed])
+            _deliver(host, [blob_created_event(settings, runtime.lake, p) for p in landed])
         else:
             _start_http(host, mode, since)
         if host.taskhub.get(instance) is None:
@@ -140,10 +139,25 @@ def _waits_for_an_hour(status: Any) -> bool:
     return isinstance(status, dict) and status.get("step") == WAITING_FOR_HOUR
 
 
+def _deliver(host: Any, events: list[dict[str, Any]]) -> None:
+    """``BlobCreated`` to the Event Grid webhook; a failed delivery (the lake's config unreadable) ends with
+    the starter's message — the files stay landed for a run once it is fixed."""
+    import urllib.error
+
+    from c360_cli.local import http_error_message, post_events
+
+    try:
+        post_events(host, events)
+    except urllib.error.HTTPError as exc:
+        _fail(f"the landed files were not admitted ({exc.code}): {http_error_message(exc)}")
+
+
 def _start_http(host: Any, mode: str, since: str | None = None) -> None:
     """``POST /api/runs`` as any client would; a refused request (400, 409) ends with the API's own message."""
     import urllib.error
     import urllib.request
+
+    from c360_cli.local import http_error_message
 
     body = {"mode": mode, **({"since": since} if since is not None else {})}
     request = urllib.request.Request(f"{host.base_url}/api/runs", data=json.dumps(body).encode(),
@@ -152,11 +166,7 @@ def _start_http(host: Any, mode: str, since: str | None = None) -> None:
         with urllib.request.urlopen(request) as response:
             response.read()
     except urllib.error.HTTPError as exc:
-        try:
-            message = json.loads(exc.read() or b"{}").get("error") or exc.reason
-        except ValueError:
-            message = exc.reason
-        _fail(f"the run was not started ({exc.code}): {message}")
+        _fail(f"the run was not started ({exc.code}): {http_error_message(exc)}")
 
 
 def _summarise(runtime: Any, result: Any) -> bool:

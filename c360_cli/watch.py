@@ -11,13 +11,14 @@ from __future__ import annotations
 import queue
 import threading
 import time
+import urllib.error
 from collections.abc import Callable
 from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from c360_cli.local import blob_created_event, post_events, running_host, status_details
+from c360_cli.local import blob_created_event, http_error_message, post_events, running_host, status_details
 from orchestrators.starters import instance_id
 from shared.lakeio import read_json
 from shared.names import RUN_ENDED
@@ -27,6 +28,7 @@ from shared.runtime import Runtime, build_runtime
 from shared.settings import Settings
 
 STABLE_SECONDS = 0.5
+RETRY_SECONDS = 5.0
 
 
 class _Collector(FileSystemEventHandler):
@@ -94,6 +96,9 @@ def watch(settings: Settings, stop: threading.Event, report: Callable[[str], Non
     observer.start()
     delivered = 0
     waiting: dict[Path, tuple[int, float]] = {}
+    undelivered: list[str] = []  # lake paths whose event the starter refused
+    refused: str | None = None
+    retry_at = 0.0
     instance, last = instance_id(runtime), None
     ended = set(list_runs(runtime.lake))  # runs whose outcome is known (or older than this watch)
     try:
@@ -119,15 +124,29 @@ def watch(settings: Settings, stop: threading.Event, report: Callable[[str], Non
                     pass
                 now = time.monotonic()
                 ready = [p for p in list(waiting) if _stable(p, waiting, now)]
-                if not ready:
-                    continue
                 for path in ready:
                     waiting.pop(path, None)
                 lake_paths = [p.relative_to(root).as_posix() for p in ready]
-                post_events(host, [blob_created_event(settings, runtime.lake, p) for p in lake_paths])
-                delivered += len(lake_paths)
-                report(f"{len(lake_paths)} file(s) landed: {', '.join(lake_paths[:3])}"
-                       f"{' …' if len(lake_paths) > 3 else ''}")
+                if lake_paths:
+                    report(f"{len(lake_paths)} file(s) landed: {', '.join(lake_paths[:3])}"
+                           f"{' …' if len(lake_paths) > 3 else ''}")
+                # a refused delivery is delivered again, as Event Grid does, until the starter takes it
+                undelivered = [*undelivered, *lake_paths]
+                if not undelivered or (not lake_paths and now < retry_at):
+                    continue
+                try:
+                    post_events(host, [blob_created_event(settings, runtime.lake, p) for p in undelivered])
+                except urllib.error.HTTPError as exc:
+                    message = http_error_message(exc)
+                    if message != refused:
+                        report(f"{len(undelivered)} file(s) not admitted, delivered again every "
+                               f"{RETRY_SECONDS:g} s: {message}")
+                    refused, retry_at = message, now + RETRY_SECONDS
+                    continue
+                if refused:
+                    report(f"{len(undelivered)} file(s) admitted")
+                delivered += len(undelivered)
+                undelivered, refused = [], None
     finally:
         observer.stop()
         observer.join()

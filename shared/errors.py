@@ -36,6 +36,12 @@ class MappingError(C360Error):
         self.fields = fields
 
 
+class ConfigUnavailable(C360Error):
+    """The unification config cannot be loaded, so a landed file cannot be resolved to its table. The event
+    starter fails on it: Event Grid delivers the event again (with back-off, for a day, then to the
+    dead-letter container) rather than the file being dropped."""
+
+
 class SqlEndpointError(C360Error):
     """A statement failed on the SQL endpoint; the message carries the statement and the server message."""
 

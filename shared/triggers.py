@@ -8,7 +8,7 @@ from datetime import datetime
 
 from shared import ledger
 from shared.config import load_config_text
-from shared.errors import ConfigError, LakeNotFound
+from shared.errors import ConfigError, ConfigUnavailable, LakeNotFound
 from shared.events import BlobEvent, accept_blob_created
 from shared.ingest.landing import Ignored, resolve
 from shared.runtime import Runtime
@@ -24,7 +24,8 @@ class Admission:
 
 
 def admit_blob_created(event: BlobEvent, runtime: Runtime, now: datetime) -> Admission:
-    """Validate the event, resolve the file to a configured table, and record it in the ledger once."""
+    """Validate the event, resolve the file to a configured table, and record it in the ledger once. Raises
+    ``ConfigUnavailable`` while the config cannot be loaded."""
     verdict = accept_blob_created(event, runtime.settings)
     if not verdict.accepted or verdict.path is None:
         log.info("event %s ignored: %s", event.id, verdict.reason)
@@ -32,9 +33,10 @@ def admit_blob_created(event: BlobEvent, runtime: Runtime, now: datetime) -> Adm
     try:
         config = load_config_text(runtime.lake.read_bytes(runtime.settings.config_path).decode("utf-8"),
                                   runtime.settings.config_path)
-    except (LakeNotFound, ConfigError) as exc:
-        log.error("event %s: cannot load the unification config: %s", event.id, exc)
-        return Admission(False, f"config unavailable: {exc}", verdict.path)
+    except (LakeNotFound, ConfigError) as exc:  # fail the delivery: Event Grid retries it, the file is not lost
+        raise ConfigUnavailable(f"{verdict.path} cannot be admitted while the unification config "
+                                f"{runtime.settings.config_path} is unavailable (the event is delivered again): "
+                                f"{exc}") from exc
     landed = resolve(verdict.path, runtime.settings.landing_prefix, config)
     if isinstance(landed, Ignored):  # a misplaced extract (warned), or a marker file beside the data
         log.log(logging.INFO if landed.marker else logging.WARNING, "event %s: %s is ignored: %s",

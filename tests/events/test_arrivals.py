@@ -259,6 +259,22 @@ def test_a_file_that_is_no_work_item_is_refused_saying_why(local_settings: Setti
     assert not ledger.pending(runtime.lake)
 
 
+def test_c360_run_with_a_broken_config_in_the_lake_says_the_files_were_not_admitted(tmp_path: Path) -> None:
+    """Without ``--config`` the lake's own config is used; unreadable, the starter refuses the delivery (Event
+    Grid would deliver it again): c360 run said 'nothing to do: every landed file was already processed'."""
+    runtime = lake_runtime(tmp_path)
+    runtime.lake.write_bytes(runtime.settings.config_path, b"version: 1\nsources: [oops\n")
+    folder = tmp_path / "landing" / "crm" / "FullData"
+    folder.mkdir(parents=True)
+    (folder / "contacts.csv").write_text("id,first,last,email\n1,Ann,Lee,ann@example.com\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["run", "--lake", str(tmp_path / "lake"), "--landing", str(tmp_path / "landing"),
+                                      "--quiet", "0", "--workers", "1"])
+    output = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    assert "the landed files were not admitted (500): ConfigUnavailable: landing/crm/FullData/contacts.csv" in output
+    assert "already processed" not in output and "Traceback" not in output
+
+
 def test_c360_run_full_since_takes_a_date_and_a_refused_request_names_why(tmp_path: Path) -> None:
     folder = tmp_path / "landing" / "crm" / "FullData"
     folder.mkdir(parents=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from c360_cli.watch import watch
+from shared import ledger
 from shared.lakeio import read_parquet_many
 from shared.runs import current, list_runs
 from shared.runtime import build_runtime
@@ -70,3 +71,33 @@ def test_dropping_files_into_the_landing_folder_starts_runs(local_settings: Sett
         assert [line for line in lines if line.startswith(f"run {run}: Completed")] == [
             f"run {run}: Completed — {customers} customers (published)"], lines
     assert any(line.startswith("run ") and " Completed" not in line for line in lines)  # and progress on the way
+
+
+def test_a_file_landing_while_the_config_is_broken_is_delivered_again_once_it_is_fixed(
+        local_settings: Settings) -> None:
+    """The starter fails the delivery instead of dropping the file (it was refused and never run); the watch
+    delivers it again, as Event Grid does, and the run follows once the config loads."""
+    runtime = build_runtime(local_settings)
+    install_config(runtime, CONFIG)
+    runtime.lake.write_bytes(local_settings.config_path, b"version: 1\nsources: [oops\n")
+    folder = Path(local_settings.lake_root) / "landing" / "crm" / "FullData"
+    folder.mkdir(parents=True)
+    stop, lines = threading.Event(), []
+    watcher = threading.Thread(target=watch, args=(local_settings, stop, lines.append), daemon=True)
+    watcher.start()
+    try:
+        wait_for(lambda: any(line.startswith("watching") for line in lines), 30)
+        (folder / "contacts.csv").write_text("id,first,last,email\n1,Ann,Lee,ann@example.com\n", encoding="utf-8")
+        wait_for(lambda: any("not admitted" in line for line in lines), 30)
+        time.sleep(1)
+        assert not list_runs(runtime.lake) and not ledger.pending(runtime.lake)
+        install_config(runtime, CONFIG)
+        wait_for(lambda: published_keys(local_settings) == {"1"})
+    finally:
+        stop.set()
+        watcher.join(30)
+    refused = next(line for line in lines if "not admitted" in line)
+    assert "1 file(s) not admitted, delivered again every 5 s: ConfigUnavailable: " in refused, refused
+    assert "landing/crm/FullData/contacts.csv cannot be admitted while the unification config" in refused
+    assert sum("not admitted" in line for line in lines) == 1  # said once, not at every retry
+    assert "1 file(s) admitted" in lines
