@@ -217,6 +217,7 @@ def test_the_run_report_agrees_with_the_views_and_renders_in_chromium(demo_run, 
     html.write_bytes(lake.read_bytes(paths.report))
     text = html.read_text(encoding="utf-8")
     assert "<script" not in text and "http://" not in text and "https://" not in text
+    assert "percentile-scaled to 1–100" in text and "\\u2013" not in text  # the models' JSON as written
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
         pytest.fail("chromium is not installed (apt-get install chromium; make test does)")

@@ -77,11 +77,18 @@ def _histogram_chart(histogram: dict[str, Any], title: str, label: str) -> str:
 
 
 def _bar_chart(items: dict[str, int], title: str, log: bool = False) -> str:
+    """Horizontal bars; ``log``: a log axis where the counts span two decades or more (profile sizes at scale),
+    its ticks plain numbers (``2×10¹`` read badly, and a narrower span left one labelled tick)."""
     def draw(axis: Any) -> None:
+        from matplotlib.ticker import FuncFormatter, NullFormatter
+
         labels = list(items)[:15]
-        axis.barh(labels[::-1], [items[k] for k in labels][::-1], color="#3e7cb1")
-        if log:
+        values = [items[k] for k in labels]
+        axis.barh(labels[::-1], values[::-1], color="#3e7cb1")
+        if log and min(values, default=1) > 0 and max(values, default=1) >= 100 * min(values, default=1):
             axis.set_xscale("log")
+            axis.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
+            axis.xaxis.set_minor_formatter(NullFormatter())
         axis.tick_params(labelsize=8)
 
     return _chart(draw, title)
@@ -127,7 +134,8 @@ def render(figures: dict[str, Any], changes: dict[str, Any]) -> str:
     if unification.get("score_histogram"):
         charts.append(_histogram_chart(unification["score_histogram"], "Match scores (cross-table pairs)", "score"))
     if unification.get("cluster_sizes"):
-        charts.append(_bar_chart({f"{k} records": v for k, v in unification["cluster_sizes"].items()},
+        charts.append(_bar_chart({f"{k} record{'' if str(k) == '1' else 's'}": v
+                                  for k, v in unification["cluster_sizes"].items()},
                                  "Profiles by number of source records", log=True))
     parts.append(f"<div class='charts'>{''.join(charts)}</div>")
     parts.append("<h3>Largest profiles</h3>")
@@ -152,7 +160,8 @@ def render(figures: dict[str, Any], changes: dict[str, Any]) -> str:
         parts.append(_table([{"segment": k, "customers": v} for k, v in enrichment["rfm_segments"].items()],
                             [("segment", "RFM segment"), ("customers", "customers")], {"customers"}))
     for name, model in enrichment.get("models", {}).items():
-        parts.append(f"<h3>Model: {escape(name)}</h3><pre>{escape(json.dumps(model, indent=1, default=str))}</pre>")
+        text = json.dumps(model, indent=1, default=str, ensure_ascii=False)
+        parts.append(f"<h3>Model: {escape(name)}</h3><pre>{escape(text)}</pre>")
 
     parts.append("<h2>Timings</h2>")
     steps = [{"step": k, **v} for k, v in figures["timings"]["steps"].items()]
