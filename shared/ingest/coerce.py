@@ -204,12 +204,16 @@ def convert_column(raw: pa.Array, data_type: DataType, fmt: str | None = None) -
 
 
 def source_keys(batch: pa.Table, key_columns: Sequence[str]) -> tuple[pa.Array, np.ndarray]:
-    """The primary key as text (composite keys joined with ``|``) and a mask of rows with a null part."""
+    """The primary key as text and a mask of rows with a null part. A composite key's parts are joined with
+    ``|``, a ``|`` or ``\\`` inside a part escaped with ``\\`` (``A|1`` + ``2`` and ``A`` + ``1|2`` were one key)."""
     parts = [_text(batch.column(c).combine_chunks()) for c in key_columns]
     missing = np.zeros(batch.num_rows, bool)
     for part in parts:
         missing |= np.asarray(pc.is_null(part))
-    key = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "|")
+    if len(parts) == 1:
+        return parts[0], missing
+    escaped = [pc.replace_substring_regex(p, r"([\\|])", r"\\\1") for p in parts]
+    key = pc.binary_join_element_wise(*escaped, "|")
     return key, missing
 
 

@@ -313,3 +313,13 @@ def test_a_date_format_reads_day_first_dates_and_quarantines_other_forms(lake: L
     assert by_row[5]["Field"] == "changed, seen"
     assert "changed: not a date/time in the form %d/%m/%Y %H:%M: '13/30/2026 10:05'" in by_row[5]["Reason"]
     assert result.accepted == 2 and result.quarantined == 3
+
+
+def test_composite_keys_whose_parts_hold_the_separator_stay_distinct(lake: LocalLake) -> None:
+    """``A|1`` + ``2`` and ``A`` + ``1|2`` were both ``A|1|2``: one record of the two dropped as a repeat."""
+    source = table(primary_key=["id", "first"])
+    data = (HEADER + "A|1,2,Lee,,,1,\nA,1|2,Li,,,2,\nx\\,y,Wu,,,3,\nx,\\y,Yu,,,4,\np,q,Xu,,,5,\n").encode()
+    result, rows, _ = convert(lake, data, source=source)
+    keys = [r["SourceKey"] for r in rows]
+    assert result.accepted == 5 and len(set(keys)) == 5, keys
+    assert keys[0] == "A\\|1|2" and keys[-1] == "p|q"  # plain parts read as before
