@@ -40,9 +40,14 @@ class Conversion:
     error: str | None
 
 
+def _wanted(table: TableBase) -> set[str]:
+    """The source columns conversion reads: the mapped ones, the key and the recency column."""
+    return set(table.columns) | set(table.key_columns()) | ({table.recency} if table.recency else set())
+
+
 def _check_mapping(reader: Reader, table: TableBase, optional: frozenset[str] = frozenset()) -> list[str]:
     """Raise naming the mapped columns the file lacks; returns the ``optional`` ones it lacks."""
-    wanted = set(table.columns) | set(table.key_columns()) | ({table.recency} if table.recency else set())
+    wanted = _wanted(table)
     missing = sorted(wanted - set(reader.columns) - optional)
     if missing:
         raise MappingError(f"mapped column(s) missing from the file: {', '.join(missing)} "
@@ -84,18 +89,22 @@ def convert_file(lake: Lake, table: TableBase, source_path: str, output: str, qu
         else:
             with lake.open_read(source_path) as stored, _decompressed(stored, source_path) as handle:
                 reader = open_reader(handle, table.format, table.csv)
-                # JSON Lines without a record (an export of nothing that day) has no columns to check: 0 rows
-                empty = table.format == "jsonl" and not reader.columns
-                absent = [] if empty else _check_mapping(reader, table, optional)
+                # JSON leaves out what is null (serializers omit empty fields): a mapped field may first appear
+                # on any line, and one no line holds is named once the whole file has been read. JSON Lines
+                # without a record (an export of nothing that day) has nothing to check: 0 rows
+                late = table.format == "jsonl"
+                absent = [] if late else _check_mapping(reader, table, optional)
                 with parquet_sink(lake, output, entity_schema(table)) as writer:
                     for raw in reader.batches():
-                        for column in absent:
+                        for column in _wanted(table) - set(raw.table.column_names) if late else absent:
                             raw = replace(raw, table=raw.table.append_column(
                                 column, pa.nulls(raw.table.num_rows, pa.string())))
                         coerced = coerce_batch(raw, table, source_path)
                         writer.write_table(coerced.table)
                         accepted += coerced.table.num_rows
                         rejected_all.extend(coerced.rejected)
+                if late and reader.columns:
+                    _check_mapping(reader, table, optional)
                 # in the file's order: rows the reader could not read beside rows that did not convert
                 rejected_all = sorted(reader.rejected + rejected_all, key=lambda r: r.row or 0)
     except Exception as exc:

@@ -185,6 +185,34 @@ def _row_numbers(count: int, start: int, skipped: list[int]) -> tuple[np.ndarray
     return rows, (int(rows[-1]) + 1 if len(rows) else start)
 
 
+def _with_struct_fields(fields: list[pa.Field], prefix: str = "") -> list[tuple[str, pa.Field]]:
+    """Every column by name, a struct's fields after it as ``parent.child`` (recursively), as JSON Lines
+    objects are read: an address struct's ``address.city`` can be mapped."""
+    out: list[tuple[str, pa.Field]] = []
+    for item in fields:
+        name = f"{prefix}{item.name}"
+        out.append((name, item))
+        if pa.types.is_struct(item.type):
+            out += _with_struct_fields(list(item.type), f"{name}.")
+    return out
+
+
+def _add_struct_fields(table: pa.Table) -> pa.Table:
+    """The batch with its struct columns' fields appended as ``parent.child`` columns."""
+    def children(name: str, column: pa.ChunkedArray) -> Iterator[tuple[str, pa.ChunkedArray]]:
+        for index, child in enumerate(column.type):
+            values = pa.chunked_array([pc.struct_field(chunk, [index]) for chunk in column.chunks], child.type)
+            yield f"{name}.{child.name}", values
+            if pa.types.is_struct(child.type):
+                yield from children(f"{name}.{child.name}", values)
+
+    for name in [n for n, c in zip(table.column_names, table.columns, strict=True) if pa.types.is_struct(c.type)]:
+        for child_name, values in children(name, table.column(name)):
+            if child_name not in table.column_names:
+                table = table.append_column(child_name, values)
+    return table
+
+
 class ParquetReader(Reader):
     def __init__(self, handle: IO[bytes], batch_rows: int = 100_000) -> None:
         super().__init__()
@@ -192,23 +220,38 @@ class ParquetReader(Reader):
             self._file = pq.ParquetFile(handle)
         except (pa.ArrowInvalid, OSError) as exc:
             raise SourceFileError(f"not a readable Parquet file: {exc}") from exc
-        self.columns = list(self._file.schema_arrow.names)
-        self.nested = {f.name: str(f.type) for f in self._file.schema_arrow if pa.types.is_nested(f.type)}
+        fields = _with_struct_fields(list(self._file.schema_arrow))
+        self.columns = [name for name, _ in fields]
+        self.nested = {name: str(f.type) for name, f in fields if pa.types.is_nested(f.type)}
         self._batch_rows = batch_rows
 
     def batches(self) -> Iterator[RawBatch]:
         start = 1
         try:
             for batch in self._file.iter_batches(batch_size=self._batch_rows):
-                yield RawBatch(pa.Table.from_batches([batch]), np.arange(start, start + batch.num_rows))
+                table = pa.Table.from_batches([batch])
+                yield RawBatch(_add_struct_fields(table), np.arange(start, start + batch.num_rows))
                 start += batch.num_rows
         except (pa.ArrowInvalid, OSError) as exc:
             raise SourceFileError(f"Parquet file is damaged after row {start - 1}: {exc}") from exc
 
 
+def _with_object_fields(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """The record's fields, each object's fields after it as ``parent.child`` (recursively; a list stays
+    whole). The object itself stays, as JSON text: mapped, it is no single value."""
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        out.setdefault(f"{prefix}{key}", value)
+        if isinstance(value, dict):
+            for child, inner in _with_object_fields(value, f"{prefix}{key}.").items():
+                out.setdefault(child, inner)
+    return out
+
+
 class JsonLinesReader(Reader):
     """One JSON object per line; nested values are kept as JSON text (``RawBatch.nested`` marks them: in a
-    mapped column conversion rejects them, naming the field).
+    mapped column conversion rejects them, naming the field), and an object's fields are columns of their own
+    too, ``address.city`` (so they can be mapped).
 
     A file whose values are all strings or null, in UTF-8 without blank lines (the usual extract), is read
     by Arrow's JSON reader, in C++: a first pass checks that it reads the file as the line loop would, a
@@ -228,7 +271,7 @@ class JsonLinesReader(Reader):
         first = next((line for line in io.BytesIO(sample).read().splitlines() if line.strip()), b"{}")
         try:
             obj = json.loads(first.decode(self.encoding, errors="replace").lstrip("\ufeff"))
-            self.columns = list(obj) if isinstance(obj, dict) else []
+            self.columns = list(_with_object_fields(obj)) if isinstance(obj, dict) else []
         except json.JSONDecodeError:
             self.columns = []
         self._arrow = arrow and self.encoding == "utf-8" and not sample.startswith(codecs.BOM_UTF8)
@@ -300,6 +343,7 @@ class JsonLinesReader(Reader):
             if not isinstance(value, dict):
                 self.rejected.append(Rejected(number, f"a JSON {type(value).__name__}, not an object", line))
                 continue
+            value = _with_object_fields(value)
             for key in value:
                 if key not in self.columns:
                     self.columns.append(key)

@@ -144,6 +144,26 @@ def test_json_lines_that_are_not_objects_are_quarantined(lake: LocalLake) -> Non
     assert "list, not an object" in reasons[2] and "str, not an object" in reasons[3] and "not valid JSON" in reasons[4]
 
 
+@pytest.mark.parametrize("arrow", [True, False], ids=["arrow", "lines"])
+def test_json_lines_that_leave_out_null_fields_are_read_whole(lake: LocalLake, arrow: bool,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Serializers omit empty fields: the first record without ``points`` quarantined the whole file."""
+    from shared.ingest import readers
+
+    if not arrow:
+        monkeypatch.setattr(readers.JsonLinesReader, "_arrow_reads_it", lambda self: False)
+    lines = [{"id": "1", "first": "Ann"}, {"id": "2", "first": "Bo", "points": "3"}, {"id": "3"}]
+    result, rows, _ = convert(lake, "\n".join(json.dumps(r) for r in lines).encode(), "m.jsonl", table("members"))
+    assert result.error is None, result.error
+    assert [(r["SourceKey"], r["FirstName"], r["points"]) for r in rows] == [
+        ("1", "Ann", None), ("2", "Bo", 3), ("3", None, None)]
+    # a mapped field that no line holds is still a mapping to fix, named for the whole file
+    result, rows, quarantined = convert(lake, b'{"id": "1", "first": "Ann"}\n{"id": "2"}\n', "n.jsonl",
+                                        table("members"))
+    assert not rows and result.error is not None and "missing from the file: points" in result.error
+    assert quarantined[0]["Field"] == "points"
+
+
 def test_a_json_object_or_list_where_a_mapped_value_belongs_is_quarantined_naming_its_field(lake: LocalLake) -> None:
     """Kept as JSON text, ``{"given": "Ann"}`` would become a first name; unmapped nested fields stay as text."""
     lines = ['{"id": "1", "first": {"given": "Ann"}, "points": 3, "tags": ["vip"]}',
@@ -323,3 +343,52 @@ def test_composite_keys_whose_parts_hold_the_separator_stay_distinct(lake: Local
     keys = [r["SourceKey"] for r in rows]
     assert result.accepted == 5 and len(set(keys)) == 5, keys
     assert keys[0] == "A\\|1|2" and keys[-1] == "p|q"  # plain parts read as before
+
+
+NESTED = """
+version: 1
+sources:
+  - name: accounts
+    data_source: Shop
+    table: Accounts
+    landing: shop/accounts
+    format: jsonl
+    primary_key: id
+    columns:
+      id: {data_type: string}
+      email: Identity.Service.Email
+      default_address.city: Location.City
+      default_address.geo.zip: Location.PostalCode
+      stats.orders: {data_type: int64}
+unification:
+  match_order: [accounts]
+"""
+
+
+def test_fields_of_nested_objects_and_structs_are_mapped_by_their_dotted_path(lake: LocalLake) -> None:
+    """A shop's JSON export nests the address; the same records as Parquet structs read alike."""
+    source = load_config_text(NESTED).source("accounts")
+    records = [
+        {"id": "1", "email": "a@x.com", "default_address": {"city": "Leeds", "geo": {"zip": "LS1"}},
+         "stats": {"orders": 3}, "tags": ["vip"]},
+        {"id": "2", "email": "b@x.com", "default_address": None, "stats": {"orders": None}},
+        {"id": "3", "email": "c@x.com", "default_address": {"city": "York"}, "stats": {"orders": "many"}},
+    ]
+    lines = "\n".join(json.dumps(r) for r in records).encode()
+    _result, rows, quarantined = convert(lake, lines, "a.jsonl", source)
+    assert [(r["SourceKey"], r["City"], r["PostalCode"], r["stats_orders"]) for r in rows] == [
+        ("1", "Leeds", "LS1", 3), ("2", None, None, None)]
+    assert [(q["Row"], q["Field"], q["Reason"]) for q in quarantined] == [
+        (3, "stats.orders", "not an integer: 'many'")]
+    assert json.loads(quarantined[0]["RawRow"])["default_address.city"] == "York"
+
+    buffer = io.BytesIO()
+    records[2]["stats"]["orders"] = 7
+    for record in records:
+        record.pop("tags", None)
+    pq.write_table(pa.Table.from_pylist(records), buffer)
+    as_parquet = source.model_copy(update={"format": "parquet"})
+    result, parquet_rows, _ = convert(lake, buffer.getvalue(), "a.parquet", as_parquet)
+    assert [(r["City"], r["PostalCode"], r["stats_orders"]) for r in parquet_rows] == [
+        ("Leeds", "LS1", 3), (None, None, None), ("York", None, 7)]
+    assert result.quarantined == 0
