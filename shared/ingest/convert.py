@@ -13,7 +13,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import IO
+from typing import IO, cast
 
 import pyarrow as pa
 
@@ -67,7 +67,7 @@ def _decompressed(handle: IO[bytes], path: str) -> Iterator[IO[bytes]]:
         return
     with gzip.GzipFile(fileobj=handle, mode="rb") as unpacked:
         try:
-            yield unpacked
+            yield cast(IO[bytes], unpacked)
         except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
             raise SourceFileError(f"not a readable gzip file: {exc}") from exc
 
