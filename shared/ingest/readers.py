@@ -11,6 +11,7 @@ import codecs
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -30,6 +31,7 @@ SAMPLE_BYTES = 1 << 16
 JSON_BATCH_ROWS = 50_000
 ARROW_JSON_BLOCK_BYTES = 16 << 20  # about 50 k lines of a customer extract, as JSON_BATCH_ROWS
 DELIMITERS = [",", ";", "\t", "|"]
+_SEP_HINT = re.compile(r'^"?sep=(.)"?\r?\n', re.IGNORECASE)
 
 
 @dataclass
@@ -130,7 +132,12 @@ class CsvReader(Reader):
             raise SourceFileError("the file is empty (0 bytes)")
         self.encoding = options.encoding or detect_encoding(sample)
         text = sample.decode(self.encoding, errors="replace").lstrip("\ufeff")
-        self.delimiter = options.delimiter or detect_delimiter(text)
+        # Excel writes ``sep=;`` as a first line naming the delimiter (European exports): a hint, not data
+        hint = _SEP_HINT.match(text)
+        self._hint_lines = 1 if hint else 0
+        if hint:
+            text = text[hint.end():]
+        self.delimiter = options.delimiter or (hint.group(1) if hint else detect_delimiter(text))
         if options.header:
             first = next(csv.reader(io.StringIO(text), delimiter=self.delimiter, quotechar=options.quote), None)
             if not first:
@@ -149,7 +156,7 @@ class CsvReader(Reader):
         skipped: list[int] = []
 
         def on_invalid(row: Any) -> str:
-            number = row.number - header if row.number is not None else None
+            number = row.number - header - self._hint_lines if row.number is not None else None
             if number is not None:
                 skipped.append(number)
             self.rejected.append(Rejected(number, f"expected {row.expected_columns} fields, found "
@@ -158,7 +165,8 @@ class CsvReader(Reader):
 
         utf8 = self.encoding in ("utf-8", "utf8")
         read_options = pacsv.ReadOptions(block_size=BLOCK_BYTES, use_threads=False, column_names=self.columns,
-                                         skip_rows=header, encoding="utf8" if utf8 else self.encoding)
+                                         skip_rows=header + self._hint_lines,
+                                         encoding="utf8" if utf8 else self.encoding)
         parse_options = pacsv.ParseOptions(delimiter=self.delimiter, quote_char=self._options.quote,
                                            newlines_in_values=True, invalid_row_handler=on_invalid)
         convert_options = pacsv.ConvertOptions(column_types={c: pa.binary() if utf8 else pa.string()

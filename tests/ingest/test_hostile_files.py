@@ -88,6 +88,15 @@ def test_semicolon_delimiter_is_detected(lake: LocalLake) -> None:
     assert str(rows[0]["BirthDate"]) == "1990-01-02" and rows[0]["points"] == 5
 
 
+def test_excels_sep_line_names_the_delimiter_and_is_not_the_header(lake: LocalLake) -> None:
+    data = ("\ufeffsep=;\r\n" + HEADER.replace(",", ";") +
+            "1;Ann;Lee;a@x.com;;1;\r\n2;Bo;Li\r\n3;Cy;Wu;c@x.com;;3;\r\n").encode("utf-8")
+    result, rows, quarantined = convert(lake, data)
+    assert result.error is None, result.error
+    assert [(r["SourceKey"], r["FirstName"]) for r in rows] == [("1", "Ann"), ("3", "Cy")]
+    assert [(q["Row"], q["Reason"]) for q in quarantined] == [(2, "expected 7 fields, found 3")]
+
+
 def test_quoted_newlines_stay_inside_their_field(lake: LocalLake) -> None:
     data = (HEADER + '1,"Ann\nMarie",Lee,a@x.com,,1,\n2,Bo,Li,b@x.com,,2,\n').encode()
     result, rows, _ = convert(lake, data)
