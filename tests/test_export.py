@@ -136,6 +136,40 @@ def test_rollback_restores_an_earlier_run_and_refuses_unknown_ones(three_runs) -
         rollback(third.runtime.settings, lake, sql, "20990101T000000Z-deadbeef")
 
 
+def test_a_table_taken_out_of_the_config_loses_its_view_and_a_rollback_brings_it_back(tmp_path: Path) -> None:
+    """Its view went on showing the older run's rows (and broke once that run was pruned)."""
+    settings = Settings.from_mapping({"C360_LAKE_KIND": "local", "C360_LAKE_ROOT": str(tmp_path / "lake"),
+                                      "C360_QUIET_PERIOD_SECONDS": "1"})
+    with_pos = CONFIG.replace("unification:\n  match_order: [crm]", """  - name: pos
+    data_source: POS
+    table: Members
+    landing: pos
+    primary_key: id
+    columns: {first: Person.FirstName, email: Identity.Service.Email}
+unification:
+  match_order: [crm, pos]""")
+    first = land(tmp_path / "extracts", "r1", [ANN])
+    pos = first / "landing" / "pos" / "FullData"
+    pos.mkdir(parents=True)
+    (pos / "members.csv").write_text("id,first,email\n7,Ann,ann@example.com\n", encoding="utf-8")
+    assert run_pipeline(settings, first, config_text=with_pos).status == "Completed"
+    last = run_pipeline(settings, land(tmp_path / "extracts", "r2", [ANN, BOB]), config_text=CONFIG)
+    assert last.status == "Completed"
+    sql, lake = last.runtime.sql, last.runtime.lake
+
+    def views() -> set[str]:
+        return {r[0] for r in sql.query(  # type: ignore[union-attr]
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'c360'")}
+
+    assert "Deduplication_CRM_Contacts" in views() and "Deduplication_POS_Members" not in views()
+    runs = list_runs(lake)
+    rollback(settings, lake, sql, runs[0])
+    assert "Deduplication_POS_Members" in views()
+    assert sql.query("SELECT count(*) FROM c360.Deduplication_POS_Members")[0][0] == 1  # type: ignore[union-attr]
+    rollback(settings, lake, sql, runs[1])
+    assert "Deduplication_POS_Members" not in views() and "Customer" in views()
+
+
 def test_only_the_newest_runs_are_kept_for_rollback(tmp_path: Path) -> None:
     settings = Settings.from_mapping({"C360_LAKE_KIND": "local", "C360_LAKE_ROOT": str(tmp_path / "lake"),
                                       "C360_QUIET_PERIOD_SECONDS": "1", "C360_RUNS_TO_KEEP": "2"})

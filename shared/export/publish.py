@@ -2,6 +2,7 @@
 
 The previous run stays readable until the switch. On DuckDB every view changes in one transaction;
 on Synapse serverless each view is one batch, so if any fails the previous run's views are re-applied.
+Views of the published run's tables that the new run does not have are dropped in the same switch.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from shared.runs import current, now_utc
 from shared.settings import Settings
 from shared.sql.render import (
     SynapseSetup,
+    render_drop_view,
     render_duckdb_setup,
     render_duckdb_view,
     render_tsql_setup,
@@ -79,12 +81,16 @@ def publish_run(settings: Settings, lake: Lake, endpoint: SqlEndpoint | None, ru
     """Switch the views to ``run_id`` and record it as the current run; returns the view names."""
     specs = view_specs(lake, run_id, entities, settings.sql_schema)
     previous = current(lake)
+    # a table the published run had and this one has not (a source taken out of the config): its view would
+    # go on showing the older run's data, and break once that run is pruned
+    stale = sorted(set((previous or {}).get("entities", {})) - {s.name for s in specs})
     if endpoint is not None:
         try:
             if endpoint.dialect == "tsql":
                 endpoint.execute_batches(render_tsql_setup(synapse_setup(settings, lake), secrets.token_urlsafe(24)
                                                            + "aA1!"))
-            endpoint.execute_batches(statements(settings, lake, specs, endpoint.dialect))
+            endpoint.execute_batches([*statements(settings, lake, specs, endpoint.dialect),
+                                      *(render_drop_view(settings.sql_schema, n, endpoint.dialect) for n in stale)])
         except SqlEndpointError as exc:
             if endpoint.dialect == "tsql" and previous:
                 _restore(settings, lake, endpoint, previous)

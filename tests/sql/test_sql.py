@@ -16,7 +16,13 @@ from sqlglot import exp
 from shared.adapters.synapse_endpoint import OdbcExecutor, RetryPolicy, is_transient, synapse_connection_string
 from shared.errors import SqlEndpointError
 from shared.sql.identifiers import quote_identifier, quote_literal
-from shared.sql.render import SynapseSetup, render_duckdb_view, render_tsql_setup, render_tsql_view
+from shared.sql.render import (
+    SynapseSetup,
+    render_drop_view,
+    render_duckdb_view,
+    render_tsql_setup,
+    render_tsql_view,
+)
 from shared.sql.views import ColumnSpec, ViewSpec, column_specs
 
 HOSTILE = ["x]; DROP TABLE t; --", 'quote"d', "it's", "Ünïcödé naïve", "[bracket]", "a b", "select"]
@@ -52,6 +58,19 @@ def test_hostile_column_names_stay_identifiers_in_both_dialects(tmp_path: Path, 
     result = con.execute("SELECT * FROM c360.Customer ORDER BY CustomerId")
     assert [d[0] for d in result.description] == ["CustomerId", name, "Spend"]
     assert result.fetchall() == [("a", "x", 1.5), ("b", "y", 2.0)]
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_a_view_is_dropped_by_its_quoted_name_in_both_dialects(name: str) -> None:
+    tsql = sqlglot.parse(render_drop_view("c360", name, "tsql"), read="tsql")
+    assert len(tsql) == 1 and isinstance(tsql[0], exp.Drop) and tsql[0].args["exists"]
+    assert [(t.db, t.name) for t in tsql[0].find_all(exp.Table)] == [("c360", name)]
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA c360")
+    con.execute(f"CREATE VIEW c360.{quote_identifier(name, 'duckdb')} AS SELECT 1 AS x")
+    con.execute(render_drop_view("c360", name, "duckdb"))
+    con.execute(render_drop_view("c360", name, "duckdb"))  # IF EXISTS: a second time does nothing
+    assert con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'c360'").fetchone() == (0,)
 
 
 def test_control_characters_and_overlong_names_are_refused() -> None:
