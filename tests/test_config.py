@@ -152,3 +152,36 @@ unification:
     with pytest.raises(ConfigError) as error:
         load_config_text(text, "c360.yaml")
     assert message in str(error.value) and "sources[0].columns.col" in str(error.value), str(error.value)
+
+
+@pytest.mark.parametrize(("condition", "message"), [
+    ('{field: ChurnScor, op: ">=", value: 0.5}', "'ChurnScor' is no dimension column (did you mean ChurnScore"),
+    ('{field: RfmSegment, op: ">", value: 3}', "RfmSegment > 3: the column holds text; quote the value"),
+    ('{field: TotalSpend, op: ">", value: lots}', "the column holds numbers; the value is not one"),
+    ('{field: IsChurn, op: ">", value: true}', "compare it with = or != and true or false"),
+    ('{field: LastPurchase, op: "<", value: last year}', "the value is no ISO date"),
+    ('{field: RfmSegment, op: in, value: Loyal}', "in takes a list of values"),
+    ('{field: Phone, op: is_null, value: x}', "is_null takes no value"),
+    ('{field: Phone, op: "=", value: null}', "needs a value (is_null / not_null test for a missing one)"),
+    ('{field: Gender, op: "=", value: F}', "'Gender' is no dimension column"),  # excluded by the merge
+    ('{field: Email, op: not_null}', "'Email' is no dimension column"),  # renamed EmailAddress
+])
+def test_segment_conditions_name_a_dimension_column_and_a_value_of_its_kind(condition: str, message: str) -> None:
+    """A typo matched nobody (a warning in the log), a text column compared with a number failed the run at its
+    end ("Invalid comparison between dtype=str and int"): both are config errors, named where they are."""
+    probe = f"    - name: Probe\n      rule: {{all: [{condition}]}}\n"
+    text = DEMO_CONFIG.replace("  segments:\n", "  segments:\n" + probe, 1)
+    text = text.replace("merge:\n", "merge:\n  exclude: [Gender]\n", 1).replace(
+        "    Email: {policy: most_recent}", "    Email: {policy: most_recent, rename: EmailAddress}", 1)
+    with pytest.raises(ConfigError) as error:
+        load_config_text(text, "c360.yaml")
+    assert message in str(error.value) and "enrichment.segments[0].rule.all[0]" in str(error.value), str(error.value)
+
+
+def test_segment_conditions_on_any_dimension_column_of_the_right_kind_load() -> None:
+    conditions = ['{field: LastPurchase, op: ">=", value: "2026-01-01"}', '{field: IsChurn, op: "=", value: false}',
+                  '{field: RfmSegment, op: not_in, value: [Lost]}', '{field: TopBrand, op: contains, value: Volt}',
+                  '{field: CRM_Contacts_contactid, op: not_null}', '{field: BirthDate, op: "<", value: "1990-01-01"}',
+                  '{field: FavouriteStoreChannel, op: "=", value: Web}']  # an argmax measure: any kind
+    probe = "".join(f"    - name: Probe{i}\n      rule: {{all: [{c}]}}\n" for i, c in enumerate(conditions))
+    load_config_text(DEMO_CONFIG.replace("  segments:\n", "  segments:\n" + probe, 1), "c360.yaml")

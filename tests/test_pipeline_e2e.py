@@ -282,6 +282,23 @@ def test_tsql_for_the_demo_dimension_matches_the_golden_file(demo_run) -> None:
     assert "varchar(36)" in text and "COLLATE" not in text  # ids sized from the data; the database sets UTF-8
 
 
+def test_every_dimension_column_is_one_segment_conditions_may_name_with_its_kind(small_demo: Path, demo_run) -> None:
+    """The config check's list of dimension columns (``dimension_columns``) is the published dimension's."""
+    from shared.config import load_config
+    from shared.config.checks import dimension_columns
+
+    run, _ = demo_run
+    known = dimension_columns(load_config(small_demo / "c360.yaml"))
+    published = run.runtime.sql.query(  # type: ignore[union-attr]
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'c360' "
+        "AND table_name = 'Customer'")
+    kinds = {"VARCHAR": "text", "BIGINT": "number", "DOUBLE": "number", "BOOLEAN": "boolean", "DATE": "time",
+             "TIMESTAMP": "time", "TIMESTAMP WITH TIME ZONE": "time"}
+    assert [c for c, _ in published if c not in known] == []
+    assert [(c, t, known[c]) for c, t in published if known[c] not in ("any", kinds.get(t, t))] == []
+    assert len(published) > 50
+
+
 def test_c360_sql_answers_a_query_and_names_a_failing_one_without_a_traceback(demo_run) -> None:
     from typer.testing import CliRunner
 

@@ -95,6 +95,7 @@ def reference_errors(config: UnificationConfig) -> list[str]:
             problems.append(f"enrichment.segments[{i}]: give exactly one of rule, union, intersect, exclude")
         defined.add(segment.name)
     source_attributes = set().union(*(attributes[s] for s in sources)) if sources else set()
+    problems += _segment_errors(config)
     probabilistic = config.unification.probabilistic
     for i, comparison in enumerate(probabilistic.comparisons):
         if comparison.field not in source_attributes:
@@ -132,3 +133,96 @@ def _rule_errors(rule: Rule, where: str, table: str, against: list[str],
             if condition.left_field not in attributes.get(other, set()):
                 problems.append(f"{where}: {other!r} has no attribute {condition.left_field!r}")
     return problems
+
+
+def dimension_columns(config: UnificationConfig) -> dict[str, str]:
+    """Every column the dimension can have, with its kind (``shared.enrich.outputs.Kind``): the merged
+    attributes (renamed as the merge says), the ids and source keys, and what enrichment adds. An
+    enrichment that is disabled, or skipped for too little data, leaves its columns out of a run."""
+    from shared.enrich.outputs import ENRICHMENT_COLUMNS, MEASURE_KINDS
+    from shared.merge.survivorship import source_key_columns
+
+    kinds = {"string": "text", "guid": "text", "int64": "number", "double": "number", "decimal": "number",
+             "boolean": "boolean", "date": "time", "dateTime": "time"}
+    columns: dict[str, str] = {Col.CUSTOMER_ID: "text", "PreviousCustomerId": "text", "HouseholdId": "text"}
+    for source in config.sources:
+        for column, mapping in source.columns.items():
+            attribute = mapping.attribute(column)
+            policy = config.merge.fields.get(attribute)
+            columns[policy.rename if policy and policy.rename else attribute] = kinds[mapping.resolved_data_type()]
+    for attribute in config.merge.exclude:
+        columns.pop(attribute, None)
+    for _index, key, alternate in source_key_columns(config):
+        columns[key] = columns[alternate] = "text"
+    columns.update(ENRICHMENT_COLUMNS)
+    for measure in config.enrichment.measures:
+        columns[measure.name] = MEASURE_KINDS.get(measure.aggregation, "any")
+    return columns
+
+
+def _segment_errors(config: UnificationConfig) -> list[str]:
+    """Each segment condition names a dimension column and compares it with a value of its kind: a typo
+    (``ChurnScor``) matched nobody, and ``RfmSegment > 3`` failed the run at its very end."""
+    import difflib
+
+    from shared.config.model import SegmentCondition, SegmentRule
+
+    if not config.enrichment.segments:
+        return []
+    columns = dimension_columns(config)
+    problems: list[str] = []
+
+    def check(item: SegmentCondition | SegmentRule, where: str) -> None:
+        if isinstance(item, SegmentRule):
+            for join in ("all", "any"):
+                for i, inner in enumerate(getattr(item, join) or []):
+                    check(inner, f"{where}.{join}[{i}]")
+            return
+        kind = columns.get(item.field)
+        if kind is None:
+            close = difflib.get_close_matches(item.field, list(columns), n=3)
+            problems.append(f"{where}.field: {item.field!r} is no dimension column"
+                            + (f" (did you mean {', '.join(close)}?)" if close else ""))
+            return
+        problem = _value_problem(item.op, item.value, kind)
+        if problem:
+            problems.append(f"{where}: {item.field} {item.op} {item.value!r}: {problem}")
+
+    for i, segment in enumerate(config.enrichment.segments):
+        if segment.rule is not None:
+            check(segment.rule, f"enrichment.segments[{i}].rule")
+    return problems
+
+
+def _value_problem(op: str, value: object, kind: str) -> str | None:
+    """Why ``column op value`` cannot hold as meant for a column of ``kind``; None when it can."""
+    if op in ("is_null", "not_null"):
+        return None if value is None else f"{op} takes no value"
+    if op in ("in", "not_in"):
+        if not isinstance(value, list):
+            return f"{op} takes a list of values"
+        return next((p for v in value if (p := _value_problem("=", v, kind))), None)
+    if op == "contains":
+        return None if isinstance(value, str) else "contains takes a text value"
+    if value is None:
+        return f"{op} needs a value (is_null / not_null test for a missing one)"
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if kind == "number" and not number:
+        return "the column holds numbers; the value is not one"
+    if kind == "boolean" and (op not in ("=", "!=") or not isinstance(value, bool)):
+        return "the column holds true/false; compare it with = or != and true or false"
+    if kind == "text" and not isinstance(value, str):
+        return "the column holds text; quote the value"
+    if kind == "time" and not _iso_date(value):
+        return "the column holds dates/times; the value is no ISO date (YYYY-MM-DD)"
+    return None
+
+
+def _iso_date(value: object) -> bool:
+    from datetime import datetime
+
+    try:
+        datetime.fromisoformat(str(value))
+    except ValueError:
+        return False
+    return isinstance(value, str)

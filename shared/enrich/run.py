@@ -272,7 +272,8 @@ def _segment_frame(con: duckdb.DuckDBPyConnection, wanted: set[str]) -> pd.DataF
         return pd.DataFrame(index=pd.RangeIndex(con.execute("SELECT count(*) FROM segment_dimension").fetchall()[0][0]))
     table = con.sql(f"SELECT {', '.join(columns)} FROM segment_dimension d LEFT JOIN rfm_rows r ON r.i = d.i "
                     "ORDER BY d.i").to_arrow_table()
-    return table.to_pandas(split_blocks=True, self_destruct=True)
+    # dates as datetime64, not Python dates: a rule compares them with an ISO date string, as timestamps
+    return table.to_pandas(split_blocks=True, self_destruct=True, date_as_object=False)
 
 
 def _write_membership(con: duckdb.DuckDBPyConnection, lake: Lake, path: str) -> None:

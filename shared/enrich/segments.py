@@ -58,14 +58,27 @@ def _condition(frame: pd.DataFrame, condition: SegmentCondition) -> pd.Series:
         return pd.Series(False, index=frame.index)
     column = frame[condition.field]
     value: Any = condition.value
+    if condition.op in ("in", "not_in"):
+        value = value or []
+    if condition.op in ("in", "not_in") and pd.api.types.is_datetime64_any_dtype(column):
+        value = _instants(column, value)  # isin does not parse ISO strings as the comparisons do
     ops = {
         "=": lambda: column == value, "!=": lambda: column != value, ">": lambda: column > value,
         ">=": lambda: column >= value, "<": lambda: column < value, "<=": lambda: column <= value,
-        "in": lambda: column.isin(value or []), "not_in": lambda: ~column.isin(value or []),
+        "in": lambda: column.isin(value), "not_in": lambda: ~column.isin(value),
         "is_null": lambda: column.isna(), "not_null": lambda: column.notna(),
         "contains": lambda: column.astype(str).str.contains(str(value), case=False, regex=False),
     }
     return ops[condition.op]().fillna(False).astype(bool)
+
+
+def _instants(column: pd.Series, values: list[Any]) -> pd.DatetimeIndex:
+    """ISO date strings as instants comparable with a date/time ``column``: in its zone, if it has one."""
+    instants = pd.DatetimeIndex(pd.to_datetime(values))
+    zone = getattr(column.dtype, "tz", None)
+    if zone is not None and instants.tz is None:
+        return instants.tz_localize(zone)
+    return instants if zone is not None or instants.tz is None else instants.tz_convert(None)
 
 
 def _rule(frame: pd.DataFrame, rule: SegmentRule) -> pd.Series:

@@ -193,3 +193,39 @@ def _segments_of(lake_root, shards: list[list[str]], measures: pd.DataFrame | No
     outcome = run_enrichment(lake, load_config_text(text), paths.run_id, Enrichment.SEGMENTS)
     assert outcome.path is not None
     return read_parquet(lake, outcome.path)
+
+
+def test_segment_rules_compare_date_and_time_columns_with_iso_dates(tmp_path) -> None:
+    """``BirthDate < "1985-01-01"`` compared Python dates with a string ("'<' not supported between
+    'datetime.date' and 'str'") and failed the run at its end; timestamps with a zone compare as well."""
+    from shared.adapters.local_lake import LocalLake
+    from shared.config.load import load_config_text
+    from shared.enrich.run import run_enrichment
+    from shared.lakeio import read_parquet, write_parquet
+    from shared.names import Enrichment
+    from shared.paths import RunPaths
+
+    segments = ("  segments:\n"
+                "    - {name: older, rule: {all: [{field: BirthDate, op: \"<\", value: \"1985-01-01\"}]}}\n"
+                "    - {name: born_1990, rule: {all: [{field: BirthDate, op: \"=\", value: \"1990-06-01\"}]}}\n"
+                "    - {name: recent, rule: {all: [{field: LastPurchase, op: \">=\", value: \"2026-03-01\"}]}}\n"
+                "    - {name: listed, rule: {all: [{field: BirthDate, op: in, value: [\"1980-02-03\"]}]}}\n"
+                "    - {name: new_year, rule: {all: [{field: LastPurchase, op: in, value: [\"2026-01-01\"]}]}}\n")
+    lake, paths = LocalLake(tmp_path), RunPaths("20260401T000000Z-dates")
+    ids = ["c0", "c1", "c2"]
+    write_parquet(lake, f"{paths.unified_folder('Customer')}/part-0.parquet", pa.table({
+        "CustomerId": ids,
+        "BirthDate": pa.array([pd.Timestamp("1980-02-03").date(), pd.Timestamp("1990-06-01").date(), None],
+                              pa.date32())}))
+    last = pa.array([pd.Timestamp("2026-03-05T10:00Z"), pd.Timestamp("2026-01-01T00:00Z"), None],
+                    pa.timestamp("us", tz="UTC"))
+    write_parquet(lake, paths.enrichment("measures"), pa.table({
+        "CustomerId": ids, "TransactionCount": [1, 1, 0], "TotalSpend": [10.0, 20.0, 0.0],
+        "DaysSinceLastPurchase": [27, 90, None], "LastPurchase": last}))
+    text = config() + ACTIVITIES.replace("  segments:\n", segments, 1)
+    outcome = run_enrichment(lake, load_config_text(text), paths.run_id, Enrichment.SEGMENTS)
+    assert outcome.path is not None
+    found = dict(zip(*(read_parquet(lake, outcome.path).column(c).to_pylist() for c in ("CustomerId", "Segments")),
+                     strict=True))
+    assert [set((found.get(i) or "").split(";")) - {""} for i in ids] == [
+        {"older", "recent", "listed"}, {"born_1990", "new_year"}, set()]
