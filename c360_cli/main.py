@@ -205,12 +205,19 @@ def _summarise(runtime: Any, result: Any) -> bool:
         if step["step"] == "convert_source_file" and step.get("error"):
             path, error = escape(str(step.get("path"))), escape(step["error"])
             console.print(f"[red]file quarantined whole[/red]: {path}: {error}")
+    pointer = current(runtime.lake)
+    if not good:  # the failed run's counts are no one's: say what failed and what stays published
+        error = record.get("error") or status.get("error") or "see c360 status"
+        console.print(f"[red]failed[/red]: {escape(str(error))}")
+        console.print(f"the published dimension is unchanged: run {pointer['run_id']}" if pointer
+                      else "nothing is published yet")
+        console.print(f"steps and errors: c360 status --lake {runtime.settings.lake_root} {run_id}")
+        return good
     merge = steps.get("merge_clusters")
     if merge and merge.get("status") == "Succeeded":
         console.print(f"unified customers: [bold]{merge['customers']:,}[/bold] from {merge['records']:,} records "
                       f"({merge['merged']:,} duplicates merged; {merge['new_ids']:,} new ids, "
                       f"{merge['merges']:,} merges, {merge['splits']:,} splits)")
-    pointer = current(runtime.lake)
     if pointer and runtime.settings.sql_kind == "duckdb":
         database = runtime.settings.resolved_duckdb_path()
         console.print(f"views in [bold]{database}[/bold]: {', '.join(sorted(pointer['entities']))} "

@@ -313,3 +313,26 @@ def test_runs_without_new_files_rerun_on_the_published_tables_or_skip_when_there
     assert lines[runs[0]].split()[1:3] == ["Skipped", "full"] and lines[runs[1]].split()[-1] == "yes"
     assert lines[runs[2]].split()[1:3] == ["Completed", "match_only"] and max(map(len, listed)) <= 80
 
+
+
+def test_c360_run_that_fails_names_the_error_and_the_run_that_stays_published(tmp_path: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failed run printed its own counts and 'views in …, try: c360 sql' as if it had published; it says
+    what failed and which run's dimension the views still show, and exits 1."""
+    folder = tmp_path / "landing" / "crm" / "FullData"
+    folder.mkdir(parents=True)
+    (folder / "contacts.csv").write_text("id,first,last,email\n1,Ann,Lee,ann@example.com\n", encoding="utf-8")
+    first = c360_run(tmp_path, "--landing", str(tmp_path / "landing"))
+    assert first.exit_code == 0, first.output
+    runtime = lake_runtime(tmp_path)
+    published = current(runtime.lake)["run_id"]
+    for path in parquet_files(runtime.lake, RunPaths(published).export_table("AlternateKey")):
+        runtime.lake.write_bytes(path, b"not parquet")  # the crosswalk the next merge reads, damaged
+    monkeypatch.setenv("C360_ACTIVITY_RETRY_INTERVAL_MS", "10")
+    failed = c360_run(tmp_path, "--mode", "full")
+    output = " ".join(failed.output.split())
+    assert failed.exit_code == 1, failed.output
+    assert ": Failed in" in output and "failed: " in output
+    assert f"the published dimension is unchanged: run {published}" in output
+    assert "unified customers" not in output and "try: c360 sql" not in output
+    assert current(runtime.lake)["run_id"] == published
