@@ -27,8 +27,10 @@ def test_the_demo_config_is_valid() -> None:
 @pytest.mark.parametrize(("change", "expected"), [
     (("Person.FirstName", "Person.Firstname"), ["sources[0].columns.FirstName.type", "unknown semantic type"]),
     (("format: csv\n    csv:", "format: xls\n    csv:"), ["sources[0].format", "'csv', 'parquet', 'jsonl' or 'cdm'"]),
-    (("primary_key: CustomerNo\n", "primary_key: CustomerNo\n    colour: blue\n"),
-     ["sources[0].colour", "Extra inputs are not permitted"]),
+    (("primary_key: CustomerNo\n", "primary_key: CustomerNo\n    hue: blue\n"),
+     ["sources[0].hue", "unknown key 'hue' (the keys here: columns, csv, data_source,"]),
+    (("primary_key: CustomerNo\n", "primary_key: CustomerNo\n    recncy: updated\n"),
+     ["sources[0].recncy: unknown key 'recncy' (did you mean recency?)"]),
     (("precision: high}", "precision: 130}"), ["precision", "less than or equal to 100"]),
 ])
 def test_schema_errors_name_file_line_key_path_and_expectation(tmp_path: Path, change: tuple[str, str],
@@ -152,6 +154,22 @@ unification:
     with pytest.raises(ConfigError) as error:
         load_config_text(text, "c360.yaml")
     assert message in str(error.value) and "sources[0].columns.col" in str(error.value), str(error.value)
+
+
+def test_a_condition_with_a_mistyped_key_is_reported_as_a_condition_not_as_a_nested_rule_too() -> None:
+    """Conditions and nested rules are one list: pydantic reports the failure of each; the branch with the
+    fewest errors is what the user meant. A value too long to show is cut with an ellipsis, not mid-quote."""
+    probe = "    - name: Probe\n      rule: {all: [{fild: ChurnScore, op: \">=\", value: 0.5}]}\n"
+    with pytest.raises(ConfigError) as error:
+        load_config_text(DEMO_CONFIG.replace("  segments:\n", "  segments:\n" + probe, 1), "c360.yaml")
+    problems = str(error.value).splitlines()[1:]
+    assert [p.split(": ", 1)[1] for p in problems] == [
+        "enrichment.segments[0].rule.all[0].field: Field required",
+        "enrichment.segments[0].rule.all[0].fild: unknown key 'fild' (did you mean field?)"], problems
+    long = "x" * 200
+    with pytest.raises(ConfigError) as error:
+        load_config_text(DEMO_CONFIG.replace("format: csv\n", f"format: {long}\n", 1), "c360.yaml")
+    assert f"(got '{'x' * 78}…)" in str(error.value), str(error.value)
 
 
 @pytest.mark.parametrize(("condition", "message"), [

@@ -8,22 +8,107 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from shared.config.checks import reference_errors
 from shared.config.model import UnificationConfig
 from shared.errors import ConfigError
 
 
-def _key_path(loc: tuple[Any, ...]) -> str:
+def _key_path(loc: tuple[Any, ...], labels: list[bool]) -> str:
     path = ""
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        elif str(part).startswith(("function-", "literal[", "list[", "int", "str")) or "[" in str(part):
+    for part, label in zip(loc, labels, strict=True):
+        if label:
             continue  # pydantic's union-branch labels are not keys
-        else:
-            path += ("." if path else "") + str(part)
+        path += f"[{part}]" if isinstance(part, int) else ("." if path else "") + str(part)
     return path or "(top level)"
+
+
+def _looks_like_label(part: object) -> bool:
+    return isinstance(part, str) and (part.startswith(("function-", "literal[", "list[", "int", "str", "float",
+                                                        "bool", "dict[")) or "[" in part)
+
+
+class _Schema:
+    """The config's JSON Schema, walked along an error's ``loc``: which parts name a union's branch
+    (``SegmentCondition``, ``list[str]``), and the keys the mapping holding the last part allows."""
+
+    def __init__(self) -> None:
+        self.schema = UnificationConfig.model_json_schema(by_alias=True)
+
+    def _resolve(self, node: dict[str, Any] | None) -> dict[str, Any] | None:
+        while node is not None and "$ref" in node:
+            node = self.schema["$defs"][node["$ref"].rsplit("/", 1)[-1]]
+        return node
+
+    def _branches(self, node: dict[str, Any]) -> list[dict[str, Any]]:
+        return [b for b in (self._resolve(x) for x in node.get("anyOf", node.get("oneOf", []))) if b is not None]
+
+    def _child(self, node: dict[str, Any] | None, part: object) -> dict[str, Any] | None:
+        node = self._resolve(node)
+        if node is None:
+            return None
+        for branch in self._branches(node):
+            if (child := self._child(branch, part)) is not None:
+                return child
+        if isinstance(part, str) and part in node.get("properties", {}):
+            return self._resolve(node["properties"][part])
+        if isinstance(part, int) and isinstance(node.get("items"), dict):
+            return self._resolve(node["items"])
+        if isinstance(part, str) and isinstance(node.get("additionalProperties"), dict):
+            return self._resolve(node["additionalProperties"])
+        return None
+
+    def walk(self, loc: tuple[Any, ...]) -> tuple[list[bool], set[str]]:
+        """(for each part of ``loc``: a branch label?; the keys allowed beside its last part)."""
+        node: dict[str, Any] | None = self.schema
+        labels: list[bool] = []
+        keys: set[str] = set()
+        for part in loc:
+            node = self._resolve(node)
+            branches = self._branches(node) if node is not None else []
+            chosen = next((b for b in branches if isinstance(part, str) and b.get("title") == part), None)
+            if chosen is not None or _looks_like_label(part):
+                labels.append(True)
+                node = chosen if chosen is not None else node
+                continue
+            labels.append(False)
+            keys = set().union(*(b.get("properties", {}) for b in [*branches, *([node] if node else [])]))
+            node = self._child(node, part)
+        return labels, keys
+
+
+def _describe(errors: list[ErrorDetails], schema: _Schema) -> list[tuple[tuple[Any, ...], str]]:
+    """(loc, message) per error: of a union that no branch accepts, only the branch with the fewest errors
+    (a condition with a mistyped key was reported as a broken nested rule too); an unknown key with the
+    allowed ones it resembles."""
+    import difflib
+
+    walked = [(error, *schema.walk(tuple(error["loc"]))) for error in errors]
+    branch_errors: dict[tuple[Any, ...], dict[Any, int]] = {}
+    for error, labels, _keys in walked:
+        if True in labels:
+            at = labels.index(True)
+            counts = branch_errors.setdefault(tuple(error["loc"][:at]), {})
+            counts[error["loc"][at]] = counts.get(error["loc"][at], 0) + 1
+    described = []
+    for error, labels, keys in walked:
+        loc = tuple(error["loc"])
+        if True in labels:
+            at = labels.index(True)
+            counts = branch_errors[loc[:at]]
+            if loc[at] != min(counts, key=lambda branch: counts[branch]):
+                continue
+        if error["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(str(loc[-1]), sorted(keys), n=3, cutoff=0.6)
+            hint = f"did you mean {' or '.join(close)}?" if close else f"the keys here: {', '.join(sorted(keys))}"
+            message = f"unknown key {loc[-1]!r} ({hint})" if keys else "unknown key"
+        else:
+            shown = repr(error.get("input"))
+            got = "" if error["type"] == "missing" else f" (got {shown if len(shown) <= 80 else shown[:79] + '…'})"
+            message = f"{error['msg']}{got}"
+        described.append((loc, f"{_key_path(loc, labels)}: {message}"))
+    return described
 
 
 def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
@@ -57,12 +142,9 @@ def load_config_text(text: str, source: str = "<config>") -> UnificationConfig:
     except ValidationError as exc:
         root = yaml.compose(text)  # the node tree, only to name the line of each problem
         lines = []
-        for error in exc.errors():
-            loc = tuple(error["loc"])
+        for loc, message in _describe(exc.errors(), _Schema()):
             line = _line_of(root, loc)
-            where = f"{source}:{line}" if line else source
-            got = "" if error["type"] == "missing" else f" (got {error.get('input')!r:.80})"
-            lines.append(f"{where}: {_key_path(loc)}: {error['msg']}{got}")
+            lines.append(f"{source}:{line}: {message}" if line else f"{source}: {message}")
         raise ConfigError("invalid unification config:\n  " + "\n  ".join(lines)) from exc
     problems = reference_errors(config)
     if problems:
