@@ -46,12 +46,20 @@ def _wanted(table: TableBase) -> set[str]:
 
 
 def _check_mapping(reader: Reader, table: TableBase, optional: frozenset[str] = frozenset()) -> list[str]:
-    """Raise naming the mapped columns the file lacks; returns the ``optional`` ones it lacks."""
+    """Raise naming the mapped columns the file lacks or repeats in its header; returns the ``optional``
+    ones it lacks."""
     wanted = _wanted(table)
     missing = sorted(wanted - set(reader.columns) - optional)
+    repeated = sorted(wanted & set(reader.repeated))
+    problems = []
     if missing:
-        raise MappingError(f"mapped column(s) missing from the file: {', '.join(missing)} "
-                           f"(the file has: {', '.join(reader.columns[:30])})", tuple(missing))
+        problems.append(f"mapped column(s) missing from the file: {', '.join(missing)} "
+                        f"(the file has: {', '.join(reader.columns[:30])})")
+    if repeated:
+        problems.append("mapped column(s) appear more than once in the header, so which to read is unclear: "
+                        + ", ".join(f"{c} (columns {', '.join(map(str, reader.repeated[c]))})" for c in repeated))
+    if problems:
+        raise MappingError("; ".join(problems), tuple(missing + repeated))
     nested = sorted(wanted & set(reader.nested))
     if nested:
         raise MappingError("mapped column(s) of nested values, not one value per row: "

@@ -56,10 +56,13 @@ class RawBatch:
 @dataclass
 class Reader:
     """Base: ``columns`` are known after construction; ``rejected`` fills while iterating. ``nested``: columns
-    whose type holds no single value per row (a Parquet struct, list or map), with their type."""
+    whose type holds no single value per row (a Parquet struct, list or map), with their type. ``repeated``:
+    header names the file holds more than once, with their 1-based positions (the copies are read as
+    ``name_2``, …)."""
 
     columns: list[str] = field(default_factory=list)
     nested: dict[str, str] = field(default_factory=dict)
+    repeated: dict[str, list[int]] = field(default_factory=dict)
     rejected: list[Rejected] = field(default_factory=list)
     encoding: str | None = None
     delimiter: str | None = None
@@ -143,6 +146,10 @@ class CsvReader(Reader):
             if not first:
                 raise SourceFileError("the header row is empty")
             self.columns = _unique(first)
+            positions: dict[str, list[int]] = {}
+            for position, name in enumerate(first, start=1):
+                positions.setdefault(name.strip() or "column", []).append(position)
+            self.repeated = {name: found for name, found in positions.items() if len(found) > 1}
         elif options.columns:
             self.columns = list(options.columns)
         else:
@@ -159,8 +166,12 @@ class CsvReader(Reader):
             number = row.number - header - self._hint_lines if row.number is not None else None
             if number is not None:
                 skipped.append(number)
-            self.rejected.append(Rejected(number, f"expected {row.expected_columns} fields, found "
-                                                  f"{row.actual_columns}", row.text))
+            reason = f"expected {row.expected_columns} fields, found {row.actual_columns}"
+            quote = self._options.quote
+            if quote and row.text.count(quote) % 2 and "\n" in row.text:  # a quote opened and never closed
+                reason += (f" (a {quote} opened in this row is never closed: the row runs on over "
+                           f"{row.text.count(chr(10)) + 1} lines)")
+            self.rejected.append(Rejected(number, reason, row.text))
             return "skip"
 
         utf8 = self.encoding in ("utf-8", "utf8")

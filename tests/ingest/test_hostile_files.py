@@ -113,6 +113,30 @@ def test_ragged_rows_are_quarantined_with_their_row_number(lake: LocalLake) -> N
     assert "2,Bo" in quarantined[0]["RawRow"]
 
 
+def test_an_unclosed_quote_is_named_as_the_reason_its_row_runs_on(lake: LocalLake) -> None:
+    """The row a stray quote opens takes in the lines after it: the reason says so, the lines are in RawRow."""
+    data = (HEADER + '1,Ann,Lee,a@x.com,,1,\n2,Bo,"Li,b@x.com,,2,\n3,Cy,Wu,c@x.com,,3,\n').encode()
+    _result, rows, quarantined = convert(lake, data)
+    assert [r["SourceKey"] for r in rows] == ["1"]
+    assert [(q["Row"], q["Reason"]) for q in quarantined] == [
+        (2, 'expected 7 fields, found 3 (a " opened in this row is never closed: the row runs on over 2 lines)')]
+    assert "3,Cy,Wu" in quarantined[0]["RawRow"]
+
+
+def test_a_mapped_column_twice_in_the_header_rejects_the_file_naming_it(lake: LocalLake) -> None:
+    """Two ``email`` columns: the first was read and the second ignored, silently; an unmapped column may
+    repeat (its copies are not read)."""
+    data = (HEADER.replace("vip", "vip,email") + "1,Ann,Lee,a@x.com,,1,,b@x.com\n").encode()
+    result, rows, quarantined = convert(lake, data)
+    assert rows == [] and result.error is not None
+    assert "appear more than once in the header, so which to read is unclear: email (columns 4, 8)" in result.error
+    assert [(q["Row"], q["Field"]) for q in quarantined] == [(None, "email")]
+    unmapped = load_config_text(CONFIG.replace("      vip: {data_type: boolean}\n", "")).source("contacts")
+    result, rows, _ = convert(lake, (HEADER.replace(",vip", ",note,note") + "2,Bo,Li,b@x.com,,2,x,y\n").encode(),
+                              name="g.csv", source=unmapped)
+    assert result.error is None and [r["SourceKey"] for r in rows] == ["2"]
+
+
 def test_formula_like_cells_are_quarantined(lake: LocalLake) -> None:
     data = (HEADER + "1,=cmd|' /C calc'!A0,Lee,a@x.com,,1,\n2,Ann,@SUM(A1:A9),b@x.com,,2,\n"
             "3,Bo,Li,+1@x.com,,3,\n").encode()
