@@ -166,6 +166,12 @@ def test_a_condition_with_a_mistyped_key_is_reported_as_a_condition_not_as_a_nes
     assert [p.split(": ", 1)[1] for p in problems] == [
         "enrichment.segments[0].rule.all[0].field: Field required",
         "enrichment.segments[0].rule.all[0].fild: unknown key 'fild' (did you mean field?)"], problems
+    nested = "    - name: Probe\n      rule: {all: [{any: [{fild: ChurnScore, op: \">=\", value: 0.5}]}]}\n"
+    with pytest.raises(ConfigError) as error:
+        load_config_text(DEMO_CONFIG.replace("  segments:\n", "  segments:\n" + nested, 1), "c360.yaml")
+    assert [p.split(": ", 1)[1] for p in str(error.value).splitlines()[1:]] == [
+        "enrichment.segments[0].rule.all[0].any[0].field: Field required",
+        "enrichment.segments[0].rule.all[0].any[0].fild: unknown key 'fild' (did you mean field?)"]
     long = "x" * 200
     with pytest.raises(ConfigError) as error:
         load_config_text(DEMO_CONFIG.replace("format: csv\n", f"format: {long}\n", 1), "c360.yaml")

@@ -78,6 +78,28 @@ class _Schema:
         return labels, keys
 
 
+_Walked = tuple[ErrorDetails, list[bool], set[str]]
+
+
+def _fewest_branch_errors(walked: list[_Walked], start: int) -> list[_Walked]:
+    """The errors to report: where a value fits no branch of a union (its ``loc`` holds a branch label from
+    ``start`` on), those of the branch with the fewest errors to report, counted the same way inside it."""
+    kept: list[_Walked] = []
+    sites: dict[tuple[Any, ...], dict[Any, list[_Walked]]] = {}
+    for item in walked:
+        error, labels, _keys = item
+        at = next((i for i in range(start, len(labels)) if labels[i]), None)
+        if at is None:
+            kept.append(item)
+        else:
+            sites.setdefault(tuple(error["loc"][:at]), {}).setdefault(error["loc"][at], []).append(item)
+    for prefix, branches in sites.items():
+        chosen: list[list[_Walked]] = [_fewest_branch_errors(items, len(prefix) + 1) for items in branches.values()]
+        kept.extend(chosen[min(range(len(chosen)), key=lambda i: len(chosen[i]))])
+    chosen_ids = {id(item) for item in kept}
+    return [item for item in walked if id(item) in chosen_ids]  # in pydantic's order
+
+
 def _describe(errors: list[ErrorDetails], schema: _Schema) -> list[tuple[tuple[Any, ...], str]]:
     """(loc, message) per error: of a union that no branch accepts, only the branch with the fewest errors
     (a condition with a mistyped key was reported as a broken nested rule too); an unknown key with the
@@ -85,20 +107,9 @@ def _describe(errors: list[ErrorDetails], schema: _Schema) -> list[tuple[tuple[A
     import difflib
 
     walked = [(error, *schema.walk(tuple(error["loc"]))) for error in errors]
-    branch_errors: dict[tuple[Any, ...], dict[Any, int]] = {}
-    for error, labels, _keys in walked:
-        if True in labels:
-            at = labels.index(True)
-            counts = branch_errors.setdefault(tuple(error["loc"][:at]), {})
-            counts[error["loc"][at]] = counts.get(error["loc"][at], 0) + 1
     described = []
-    for error, labels, keys in walked:
+    for error, labels, keys in _fewest_branch_errors(walked, 0):
         loc = tuple(error["loc"])
-        if True in labels:
-            at = labels.index(True)
-            counts = branch_errors[loc[:at]]
-            if loc[at] != min(counts, key=lambda branch: counts[branch]):
-                continue
         if error["type"] == "extra_forbidden":
             close = difflib.get_close_matches(str(loc[-1]), sorted(keys), n=3, cutoff=0.6)
             hint = f"did you mean {' or '.join(close)}?" if close else f"the keys here: {', '.join(sorted(keys))}"
