@@ -46,7 +46,7 @@ def _wanted(table: TableBase) -> set[str]:
 
 
 def _check_mapping(reader: Reader, table: TableBase, optional: frozenset[str] = frozenset()) -> list[str]:
-    """Raise naming the mapped columns the file lacks or repeats in its header; returns the ``optional``
+    """Raise naming the mapped columns the file lacks or names twice; returns the ``optional``
     ones it lacks."""
     wanted = _wanted(table)
     missing = sorted(wanted - set(reader.columns) - optional)
@@ -56,7 +56,7 @@ def _check_mapping(reader: Reader, table: TableBase, optional: frozenset[str] = 
         problems.append(f"mapped column(s) missing from the file: {', '.join(missing)} "
                         f"(the file has: {', '.join(reader.columns[:30])})")
     if repeated:
-        problems.append("mapped column(s) appear more than once in the header, so which to read is unclear: "
+        problems.append("mapped column(s) are named more than once in the file, so which to read is unclear: "
                         + ", ".join(f"{c} (columns {', '.join(map(str, reader.repeated[c]))})" for c in repeated))
     if problems:
         raise MappingError("; ".join(problems), tuple(missing + repeated))

@@ -109,6 +109,14 @@ def _unique(names: list[str]) -> list[str]:
     return out
 
 
+def _repeated(names: list[str]) -> dict[str, list[int]]:
+    """The names that occur more than once, with their 1-based positions."""
+    positions: dict[str, list[int]] = {}
+    for position, name in enumerate(names, start=1):
+        positions.setdefault(name, []).append(position)
+    return {name: found for name, found in positions.items() if len(found) > 1}
+
+
 def decode_column(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     """Binary → UTF-8 string; values that are not valid UTF-8 are decoded as Windows-1252 instead."""
     column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
@@ -146,10 +154,7 @@ class CsvReader(Reader):
             if not first:
                 raise SourceFileError("the header row is empty")
             self.columns = _unique(first)
-            positions: dict[str, list[int]] = {}
-            for position, name in enumerate(first, start=1):
-                positions.setdefault(name.strip() or "column", []).append(position)
-            self.repeated = {name: found for name, found in positions.items() if len(found) > 1}
+            self.repeated = _repeated([name.strip() or "column" for name in first])
         elif options.columns:
             self.columns = list(options.columns)
         else:
@@ -241,6 +246,7 @@ class ParquetReader(Reader):
             raise SourceFileError(f"not a readable Parquet file: {exc}") from exc
         fields = _with_struct_fields(list(self._file.schema_arrow))
         self.columns = [name for name, _ in fields]
+        self.repeated = _repeated(self.columns)
         self.nested = {name: str(f.type) for name, f in fields if pa.types.is_nested(f.type)}
         self._batch_rows = batch_rows
 

@@ -129,8 +129,21 @@ def test_a_mapped_column_twice_in_the_header_rejects_the_file_naming_it(lake: Lo
     data = (HEADER.replace("vip", "vip,email") + "1,Ann,Lee,a@x.com,,1,,b@x.com\n").encode()
     result, rows, quarantined = convert(lake, data)
     assert rows == [] and result.error is not None
-    assert "appear more than once in the header, so which to read is unclear: email (columns 4, 8)" in result.error
+    assert "are named more than once in the file, so which to read is unclear: email (columns 4, 8)" in result.error
     assert [(q["Row"], q["Field"]) for q in quarantined] == [(None, "email")]
+    twice = pa.Table.from_arrays([pa.array(["1"]), pa.array(["Ann"]), pa.array(["a@x.com"]), pa.array(["b@x.com"])],
+                                 names=["id", "first", "email", "email"])  # Parquet allows it too
+    buffer = io.BytesIO()
+    pq.write_table(twice, buffer)
+    lines = ("      last: Person.LastName\n", "      birth: Person.BirthDate\n", "      points: {data_type: int64}\n",
+             "      vip: {data_type: boolean}\n")
+    text = CONFIG
+    for line in lines:
+        text = text.replace(line, "", 1)
+    parquet = load_config_text(text).source("contacts").model_copy(update={"format": "parquet"})
+    result, rows, _ = convert(lake, buffer.getvalue(), name="f.parquet", source=parquet)
+    assert rows == [] and result.error == ("MappingError: mapped column(s) are named more than once in the file, "
+                                           "so which to read is unclear: email (columns 3, 4)"), result.error
     unmapped = load_config_text(CONFIG.replace("      vip: {data_type: boolean}\n", "")).source("contacts")
     result, rows, _ = convert(lake, (HEADER.replace(",vip", ",note,note") + "2,Bo,Li,b@x.com,,2,x,y\n").encode(),
                               name="g.csv", source=unmapped)
