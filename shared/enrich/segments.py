@@ -52,6 +52,8 @@ def _text(value: str) -> str:
 
 
 def _condition(frame: pd.DataFrame, condition: SegmentCondition) -> pd.Series:
+    """Which rows meet the condition; a missing value meets none but ``is_null``, as in SQL (and Customer
+    Insights' segments): ``TopBrand != Volt`` leaves out customers without a top brand."""
     if condition.field not in frame.columns:  # e.g. an enrichment that was disabled or had too little data
         log.warning("segment condition on %r: the field is not in this run's dimension; no customer meets it",
                     condition.field)
@@ -63,9 +65,9 @@ def _condition(frame: pd.DataFrame, condition: SegmentCondition) -> pd.Series:
     if condition.op in ("in", "not_in") and pd.api.types.is_datetime64_any_dtype(column):
         value = _instants(column, value)  # isin does not parse ISO strings as the comparisons do
     ops = {
-        "=": lambda: column == value, "!=": lambda: column != value, ">": lambda: column > value,
+        "=": lambda: column == value, "!=": lambda: (column != value) & column.notna(), ">": lambda: column > value,
         ">=": lambda: column >= value, "<": lambda: column < value, "<=": lambda: column <= value,
-        "in": lambda: column.isin(value), "not_in": lambda: ~column.isin(value),
+        "in": lambda: column.isin(value), "not_in": lambda: ~column.isin(value) & column.notna(),
         "is_null": lambda: column.isna(), "not_null": lambda: column.notna(),
         "contains": lambda: column.astype(str).str.contains(str(value), case=False, regex=False),
     }

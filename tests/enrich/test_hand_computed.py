@@ -197,7 +197,8 @@ def _segments_of(lake_root, shards: list[list[str]], measures: pd.DataFrame | No
 
 def test_segment_rules_compare_date_and_time_columns_with_iso_dates(tmp_path) -> None:
     """``BirthDate < "1985-01-01"`` compared Python dates with a string ("'<' not supported between
-    'datetime.date' and 'str'") and failed the run at its end; timestamps with a zone compare as well."""
+    'datetime.date' and 'str'") and failed the run at its end; timestamps with a zone compare as well. A
+    missing value meets no comparison, != and not_in included."""
     from shared.adapters.local_lake import LocalLake
     from shared.config.load import load_config_text
     from shared.enrich.run import run_enrichment
@@ -210,7 +211,9 @@ def test_segment_rules_compare_date_and_time_columns_with_iso_dates(tmp_path) ->
                 "    - {name: born_1990, rule: {all: [{field: BirthDate, op: \"=\", value: \"1990-06-01\"}]}}\n"
                 "    - {name: recent, rule: {all: [{field: LastPurchase, op: \">=\", value: \"2026-03-01\"}]}}\n"
                 "    - {name: listed, rule: {all: [{field: BirthDate, op: in, value: [\"1980-02-03\"]}]}}\n"
-                "    - {name: new_year, rule: {all: [{field: LastPurchase, op: in, value: [\"2026-01-01\"]}]}}\n")
+                "    - {name: new_year, rule: {all: [{field: LastPurchase, op: in, value: [\"2026-01-01\"]}]}}\n"
+                "    - {name: not_1990, rule: {all: [{field: BirthDate, op: \"!=\", value: \"1990-06-01\"}]}}\n"
+                "    - {name: unlisted, rule: {all: [{field: BirthDate, op: not_in, value: [\"1980-02-03\"]}]}}\n")
     lake, paths = LocalLake(tmp_path), RunPaths("20260401T000000Z-dates")
     ids = ["c0", "c1", "c2"]
     write_parquet(lake, f"{paths.unified_folder('Customer')}/part-0.parquet", pa.table({
@@ -228,4 +231,4 @@ def test_segment_rules_compare_date_and_time_columns_with_iso_dates(tmp_path) ->
     found = dict(zip(*(read_parquet(lake, outcome.path).column(c).to_pylist() for c in ("CustomerId", "Segments")),
                      strict=True))
     assert [set((found.get(i) or "").split(";")) - {""} for i in ids] == [
-        {"older", "recent", "listed"}, {"born_1990", "new_year"}, set()]
+        {"older", "recent", "listed", "not_1990"}, {"born_1990", "new_year", "unlisted"}, set()]  # c2: no dates
