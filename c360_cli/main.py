@@ -188,8 +188,11 @@ def _summarise(runtime: Any, result: Any) -> bool:
     if not run_id:
         return good
     steps = {s["step"] + (f"-{s['key']}" if s.get("key") else ""): s for s in record["steps"]}
+    applied = steps.get("apply_source_changes") or {}
+    repeated = {name: int(n) for name, n in (applied.get("duplicates") or {}).items() if n}
     table = Table(title="records per source")
-    for column in ("table", "rows read", "accepted", "quarantined"):
+    columns = ("table", "rows read", "accepted", "quarantined") + (("repeated key",) if repeated else ())
+    for column in columns:
         table.add_column(column, justify="right" if column != "table" else "left")
     per_table: dict[str, list[int]] = {}
     for step in steps.values():
@@ -199,8 +202,12 @@ def _summarise(runtime: Any, result: Any) -> bool:
             counts[1] += step.get("accepted", 0)
             counts[2] += step.get("quarantined", 0)
     for name, (rows, accepted, quarantined) in sorted(per_table.items()):
-        table.add_row(name, f"{rows:,}", f"{accepted:,}", f"{quarantined:,}")
+        table.add_row(name, f"{rows:,}", f"{accepted:,}", f"{quarantined:,}",
+                      *([f"{repeated.get(name, 0):,}"] if repeated else []))
     console.print(table)
+    if repeated:  # a key given twice keeps its first row (file order, then line), as Customer Insights does
+        console.print(f"{sum(repeated.values()):,} accepted row(s) repeat a primary key and are not in the snapshot: "
+                      "the first row of each key is kept")
     for step in steps.values():  # a file that could not be read at all is in the quarantine whole
         if step["step"] == "convert_source_file" and step.get("error"):
             path, error = escape(str(step.get("path"))), escape(step["error"])

@@ -228,6 +228,20 @@ def test_c360_run_names_a_file_quarantined_whole(tmp_path: Path) -> None:
             "the file: email, last (the file has: id, first)") in output
 
 
+def test_c360_run_counts_rows_that_repeat_a_primary_key(tmp_path: Path) -> None:
+    """The second row of key 1 is not lost without a word: the summary counts it per table."""
+    folder = tmp_path / "landing" / "crm" / "FullData"
+    folder.mkdir(parents=True)
+    (folder / "a.csv").write_text("id,first,last,email\n1,Ann,Lee,a@x.com\n1,Anna,Lee,anna@x.com\n2,Bo,Li,b@x.com\n",
+                                  encoding="utf-8")
+    result = c360_run(tmp_path, "--landing", str(tmp_path / "landing"))
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if line.startswith("│ crm"))
+    assert [cell.strip() for cell in row.strip("│").split("│")] == ["crm", "3", "3", "0", "1"], result.output
+    assert ("1 accepted row(s) repeat a primary key and are not in the snapshot: the first row of each key is kept"
+            in " ".join(result.output.split()))
+
+
 def test_a_file_that_is_no_work_item_is_refused_saying_why(local_settings: Settings,
                                                             caplog: pytest.LogCaptureFixture) -> None:
     """A misplaced extract is a warning naming why; a marker a pipeline writes beside its data is not."""
