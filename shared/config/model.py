@@ -36,6 +36,17 @@ class CsvOptions(Strict):
     header: bool = Field(True, description="Whether the first record is a header.")
     quote: str = Field('"', description="Quote character.")
     columns: list[str] | None = Field(None, description="Column names when the file has no header.")
+    decimal: Literal[".", ","] = Field(".", description=(
+        "Decimal separator of numbers (\",\" in many European exports)."))
+    thousands: Literal[",", ".", " ", "'"] | None = Field(None, description=(
+        "Separator numbers may group thousands with (\"1.234,50\" with decimal \",\"); groups of three digits "
+        "only. None by default: a grouped number is quarantined."))
+
+    @model_validator(mode="after")
+    def _separators_differ(self) -> CsvOptions:
+        if self.thousands == self.decimal:
+            raise ValueError(f"thousands and decimal are both {self.decimal!r}")
+        return self
 
 
 class ColumnMapping(Strict):

@@ -8,6 +8,7 @@ Dates accept ISO 8601, ``MM/DD/YYYY`` (US), ``DD.MM.YYYY`` and ``YYYYMMDD``.
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -155,9 +156,26 @@ def _parse_with_format(text: pa.Array, fmt: str, as_date: bool) -> tuple[pa.Arra
     return (pc.cast(result, pa.date32()) if as_date else result), bad
 
 
-def convert_column(raw: pa.Array, data_type: DataType, fmt: str | None = None) -> tuple[pa.Array, np.ndarray, str]:
+def _plain_numbers(text: pa.Array, decimal: str, thousands: str | None) -> tuple[pa.Array, np.ndarray]:
+    """Numbers written with a decimal comma or grouped thousands (``1.234,50``) as plain ones (``1234.50``),
+    and a mask of the values in neither that form nor the plain one: ``12.5`` is no number where the decimal
+    is a comma and ``1,5`` none where it is a point."""
+    if decimal == "." and thousands is None:
+        return text, np.zeros(len(text), bool)
+    point, group = re.escape(decimal), re.escape(thousands) if thousands else None
+    whole = rf"(\d{{1,3}}({group}\d{{3}})+|\d+)" if group else r"\d+"
+    written = pc.match_substring_regex(text, rf"^[+-]?({whole}({point}\d*)?|{point}\d+)([eE][+-]?\d+)?$")
+    plain = pc.replace_substring(text, thousands, "") if thousands else text
+    plain = pc.replace_substring(plain, decimal, ".") if decimal != "." else plain
+    bad = _invalid(text, written)
+    return pc.if_else(pa.array(bad), pa.scalar(None, pa.string()), plain), bad
+
+
+def convert_column(raw: pa.Array, data_type: DataType, fmt: str | None = None,
+                   numbers: tuple[str, str | None] = (".", None)) -> tuple[pa.Array, np.ndarray, str]:
     """Convert one raw column; returns the typed array, a mask of bad rows and the reason for them. ``fmt``:
-    the one form of a date or date/time column's text."""
+    the one form of a date or date/time column's text; ``numbers``: the decimal and thousands separators
+    of a number's text (a CSV source's ``decimal`` and ``thousands``)."""
     if data_type == "date" and pa.types.is_date(raw.type):
         return raw.cast(pa.date32()), np.zeros(len(raw), bool), ""
     if data_type in ("date", "dateTime") and pa.types.is_timestamp(raw.type):
@@ -181,15 +199,18 @@ def convert_column(raw: pa.Array, data_type: DataType, fmt: str | None = None) -
             bad, reason = bad | not_guid, reason or "not a GUID"
             text = pc.utf8_lower(pc.replace_substring_regex(text, r"[{}]", ""))
         return text, bad, reason
+    written = "" if numbers == (".", None) else f" (decimal {numbers[0]!r}, thousands {numbers[1]!r})"
+    if data_type in ("int64", "double", "decimal"):
+        text, unwritten = _plain_numbers(text, *numbers)
     if data_type == "int64":
-        bad = _invalid(text, pc.match_substring_regex(text, _INT))
+        bad = _invalid(text, pc.match_substring_regex(text, _INT)) | unwritten
         cleaned = pc.if_else(pa.array(bad), pa.scalar(None, pa.string()),
                              pc.replace_substring_regex(text, r"\.0*$", ""))
-        return pc.cast(cleaned, pa.int64()), bad, "not an integer"
+        return pc.cast(cleaned, pa.int64()), bad, "not an integer" + written
     if data_type in ("double", "decimal"):
-        bad = _invalid(text, pc.match_substring_regex(text, _FLOAT))
+        bad = _invalid(text, pc.match_substring_regex(text, _FLOAT)) | unwritten
         cleaned = pc.if_else(pa.array(bad), pa.scalar(None, pa.string()), text)
-        return pc.cast(pc.cast(cleaned, pa.float64()), ARROW_TYPES[data_type]), bad, "not a number"
+        return pc.cast(pc.cast(cleaned, pa.float64()), ARROW_TYPES[data_type]), bad, "not a number" + written
     if data_type == "boolean":
         lowered = pc.utf8_lower(text)
         truthy, falsy = pc.is_in(lowered, pa.array(sorted(_TRUE))), pc.is_in(lowered, pa.array(sorted(_FALSE)))
@@ -238,9 +259,10 @@ def coerce_batch(raw: RawBatch, table: TableBase, source_file: str) -> CoercedBa
                 value = batch.column(column)[int(i)].as_py()
                 problems[int(i)].append((column, f"a JSON object or list, not a single value: {value[:60]!r}"))
     columns: dict[str, pa.Array] = {}
+    numbers = (table.csv.decimal, table.csv.thousands) if table.format == "csv" else (".", None)
     for target in target_columns(table):
         typed, bad, reason = convert_column(batch.column(target.source).combine_chunks(), target.data_type,
-                                            target.format)
+                                            target.format, numbers)
         if target.source in raw.nested:  # said once, above
             bad = bad & ~raw.nested[target.source]
         for i in np.flatnonzero(bad):

@@ -150,6 +150,36 @@ def test_a_mapped_column_twice_in_the_header_rejects_the_file_naming_it(lake: Lo
     assert result.error is None and [r["SourceKey"] for r in rows] == ["2"]
 
 
+@pytest.mark.parametrize(("options", "values", "read", "refused"), [
+    # a German ERP's export: decimal comma, thousands grouped by points
+    ('{decimal: ",", thousands: "."}', ["12,50", "1.234,50", "-,5", "7", "12.5", "1,234.50", "1.23,4"],
+     [12.5, 1234.5, -0.5, 7.0], ["12.5", "1,234.50", "1.23,4"]),
+    ('{thousands: ","}', ["1,234.50", "12.5", "1,234,567", "12,50", "1e3"], [1234.5, 12.5, 1234567.0, 1000.0],
+     ["12,50"]),
+    ("{}", ["12.5", "12,50", "1,234.50"], [12.5], ["12,50", "1,234.50"]),  # the default: plain numbers only
+])
+def test_numbers_are_read_with_the_sources_decimal_and_thousands_separators(
+        lake: LocalLake, options: str, values: list[str], read: list[float], refused: list[str]) -> None:
+    """``12,50`` from a decimal-comma export was quarantined as 'not a number' with no way to read it; a
+    value in another form than the one configured is still quarantined, never read as another number."""
+    source = load_config_text(CONFIG.replace("    format: csv\n", f"    format: csv\n    csv: {options}\n", 1)
+                              .replace("points: {data_type: int64}", "points: {data_type: double}", 1)
+                              ).source("contacts")
+    data = HEADER.replace(",", ";") + "".join(f"{i};A;B;a@x.com;;{v};\n" for i, v in enumerate(values))
+    _result, rows, quarantined = convert(lake, data.encode(), source=source)
+    assert [r["points"] for r in rows] == read
+    assert [q["Reason"].rsplit(": ", 1)[1] for q in quarantined] == [repr(v) for v in refused]
+    assert all(q["Reason"].startswith("not a number") for q in quarantined)
+
+
+def test_the_same_separator_cannot_be_decimal_and_thousands() -> None:
+    from shared.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="thousands and decimal are both ','"):
+        options = '    format: csv\n    csv: {decimal: ",", thousands: ","}\n'
+        load_config_text(CONFIG.replace("    format: csv\n", options, 1))
+
+
 def test_formula_like_cells_are_quarantined(lake: LocalLake) -> None:
     data = (HEADER + "1,=cmd|' /C calc'!A0,Lee,a@x.com,,1,\n2,Ann,@SUM(A1:A9),b@x.com,,2,\n"
             "3,Bo,Li,+1@x.com,,3,\n").encode()
