@@ -26,7 +26,8 @@ def test_the_demo_config_is_valid() -> None:
 
 @pytest.mark.parametrize(("change", "expected"), [
     (("Person.FirstName", "Person.Firstname"), ["sources[0].columns.FirstName.type", "unknown semantic type"]),
-    (("format: csv\n    csv:", "format: xls\n    csv:"), ["sources[0].format", "'csv', 'parquet', 'jsonl' or 'cdm'"]),
+    (("format: csv\n    csv:", "format: xls\n    csv:"),
+     ["sources[0].format", "'csv', 'parquet', 'jsonl', 'xlsx' or 'cdm'"]),
     (("primary_key: CustomerNo\n", "primary_key: CustomerNo\n    hue: blue\n"),
      ["sources[0].hue", "unknown key 'hue' (the keys here: columns, csv, data_source,"]),
     (("primary_key: CustomerNo\n", "primary_key: CustomerNo\n    recncy: updated\n"),

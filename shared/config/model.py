@@ -49,6 +49,12 @@ class CsvOptions(Strict):
         return self
 
 
+class ExcelOptions(Strict):
+    """Which worksheet of an Excel workbook (``format: xlsx``) holds the table; its first row is the header."""
+
+    sheet: str | None = Field(None, description="Worksheet name; the first sheet when null.")
+
+
 class ColumnMapping(Strict):
     """A mapped source column: its semantic type, or an explicit data type, and an optional new name."""
 
@@ -111,8 +117,9 @@ class TableBase(Strict):
     data_source: Name = Field(description="Data source name, as in Customer Insights.")
     table: Name = Field(description="Table name inside the data source.")
     landing: str = Field(description="Folder under the landing zone where this table's files land.")
-    format: Literal["csv", "parquet", "jsonl", "cdm"] = "csv"
+    format: Literal["csv", "parquet", "jsonl", "xlsx", "cdm"] = "csv"
     csv: CsvOptions = CsvOptions()
+    excel: ExcelOptions = ExcelOptions()
     primary_key: str | list[str] = Field(
         description="Source column holding the primary key (string, integer or GUID), or a list for a composite key.")
     recency: str | None = Field(None, description="Source column with a last-modified date (most/least recent).")

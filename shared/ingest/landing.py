@@ -15,9 +15,12 @@ from typing import Literal
 from shared.config.model import TableBase, UnificationConfig
 
 _HOUR = re.compile(r"^IncrementalData/(\d{4})/(\d{2})/(\d{2})/(\d{2})/(Upserts|Deletes)/.+")
-TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".jsonl", ".ndjson", ".json")
 GZIP_SUFFIX = ".gz"  # a text extract compressed with gzip (``contacts.csv.gz``), as pipelines often land them
-DATA_SUFFIXES = (*TEXT_SUFFIXES, *(s + GZIP_SUFFIX for s in TEXT_SUFFIXES), ".parquet")
+_CSV, _JSON = (".csv", ".tsv", ".txt"), (".jsonl", ".ndjson", ".json")
+# a file's format by its name; a table reads only files of its own format
+FORMAT_SUFFIXES = {"csv": (*_CSV, *(s + GZIP_SUFFIX for s in _CSV)),
+                   "jsonl": (*_JSON, *(s + GZIP_SUFFIX for s in _JSON)),
+                   "parquet": (".parquet",), "xlsx": (".xlsx",)}
 CDM_DOCUMENTS = ("model.json", ".manifest.cdm.json")
 
 Kind = Literal["full", "upsert", "delete"]
@@ -67,8 +70,12 @@ def resolve(path: str, landing_prefix: str, config: UnificationConfig) -> Landed
     if table.format == "cdm":
         return (LandedFile(path, table.name, "full", None) if name.endswith(CDM_DOCUMENTS)
                 else Ignored(f"not a CDM document of {table.name} (model.json or *.manifest.cdm.json)", marker=True))
-    if not name.endswith(DATA_SUFFIXES):
-        return Ignored(f"not a data file of {table.name} ({', '.join(DATA_SUFFIXES)})")
+    own = FORMAT_SUFFIXES[table.format]
+    if not name.endswith(own):
+        other = next((f for f, suffixes in FORMAT_SUFFIXES.items() if name.endswith(suffixes)), None)
+        if other is not None:  # read as this table's format, a workbook or a Parquet file was garbage
+            return Ignored(f"a {other} file, and {table.name}'s format is {table.format} ({', '.join(own)})")
+        return Ignored(f"not a data file of {table.name} ({', '.join(own)})")
     match = _HOUR.match(inside)
     if match:
         year, month, day, hour, kind = match.groups()

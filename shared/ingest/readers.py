@@ -1,4 +1,5 @@
-"""Streaming readers for CSV, Parquet and JSON Lines: batches of raw columns, never a whole file in memory.
+"""Streaming readers for CSV, Parquet, JSON Lines and Excel worksheets: batches of raw columns, never a
+whole file in memory.
 
 Each reader yields ``RawBatch`` objects (raw column arrays plus the 1-based row number of every row in
 the file) and collects ``Rejected`` rows it could not parse (ragged CSV rows, JSON lines that are not
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import datetime
 import io
 import json
 import re
@@ -23,7 +25,7 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
-from shared.config.model import CsvOptions
+from shared.config.model import CsvOptions, ExcelOptions
 from shared.errors import SourceFileError
 
 BLOCK_BYTES = 4 << 20  # memory per batch is ~30x this (intermediate columns); 4 MB keeps a worker small
@@ -398,9 +400,95 @@ class JsonLinesReader(Reader):
         return RawBatch(pa.table(columns), np.asarray(rows, dtype=np.int64), nested)
 
 
-def open_reader(handle: IO[bytes], file_format: str, csv_options: CsvOptions) -> Reader:
+def _cell_text(value: Any) -> str | None:
+    """A worksheet cell as the text a CSV export would hold: dates in ISO form (a midnight date/time as
+    its date), whole numbers without ``.0``, booleans as true/false."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2 ** 53:
+        return str(int(value))
+    if isinstance(value, datetime.datetime):
+        return value.date().isoformat() if value.time() == datetime.time() and value.tzinfo is None \
+            else value.isoformat()
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    return str(value)
+
+
+class ExcelReader(Reader):
+    """One worksheet of an Excel workbook (``.xlsx``), streamed row by row (openpyxl's read-only mode), the
+    cells' cached values rather than their formulas. The first row is the header; rows with no value at all
+    (the formatted empty rows below a table) are skipped; row numbers are the data rows' (the sheet's row
+    less the header), as a CSV's."""
+
+    def __init__(self, handle: IO[bytes], options: ExcelOptions, batch_rows: int = JSON_BATCH_ROWS) -> None:
+        super().__init__()
+        import zipfile
+
+        import openpyxl
+
+        try:
+            self._book = openpyxl.load_workbook(handle, read_only=True, data_only=True)
+        except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+            raise SourceFileError(f"not a readable Excel workbook (.xlsx): {exc}") from exc
+        names = self._book.sheetnames
+        if options.sheet is not None and options.sheet not in names:
+            self._book.close()
+            raise SourceFileError(f"the workbook has no sheet {options.sheet!r} (it has: {', '.join(names)})")
+        sheet = self._book[options.sheet] if options.sheet is not None else self._book.worksheets[0]
+        sheet.reset_dimensions()  # a workbook's recorded size may be wrong (some writers): read to the last row
+        self._rows = sheet.iter_rows(values_only=True)
+        first = next(self._rows, None)
+        header = [_cell_text(v) for v in first or ()]
+        while header and header[-1] is None:  # the empty cells right of the header
+            header.pop()
+        if not header:
+            self._book.close()
+            raise SourceFileError("the header row is empty")
+        names_in_header = [(name or "").strip() or "column" for name in header]
+        self.columns = _unique(names_in_header)
+        self.repeated = _repeated(names_in_header)
+        self._batch_rows = batch_rows
+
+    def batches(self) -> Iterator[RawBatch]:
+        width = len(self.columns)
+        values: list[list[str | None]] = [[] for _ in range(width)]
+        rows: list[int] = []
+        try:
+            for number, row in enumerate(self._rows, start=1):
+                cells = [_cell_text(v) for v in row]
+                if all(c is None for c in cells):
+                    continue
+                if any(c is not None for c in cells[width:]):
+                    found = max(i for i, c in enumerate(cells) if c is not None) + 1
+                    self.rejected.append(Rejected(number, f"expected {width} fields, found {found}",
+                                                  json.dumps(cells, ensure_ascii=False)))
+                    continue
+                cells += [None] * (width - len(cells))
+                for column, cell in zip(values, cells, strict=False):
+                    column.append(cell)
+                rows.append(number)
+                if len(rows) == self._batch_rows:
+                    yield self._batch(values, rows)
+                    values, rows = [[] for _ in range(width)], []
+            if rows:
+                yield self._batch(values, rows)
+        finally:
+            self._book.close()
+
+    def _batch(self, values: list[list[str | None]], rows: list[int]) -> RawBatch:
+        table = pa.table({c: pa.array(v, pa.string()) for c, v in zip(self.columns, values, strict=True)})
+        return RawBatch(table, np.asarray(rows, dtype=np.int64))
+
+
+def open_reader(handle: IO[bytes], file_format: str, csv_options: CsvOptions,
+                excel_options: ExcelOptions | None = None) -> Reader:
     if file_format == "csv":
         return CsvReader(handle, csv_options)
+    if file_format == "xlsx":
+        return ExcelReader(handle, excel_options or ExcelOptions())
     if file_format == "parquet":
         return ParquetReader(handle)
     if file_format == "jsonl":

@@ -180,6 +180,48 @@ def test_the_same_separator_cannot_be_decimal_and_thousands() -> None:
         load_config_text(CONFIG.replace("    format: csv\n", options, 1))
 
 
+def _workbook(sheets: dict[str, list[list[object]]]) -> bytes:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for title, rows in sheets.items():
+        sheet = book.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def test_an_excel_worksheet_is_read_as_its_cells_values(lake: LocalLake) -> None:
+    """Dates, whole numbers and booleans as Excel holds them (a date cell is a datetime, 5 is 5.0); the
+    formatted empty rows under a table are no rows; a cell right of the header rejects its row."""
+    from datetime import datetime
+
+    rows: list[list[object]] = [["id", "first", "last", "email", "birth", "points", "vip"],
+                                [101, "Ann", "Lee", "a@x.com", datetime(1990, 1, 2), 5.0, True],
+                                [None] * 7,
+                                ["102", "Bo", "Li", "b@x.com", None, 7, False, "a note"],
+                                ["103", "Cy", "Wu", "c@x.com", "1985-03-04", "x", None]]
+    source = table(format="xlsx")
+    result, accepted, quarantined = convert(lake, _workbook({"Contacts": rows, "Other": [["x"]]}), "c.xlsx", source)
+    assert result.error is None and result.rows == 3
+    assert [(r["SourceKey"], r["SourceLine"], str(r["BirthDate"]), r["points"], r["vip"]) for r in accepted] == [
+        ("101", 1, "1990-01-02", 5, True)]
+    assert [(q["Row"], q["Field"], q["Reason"]) for q in quarantined] == [
+        (3, None, "expected 7 fields, found 8"), (4, "points", "not an integer: 'x'")]
+    second = source.model_copy(update={"excel": source.excel.model_copy(update={"sheet": "Other"})})
+    result, _, quarantined = convert(lake, _workbook({"Contacts": rows, "Other": [["x"], ["1"]]}), "d.xlsx", second)
+    assert result.error is not None and result.error.startswith("MappingError: mapped column(s) missing"), result.error
+    missing = source.model_copy(update={"excel": source.excel.model_copy(update={"sheet": "Kunden"})})
+    result, _, quarantined = convert(lake, _workbook({"Contacts": rows}), "e.xlsx", missing)
+    assert result.error == "SourceFileError: the workbook has no sheet 'Kunden' (it has: Contacts)"
+    result, _, _ = convert(lake, b"PK\x03\x04 not a zip", "f.xlsx", source)
+    assert result.error is not None and result.error.startswith(
+        "SourceFileError: not a readable Excel workbook (.xlsx)"), result.error
+
+
 def test_formula_like_cells_are_quarantined(lake: LocalLake) -> None:
     data = (HEADER + "1,=cmd|' /C calc'!A0,Lee,a@x.com,,1,\n2,Ann,@SUM(A1:A9),b@x.com,,2,\n"
             "3,Bo,Li,+1@x.com,,3,\n").encode()
