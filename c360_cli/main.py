@@ -62,6 +62,81 @@ def validate(file: Annotated[Path, typer.Argument(help="The unification config (
 
 
 @app.command()
+def preview(file: Annotated[Path, typer.Argument(help="A source extract (CSV, JSON Lines, Parquet, Excel).")],
+            config: Annotated[Path, typer.Option("--config", help="The unification config.")],
+            table: Annotated[str | None, typer.Option(
+                "--table", help="The config's table the file is for (default: the one whose landing folder holds "
+                             "the file, else the one of its format).")] = None,
+            rows: Annotated[int, typer.Option(help="Converted rows to show.", min=0)] = 10) -> None:
+    """Convert one extract as a run would, without a lake: the typed rows, and every rejected row with its
+    field and reason — to try a new source's mapping before its files land."""
+    import tempfile
+
+    from shared.adapters.local_lake import LocalLake
+    from shared.config import load_config
+    from shared.errors import ConfigError
+    from shared.ingest.convert import convert_file
+    from shared.ingest.landing import FORMAT_SUFFIXES
+    from shared.lakeio import read_parquet
+
+    try:
+        loaded = load_config(config)
+    except ConfigError as exc:
+        _fail(str(exc))
+    if not file.is_file():
+        _fail(f"no file {file}")
+    tables = [t for t in loaded.all_tables() if t.format != "cdm"]
+    if table is None:  # the table whose landing folder the file is in, else the one table of its format
+        fitting = [t for t in tables if file.name.lower().endswith(FORMAT_SUFFIXES[t.format])]
+        placed = [t for t in fitting if f"/{t.landing.strip('/')}/" in file.resolve().as_posix()]
+        if len(placed) == 1 or len(fitting) == 1:
+            chosen = (placed if len(placed) == 1 else fitting)[0]
+        else:
+            _fail(f"pass --table: {'tables' if fitting else 'no table'} of the file's format: "
+                  f"{', '.join(t.name for t in fitting) or ', '.join(t.name for t in tables)}")
+    else:
+        chosen = next((t for t in tables if t.name == table), None)  # type: ignore[assignment]
+        if chosen is None:
+            _fail(f"no table {table!r} in {config} (tables: {', '.join(t.name for t in tables)})")
+    logging.getLogger("shared.ingest.convert").setLevel(logging.ERROR)  # what it would log is printed below
+    with tempfile.TemporaryDirectory(prefix="c360-preview-") as scratch:
+        lake = LocalLake(Path(scratch))
+        (Path(scratch) / "landing").mkdir()
+        (Path(scratch) / "landing" / file.name).symlink_to(file.resolve())  # read in place, streamed
+        result = convert_file(lake, chosen, f"landing/{file.name}", "entity.parquet", "quarantine.parquet")
+        console.print(f"{escape(str(file))} as [bold]{chosen.name}[/bold] ({chosen.format}): "
+                      f"{result.rows:,} rows read, "
+                      f"{result.accepted:,} accepted, {result.quarantined:,} quarantined")
+        if result.error:
+            _fail(f"the file is quarantined whole: {result.error}")
+        if result.accepted and rows:
+            entity = read_parquet(lake, "entity.parquet").slice(0, rows).drop_columns(["SourceFile"])
+            lines = entity.column("SourceLine").to_pylist()
+            shown = Table(title=f"the first {len(entity)} converted rows, one per column (typed as the entity holds "
+                                "them; null is empty)")
+            shown.add_column("attribute ← source column (type)", no_wrap=True)
+            source_of = {mapping.attribute(column): column for column, mapping in chosen.columns.items()}
+            for line in lines:
+                shown.add_column(f"row {line}", overflow="fold")
+            for field in entity.schema:
+                if field.name == "SourceLine":
+                    continue
+                values = entity.column(field.name).to_pylist()
+                origin = f" ← {source_of[field.name]}" if source_of.get(field.name, field.name) != field.name else ""
+                shown.add_row(escape(f"{field.name}{origin} ({field.type})"),
+                              *("" if v is None else escape(str(v)) for v in values))
+            console.print(shown)
+        if result.quarantined:
+            rejected = read_parquet(lake, "quarantine.parquet", ["Row", "Field", "Reason"])
+            listed = Table(title="quarantined rows")
+            for name in ("row", "field", "reason"):
+                listed.add_column(name, overflow="fold")
+            for record in rejected.to_pylist():
+                listed.add_row(str(record["Row"]), escape(str(record["Field"] or "")), escape(record["Reason"]))
+            console.print(listed)
+
+
+@app.command()
 def schema(out: Annotated[Path, typer.Option("--out", help="Where to write the JSON Schema.")] = Path(
         "schemas/c360.schema.json")) -> None:
     """Write the JSON Schema of the unification config (for editor completion)."""
