@@ -301,12 +301,42 @@ class JsonLinesReader(Reader):
             self.columns = list(_with_object_fields(obj)) if isinstance(obj, dict) else []
         except json.JSONDecodeError:
             self.columns = []
-        self._arrow = arrow and self.encoding == "utf-8" and not sample.startswith(codecs.BOM_UTF8)
-        self.engine: str | None = None  # how ``batches`` read the file: "arrow" or "lines"
+        # a JSON array document ([{…}, {…}], as APIs export records) instead of one object per line
+        self._array = sample.removeprefix(codecs.BOM_UTF8).lstrip().startswith(b"[")
+        self._arrow = arrow and self.encoding == "utf-8" and not sample.startswith(codecs.BOM_UTF8) \
+            and not self._array
+        self.engine: str | None = None  # how ``batches`` read the file: "arrow", "lines" or "array"
 
     def batches(self) -> Iterator[RawBatch]:
+        if self._array:
+            self.engine = "array"
+            yield from self._array_batches()
+            return
         self.engine = "arrow" if self._arrow and self._arrow_reads_it() else "lines"
         yield from self._arrow_batches() if self.engine == "arrow" else self._line_batches()
+
+    def _array_batches(self) -> Iterator[RawBatch]:
+        """The elements of a JSON array document as rows, numbered by their place in the array."""
+        self._handle.seek(0)
+        text = io.TextIOWrapper(self._handle, encoding=self.encoding, errors="replace")
+        records: list[dict[str, Any]] = []
+        rows: list[int] = []
+        for number, value, raw in json_array_elements(text):
+            if not isinstance(value, dict):
+                self.rejected.append(Rejected(number, f"a JSON {type(value).__name__}, not an object", raw[:2000]))
+                continue
+            value = _with_object_fields(value)
+            for key in value:
+                if key not in self.columns:
+                    self.columns.append(key)
+            records.append(value)
+            rows.append(number)
+            if len(records) >= self._batch_rows:
+                yield self._batch(records, rows)
+                records, rows = [], []
+        if records:
+            yield self._batch(records, rows)
+        text.detach()
 
     def _open_arrow(self) -> pajson.JSONStreamingReader:
         self._handle.seek(0)
@@ -398,6 +428,63 @@ class JsonLinesReader(Reader):
                   if (mask := np.fromiter((isinstance(r.get(c), (dict, list)) for r in records), bool,
                                           len(records))).any()}
         return RawBatch(pa.table(columns), np.asarray(rows, dtype=np.int64), nested)
+
+
+def json_array_elements(text: IO[str], chunk: int = 1 << 20,
+                        largest: int = 64 << 20) -> Iterator[tuple[int, Any, str]]:
+    """(1-based place, value, its JSON text) for each element of the JSON array document ``text``, read a
+    chunk at a time: memory holds one element and a chunk, not the document. A broken document raises
+    ``SourceFileError`` naming the element (after the elements before it were yielded)."""
+    decoder = json.JSONDecoder()
+    buffer, position, ended = "", 0, False
+
+    def fill() -> bool:  # the next chunk after what is still unread; False at the end of the text
+        nonlocal buffer, position, ended
+        more = text.read(chunk)
+        if not more:
+            ended = True
+            return False
+        buffer, position = buffer[position:] + more, 0
+        return True
+
+    def blank_skipped() -> str | None:  # the next character that is no blank, None at the end
+        nonlocal position
+        while True:
+            while position < len(buffer) and buffer[position] in " \t\r\n\ufeff":
+                position += 1
+            if position < len(buffer):
+                return buffer[position]
+            if not fill():
+                return None
+
+    if blank_skipped() != "[":
+        raise SourceFileError("not a JSON array")
+    position += 1
+    if blank_skipped() == "]":
+        return
+    number = 0
+    while True:
+        number += 1
+        if blank_skipped() is None:
+            raise SourceFileError(f"the JSON array is broken at element {number}: it is not closed with ]")
+        while True:  # decode the element, reading on while it runs to the end of what is read
+            try:
+                value, end = decoder.raw_decode(buffer, position)
+                if end < len(buffer) or ended:
+                    break
+            except json.JSONDecodeError as exc:
+                if ended or len(buffer) - position > largest:
+                    raise SourceFileError(f"the JSON array is broken at element {number}: {exc.msg}") from exc
+            fill()
+        yield number, value, buffer[position:end]
+        position = end
+        after = blank_skipped()
+        if after == "]":
+            return
+        if after != ",":
+            raise SourceFileError(f"the JSON array is broken after element {number}: "
+                                  + ("it is not closed with ]" if after is None else f"{after!r} where , or ] belongs"))
+        position += 1
 
 
 def _cell_text(value: Any) -> str | None:

@@ -222,6 +222,37 @@ def test_an_excel_worksheet_is_read_as_its_cells_values(lake: LocalLake) -> None
         "SourceFileError: not a readable Excel workbook (.xlsx)"), result.error
 
 
+def test_a_json_array_document_is_read_element_by_element(lake: LocalLake) -> None:
+    """``[{…}, {…}]`` as an API exports records: every line was 'not valid JSON'. Its rows are numbered by
+    their place in the array; an element that is no object is rejected, the rest read."""
+    records = [{"id": "1", "first": "Ann", "points": 5}, [1, 2], {"id": "3", "first": "Cy"}]
+    data = json.dumps(records, indent=2).encode()
+    result, rows, quarantined = convert(lake, data, "m.json", table("members"))
+    assert result.error is None
+    assert [(r["SourceKey"], r["SourceLine"], r["FirstName"], r["points"]) for r in rows] == [
+        ("1", 1, "Ann", 5), ("3", 3, "Cy", None)]
+    assert [(q["Row"], q["Reason"]) for q in quarantined] == [(2, "a JSON list, not an object")]
+    result, rows, _ = convert(lake, b'[{"id": "1", "first": "Ann"}, {"id": }]', "n.json", table("members"))
+    assert rows == [] and result.error == "SourceFileError: the JSON array is broken at element 2: Expecting value"
+
+
+def test_json_array_elements_do_not_depend_on_where_the_chunks_end() -> None:
+    """Read a chunk at a time, an element cut by a chunk's end (a number too: ``12|345``) is read whole."""
+    from shared.errors import SourceFileError
+    from shared.ingest.readers import json_array_elements
+
+    items = [{"id": str(i), "note": "a ] or , inside" * (i % 4)} if i % 5 else 1234567 for i in range(300)]
+    for document in (json.dumps(items), json.dumps(items, indent=2)):
+        for chunk in (1, 2, 7, 1 << 20):
+            assert [v for _, v, _ in json_array_elements(io.StringIO(document), chunk=chunk)] == items
+    for broken, message in [('[{"a": 1}, {"a": 2}', "broken after element 2: it is not closed with ]"),
+                            ('[{"a": 1} {"a": 2}]', "broken after element 1: '{' where , or ] belongs"),
+                            ("[1, 2,", "broken at element 3: it is not closed with ]")]:
+        with pytest.raises(SourceFileError, match=message):
+            list(json_array_elements(io.StringIO(broken), chunk=3))
+    assert list(json_array_elements(io.StringIO(" [ ] "))) == []
+
+
 def test_formula_like_cells_are_quarantined(lake: LocalLake) -> None:
     data = (HEADER + "1,=cmd|' /C calc'!A0,Lee,a@x.com,,1,\n2,Ann,@SUM(A1:A9),b@x.com,,2,\n"
             "3,Bo,Li,+1@x.com,,3,\n").encode()
