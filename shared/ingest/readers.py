@@ -284,7 +284,8 @@ class JsonLinesReader(Reader):
     by Arrow's JSON reader, in C++: a first pass checks that it reads the file as the line loop would, a
     second yields its batches (500 k lines: 2.0–2.4 s instead of 7.8–9.7 s). Any other file (numbers, booleans,
     nested values, a broken line, a field first seen late) goes through the line loop, which keeps every
-    value's text and rejects what it cannot read, line by line. Either way one batch at a time."""
+    value's text and rejects what it cannot read, line by line. Either way one batch at a time. A file that
+    opens with ``[`` is a JSON array document instead: its elements are the rows (``json_array_elements``)."""
 
     def __init__(self, handle: IO[bytes], batch_rows: int = JSON_BATCH_ROWS, arrow: bool = True) -> None:
         super().__init__()
