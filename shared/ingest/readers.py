@@ -74,11 +74,20 @@ class Reader:
 
 
 def detect_encoding(sample: bytes) -> str:
-    """BOM first; then UTF-8 if the sample decodes; else Windows-1252 (a superset of Latin-1's printables)."""
+    """BOM first; UTF-16 by its zero bytes; then UTF-8 if the sample decodes; else Windows-1252 (a superset of
+    Latin-1's printables)."""
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8"
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
+    # UTF-16 without a BOM (some exports): text whose every other byte is zero, which UTF-8 would accept
+    pairs = len(sample) // 2
+    if pairs >= 4:
+        even, odd = sample[0:pairs * 2:2].count(0), sample[1:pairs * 2:2].count(0)
+        if odd >= 0.3 * pairs and even <= 0.05 * pairs:
+            return "utf-16-le"
+        if even >= 0.3 * pairs and odd <= 0.05 * pairs:
+            return "utf-16-be"
     try:
         sample.decode("utf-8")
         return "utf-8"
@@ -152,7 +161,10 @@ class CsvReader(Reader):
             text = text[hint.end():]
         self.delimiter = options.delimiter or (hint.group(1) if hint else detect_delimiter(text))
         if options.header:
-            first = next(csv.reader(io.StringIO(text), delimiter=self.delimiter, quotechar=options.quote), None)
+            try:
+                first = next(csv.reader(io.StringIO(text), delimiter=self.delimiter, quotechar=options.quote), None)
+            except csv.Error as exc:  # a NUL or a stray line break in the header: no text file we can read
+                raise SourceFileError(f"unreadable CSV header (is the encoding right?): {exc}") from exc
             if not first:
                 raise SourceFileError("the header row is empty")
             self.columns = _unique(first)

@@ -82,6 +82,23 @@ def test_latin1_file_is_decoded(lake: LocalLake) -> None:
     assert rows[0]["FirstName"] == "José" and rows[0]["LastName"] == "Núñez" and rows[0]["vip"] is False
 
 
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-16"])
+def test_utf16_without_a_bom_is_recognised_by_its_zero_bytes(lake: LocalLake, encoding: str) -> None:
+    """Excel's 'Unicode Text' is UTF-16 and tab-separated; without a BOM it was read as UTF-8 (zero bytes are
+    valid UTF-8) and failed with an unexpected csv.Error."""
+    data = (HEADER.replace(",", "\t") + "1\tJosé\tNúñez\tj@x.com\t\t5\tyes\r\n").encode(encoding)
+    result, rows, _ = convert(lake, data, "f.txt")
+    assert result.error is None and [(r["FirstName"], r["LastName"], r["points"]) for r in rows] == [
+        ("José", "Núñez", 5)]
+
+
+def test_a_header_the_csv_module_cannot_read_quarantines_the_file_saying_so(lake: LocalLake) -> None:
+    result, _, quarantined = convert(lake, b"id,first\rname,last,email,birth,points,vip\n1,A,B,c,,1,\n")
+    assert result.error is not None and result.error.startswith(
+        "SourceFileError: unreadable CSV header (is the encoding right?)"), result.error
+    assert len(quarantined) == 1
+
+
 def test_semicolon_delimiter_is_detected(lake: LocalLake) -> None:
     data = (HEADER.replace(",", ";") + "1;Ann;Lee;a@x.com;02.01.1990;5;1\n").encode()
     _, rows, _ = convert(lake, data)
