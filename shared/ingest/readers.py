@@ -161,9 +161,10 @@ class CsvReader(Reader):
             text = text[hint.end():]
         self.delimiter = options.delimiter or (hint.group(1) if hint else detect_delimiter(text))
         if options.header:
-            try:
-                first = next(csv.reader(io.StringIO(text), delimiter=self.delimiter, quotechar=options.quote), None)
-            except csv.Error as exc:  # a NUL or a stray line break in the header: no text file we can read
+            try:  # newline="": the csv module ends lines at \r\n, \n or a lone \r (old Mac exports), as Arrow does
+                first = next(csv.reader(io.StringIO(text, newline=""), delimiter=self.delimiter,
+                                        quotechar=options.quote), None)
+            except csv.Error as exc:  # text that is not what the encoding says
                 raise SourceFileError(f"unreadable CSV header (is the encoding right?): {exc}") from exc
             if not first:
                 raise SourceFileError("the header row is empty")
@@ -172,7 +173,7 @@ class CsvReader(Reader):
         elif options.columns:
             self.columns = list(options.columns)
         else:
-            width = len(next(csv.reader(io.StringIO(text), delimiter=self.delimiter), []))
+            width = len(next(csv.reader(io.StringIO(text, newline=""), delimiter=self.delimiter), []))
             self.columns = [f"column{i + 1}" for i in range(width)]
         self._handle = handle
         self._options = options
