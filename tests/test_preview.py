@@ -57,7 +57,7 @@ def test_an_extract_in_its_tables_landing_folder_is_shown_typed_with_its_rejecte
     assert rows["BirthDate ← born (date32[day])"] == "1990-01-02" and rows["points (double)"] == "12.5"
     assert rows["FirstName ← first (string)"] == "Ann" and rows["SourceKey (string)"] == "1"
     reasons = [line for line in output.splitlines() if line.startswith("│ 2 ") or line.startswith("│ 3 ")]
-    assert "born" in reasons[0] and "not a number (decimal ',', thousands None): 'x'" in reasons[1], output
+    assert "born" in reasons[0] and "not a number (decimal ',', no thousands separator): 'x'" in reasons[1], output
 
 
 def test_a_file_quarantined_whole_fails_naming_why_and_an_unplaced_file_needs_its_table(tmp_path: Path) -> None:

@@ -199,7 +199,9 @@ def convert_column(raw: pa.Array, data_type: DataType, fmt: str | None = None,
             bad, reason = bad | not_guid, reason or "not a GUID"
             text = pc.utf8_lower(pc.replace_substring_regex(text, r"[{}]", ""))
         return text, bad, reason
-    written = "" if numbers == (".", None) else f" (decimal {numbers[0]!r}, thousands {numbers[1]!r})"
+    decimal, thousands = numbers
+    written = "" if numbers == (".", None) else (
+        f" (decimal {decimal!r}, " + (f"thousands {thousands!r})" if thousands else "no thousands separator)"))
     if data_type in ("int64", "double", "decimal"):
         text, unwritten = _plain_numbers(text, *numbers)
     if data_type == "int64":
