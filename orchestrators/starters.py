@@ -175,3 +175,26 @@ async def cancel_run_http(req: func.HttpRequest, client: df.DurableOrchestration
 
     write_run_record(runtime.lake, run_id, status="Cancelled", finished=datetime.now(UTC).isoformat())
     return _json({"run_id": run_id, "status": "Cancelled"}, 202)
+
+
+@bp.route(route="runs/{run_id}/rollback", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+async def rollback_run_http(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """``POST /api/runs/{id}/rollback`` → the views point back at that kept, earlier published run (what
+    ``c360 rollback`` does on a laptop). Refused while a run is in progress: it would publish over it."""
+    from shared.errors import PublishError
+    from shared.export.retention import rollback
+
+    runtime = runtime_from_environment()
+    run_id = req.route_params.get("run_id", "")
+    if run_id not in list_runs(runtime.lake):
+        return _error(f"no run {run_id!r}", 404)
+    status = await client.get_status(instance_id(runtime))
+    if status and status.runtime_status in ACTIVE:
+        return _error(f"a run is in progress on this lake (instance {instance_id(runtime)}): it would publish over "
+                      "the rollback; cancel it or roll back once it has ended", 409)
+    try:
+        views = rollback(runtime.settings, runtime.lake, runtime.sql, run_id)
+    except PublishError as exc:
+        return _error(str(exc), 409)
+    return _json({"run_id": run_id, "published": True, "views": views}, 200)

@@ -13,6 +13,7 @@ EXPECTED = {
     "list_runs_http": "httpTrigger",
     "get_run_http": "httpTrigger",
     "cancel_run_http": "httpTrigger",
+    "rollback_run_http": "httpTrigger",
     ORCHESTRATOR: "orchestrationTrigger",
     **{activity.value: "activityTrigger" for activity in Activity},
 }
@@ -39,4 +40,5 @@ def test_starters_take_a_durable_client_and_http_routes_are_the_run_api() -> Non
               for name, f in functions.items() if f.get_trigger().type == "httpTrigger"}
     assert routes == {"start_unification_http": ("runs", ["POST"]), "list_runs_http": ("runs", ["GET"]),
                       "get_run_http": ("runs/{run_id}", ["GET"]),
-                      "cancel_run_http": ("runs/{run_id}/cancel", ["POST"])}
+                      "cancel_run_http": ("runs/{run_id}/cancel", ["POST"]),
+                      "rollback_run_http": ("runs/{run_id}/rollback", ["POST"])}

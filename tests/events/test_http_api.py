@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from c360_cli.local import follow, running_host
+from c360_cli.local import follow, post_events, running_host
 from orchestrators.starters import instance_id
 from shared.runtime import build_runtime
 from shared.settings import Settings
@@ -79,6 +79,8 @@ def test_start_status_list_conflict_and_cancel(local_settings: Settings) -> None
         assert status.status == 200 and status.body["live"]["step"] == "merging"
         assert {s["step"] for s in status.body["steps"]} >= {"prepare_run", "convert_source_file", "match_partition"}
         assert http(host, "GET", "/runs/20990101T000000Z-00000000", key=KEY).status == 404
+        busy = http(host, "POST", f"/runs/{run_id}/rollback", key=KEY)
+        assert busy.status == 409 and "would publish over the rollback" in busy.body["error"]
         cancel = http(host, "POST", f"/runs/{run_id}/cancel", key=KEY)
         assert cancel.status == 202 and cancel.body == {"run_id": run_id, "status": "Cancelled"}
         gate["open"] = True
@@ -101,3 +103,28 @@ def _wait_for_step(host, step: str) -> dict:
             return state.custom_status
         time.sleep(0.1)
     raise AssertionError(f"the run never reached {step!r}")
+
+
+def test_rollback_through_the_api_points_the_views_back_at_a_kept_run(local_settings: Settings) -> None:
+    """What ``c360 rollback`` does on a laptop, an operator does on Azure with a request."""
+    from shared.runs import current
+
+    runtime = build_runtime(local_settings)
+    install_config(runtime, CONFIG)
+    drop = Drop(runtime)
+    with running_host(local_settings, function_key=KEY) as host:
+        for _ in range(2):
+            post_events(host, drop.events(drop.files(1)))
+            assert str(follow(host, instance_id(runtime), timeout=120).status) == "Completed"
+        first, second = http(host, "GET", "/runs", key=KEY).body["runs"][::-1][-2:]
+        assert current(runtime.lake)["run_id"] == second["run_id"]
+        assert runtime.sql.query("SELECT count(*) FROM c360.Customer")[0][0] == 2  # type: ignore[union-attr]
+        reply = http(host, "POST", f"/runs/{first['run_id']}/rollback", key=KEY)
+        assert reply.status == 200 and reply.body["run_id"] == first["run_id"]
+        assert "c360.Customer" in reply.body["views"]
+        assert current(runtime.lake)["run_id"] == first["run_id"]
+        assert runtime.sql.query("SELECT count(*) FROM c360.Customer")[0][0] == 1  # type: ignore[union-attr]
+        again = http(host, "POST", f"/runs/{first['run_id']}/rollback", key=KEY)
+        assert again.status == 409 and "already published" in again.body["error"]
+        assert http(host, "POST", "/runs/nope/rollback", key=KEY).status == 404
+        assert http(host, "POST", f"/runs/{first['run_id']}/rollback").status == 401
