@@ -210,6 +210,14 @@ def test_the_run_report_agrees_with_the_views_and_renders_in_chromium(demo_run, 
     assert [(c["customer_id"], c["records"], c["tables"]) for c in figures["unification"]["largest_clusters"]] == [
         tuple(row) for row in largest]
     assert figures["sources"]["crm_contacts"]["landed"] > 0 and figures["timings"]["steps"]["match_partition"]
+    completeness = {r["column"]: r for r in figures["completeness"]}
+    assert {"Email", "Phone", "BirthDate", "PostalCode"} <= set(completeness)
+    for column, row in completeness.items():  # profiles with a value, as the view has them
+        assert (row["profiles"], row["profiles_filled"]) == tuple(sql.query(
+            f'SELECT count(*), count(NULLIF(trim(CAST("{column}" AS VARCHAR)), \'\')) FROM c360.Customer')[0])
+        assert row["records"] == key["records"] and 0 < row["records_filled"] <= row["records"]
+    assert completeness["BirthDate"]["profiles_filled"] / key["customers"] > (
+        completeness["BirthDate"]["records_filled"] / key["records"])  # the merge fills in what records lack
     record = run.runtime.lake.read_bytes(paths.record)
     assert json.loads(record)["key_numbers"] == key  # the key numbers are in the run status too
     # the page renders in headless Chromium without console errors, and nothing is fetched
@@ -218,6 +226,7 @@ def test_the_run_report_agrees_with_the_views_and_renders_in_chromium(demo_run, 
     text = html.read_text(encoding="utf-8")
     assert "<script" not in text and "http://" not in text and "https://" not in text
     assert "percentile-scaled to 1–100" in text and "\\u2013" not in text  # the models' JSON as written
+    assert "<h3>Profile completeness</h3>" in text
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
         pytest.fail("chromium is not installed (apt-get install chromium; make test does)")

@@ -23,10 +23,25 @@ def previous_published(lake: Lake, run_id: str) -> str | None:
     return str(history[0]) if history else None
 
 
+def profile_attributes(config: UnificationConfig) -> dict[str, dict[str, str]]:
+    """Per source table: each attribute it maps and its column in ``Customer`` (the merge's rename), the
+    excluded ones left out."""
+    out: dict[str, dict[str, str]] = {}
+    for source in config.sources:
+        table = out.setdefault(source.name, {})
+        for column, mapping in source.columns.items():
+            attribute = mapping.attribute(column)
+            if attribute in config.merge.exclude:
+                continue
+            policy = config.merge.fields.get(attribute)
+            table[attribute] = policy.rename if policy and policy.rename else attribute
+    return out
+
+
 def write_report(lake: Lake, config: UnificationConfig, run_id: str) -> dict[str, Any]:
     """Compute and write the run's report; returns its key numbers."""
     sources = {s.name: (s.data_source, s.table) for s in config.sources}
-    figures = run_figures(lake, run_id, sources)
+    figures = run_figures(lake, run_id, sources, profile_attributes(config))
     before = previous_published(lake, run_id)
     previous = read_json(lake, RunPaths(before).report_json, default=None) if before else None
     figures["changes"] = changes(figures, previous)

@@ -16,6 +16,7 @@ import numpy as np
 from shared.duck import lake_duckdb, parquet_source
 from shared.export.dimension import HISTORY
 from shared.lakeio import parquet_files, read_json
+from shared.merge.survivorship import q
 from shared.merge.unify import ALTERNATE_KEY, CUSTOMER, MATCH_PAIRS, unified_files
 from shared.names import Enrichment
 from shared.paths import RunPaths
@@ -163,6 +164,47 @@ def _enrichment(lake: Lake, run_id: str) -> dict[str, Any]:
     return out
 
 
+def _completeness(lake: Lake, run_id: str, attributes: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
+    """Per profile attribute: how many source records hold a value, and how many profiles do after the merge
+    (what unification adds: a phone from the POS on a web profile). ``attributes``: table → attribute →
+    its column in ``Customer`` (renamed by the merge; absent when excluded)."""
+    plan = read_json(lake, RunPaths(run_id).match_plan, default=None)
+    customers = entity_files(lake, run_id, CUSTOMER)
+    if not plan or not customers:
+        return []
+    snapshots = {name: path for name, path in plan.get("tables", {}).items()
+                 if name in attributes and lake.exists(path)}
+
+    def filled(column: str, types: dict[str, str]) -> str:  # blank text holds no value either
+        return f"count(NULLIF(trim({q(column)}), ''))" if types[column] == "VARCHAR" else f"count({q(column)})"
+
+    rows: dict[str, dict[str, Any]] = {}
+    records = 0  # every source record, whether its table maps the attribute or not: as profiles are counted
+    with lake_duckdb(lake) as con:
+        for name, path in snapshots.items():
+            present = {row[0]: row[1] for row in con.execute(
+                f"DESCRIBE SELECT * FROM {parquet_source(lake, [path])}").fetchall()}
+            mapped = [a for a in attributes[name] if a in present]
+            counts = con.execute(f"SELECT {', '.join(['count(*)', *(filled(a, present) for a in mapped)])} "
+                                 f"FROM {parquet_source(lake, [path])}").fetchall()[0]
+            records += int(counts[0])
+            for attribute, count in zip(mapped, counts[1:], strict=True):
+                row = rows.setdefault(attribute, {"attribute": attribute, "records_filled": 0})
+                row["records_filled"] += int(count)
+        for row in rows.values():
+            row["records"] = records
+        final = {a: column for table in attributes.values() for a, column in table.items()}
+        present = {row[0]: row[1] for row in con.execute(
+            f"DESCRIBE SELECT * FROM {parquet_source(lake, customers[:1])}").fetchall()}
+        shown = [a for a in rows if final.get(a) in present]
+        if shown:
+            counts = con.execute(f"SELECT count(*), {', '.join(filled(final[a], present) for a in shown)} "
+                                 f"FROM {parquet_source(lake, customers)}").fetchall()[0]
+            for attribute, count in zip(shown, counts[1:], strict=True):
+                rows[attribute].update(column=final[attribute], profiles=int(counts[0]), profiles_filled=int(count))
+    return [rows[a] for a in shown] if shown else []
+
+
 def _timings(steps: list[dict[str, Any]]) -> dict[str, Any]:
     per_step: dict[str, dict[str, float]] = {}
     for step in steps:
@@ -175,8 +217,10 @@ def _timings(steps: list[dict[str, Any]]) -> dict[str, Any]:
     return {"steps": per_step, "first_started": min(starts, default=None), "last_finished": max(ends, default=None)}
 
 
-def run_figures(lake: Lake, run_id: str, sources: dict[str, tuple[str, str]]) -> dict[str, Any]:
-    """Everything the report shows, as JSON-ready values. ``sources``: name → (data source, table)."""
+def run_figures(lake: Lake, run_id: str, sources: dict[str, tuple[str, str]],
+                attributes: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:
+    """Everything the report shows, as JSON-ready values. ``sources``: name → (data source, table);
+    ``attributes``: per source, its profile attributes and their ``Customer`` columns (``_completeness``)."""
     record = read_run_record(lake, run_id)
     steps = record.pop("steps", [])
     record.pop("files", None)
@@ -187,6 +231,7 @@ def run_figures(lake: Lake, run_id: str, sources: dict[str, tuple[str, str]]) ->
         "published_now": bool(pointer and pointer.get("run_id") == run_id),
         "sources": _sources(lake, run_id, steps),
         "unification": _unification(lake, run_id, sources),
+        "completeness": _completeness(lake, run_id, attributes or {}),
         "enrichment": _enrichment(lake, run_id),
         "timings": _timings(steps),
         "history_rows": _history_rows(lake, run_id),

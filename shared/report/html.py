@@ -143,6 +143,21 @@ def render(figures: dict[str, Any], changes: dict[str, Any]) -> str:
                                                                    ("records", "records"), ("tables", "tables")],
                         {"records"}))
 
+    completeness = figures.get("completeness") or []
+    if completeness:
+        def share(filled: int, total: int) -> str:
+            return f"{filled:,} ({filled / total:.1%})" if total else "–"
+
+        parts.append("<h3>Profile completeness</h3><p class='meta'>how many source records hold each attribute, "
+                     "and how many profiles do once their records are merged</p>")
+        parts.append(_table([{"attribute": r["attribute"] + (f" → {r['column']}" if r["column"] != r["attribute"]
+                                                              else ""),
+                              "records": share(r["records_filled"], r["records"]),
+                              "profiles": share(r["profiles_filled"], r["profiles"])} for r in completeness],
+                            [("attribute", "attribute"),
+                             ("records", f"source records ({completeness[0]['records']:,})"),
+                             ("profiles", f"profiles ({completeness[0]['profiles']:,})")], {"records", "profiles"}))
+
     enrichment = figures["enrichment"]
     parts.append("<h2>Enrichment</h2>")
     charts = []
