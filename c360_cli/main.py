@@ -59,6 +59,10 @@ def validate(file: Annotated[Path, typer.Argument(help="The unification config (
         raise typer.Exit(1) from exc
     console.print(f"[green]valid[/green]: {len(config.sources)} sources, {len(config.activities)} activity tables, "
                   f"match order {' → '.join(config.unification.match_order)}")
+    from shared.config.checks import config_warnings
+
+    for warning in config_warnings(config):
+        console.print(f"[yellow]warning[/yellow]: {escape(warning)}")
 
 
 @app.command()
@@ -183,10 +187,14 @@ def run(lake: LakeOption,
         from shared.config import load_config
         from shared.errors import ConfigError
 
+        from shared.config.checks import config_warnings
+
         try:
-            load_config(config)  # fail early, with the file's own line numbers
+            loaded = load_config(config)  # fail early, with the file's own line numbers
         except ConfigError as exc:
             _fail(str(exc))
+        for warning in config_warnings(loaded):
+            console.print(f"[yellow]warning[/yellow]: {escape(warning)}")
         runtime.lake.write_bytes(settings.config_path, config.read_bytes())
     elif not runtime.lake.exists(settings.config_path):
         _fail(f"no config in the lake at {settings.config_path}; pass --config FILE")

@@ -93,6 +93,53 @@ def test_c360_validate_reports_valid_and_invalid_files(tmp_path: Path) -> None:
     assert failed.exit_code == 1 and "format" in failed.output and "bad.yaml" in failed.output
 
 
+THREE_TABLES = """
+version: 1
+sources:
+""" + "".join(f"""  - {{name: {name}, data_source: {name.upper()}, table: T, landing: {name}, primary_key: id,
+     columns: {{email: Identity.Service.Email}}}}
+""" for name in ("erp", "crm", "pos")) + """
+unification:
+  match_order: [erp, crm, pos]
+  tables:
+    ERP_TABLE
+    crm:
+      rules: [{name: email, conditions: [{field: Email}]}]
+"""
+
+
+@pytest.mark.parametrize(("erp", "warned"), [
+    ("erp: {deduplication: {rules: [{name: email, conditions: [{field: Email}]}]}}", ["pos"]),
+    ("erp: {}", ["pos"]),  # crm's rule reaches erp
+])
+def test_c360_validate_warns_of_a_table_no_rule_compares(tmp_path: Path, erp: str, warned: list[str]) -> None:
+    """Valid, but likely not meant: pos is in the match order and no rule matches its records, so each is a
+    profile of its own; the warnings do not fail validation."""
+    path = tmp_path / "c360.yaml"
+    path.write_text(THREE_TABLES.replace("ERP_TABLE", erp), encoding="utf-8")
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("warning: ")]
+    assert [line.split("unification.tables.")[1].split(":")[0] for line in lines] == warned, result.output
+    assert "no rule matches its records with the earlier tables (erp, crm): each of its records is a profile of " \
+           "its own" in lines[0]
+
+
+def test_a_table_that_nothing_compares_is_warned_of_and_the_probabilistic_model_compares_all() -> None:
+    from shared.config.checks import config_warnings
+
+    lonely = load_config_text(THREE_TABLES.replace("ERP_TABLE", "erp: {}").replace(
+        "rules: [{name: email, conditions: [{field: Email}]}]",
+        "rules: [{name: email, conditions: [{field: Email}], against: [erp]}]").replace(
+        "match_order: [erp, crm, pos]", "match_order: [pos, erp, crm]"))
+    assert [w.split(":")[0] for w in config_warnings(lonely)] == ["unification.tables.erp", "unification.tables.pos"]
+    assert "no deduplication rule and no later table's rule against it" in config_warnings(lonely)[1]
+    dropped = load_config_text(THREE_TABLES.replace("ERP_TABLE", "erp: {}\n    pos: {include_all_records: false}"))
+    assert config_warnings(dropped)[-1].endswith("none of them reaches a profile (include_all_records is false)")
+    probabilistic = DEMO_CONFIG
+    assert "probabilistic:" in probabilistic and config_warnings(load_config_text(probabilistic)) == []
+
+
 def test_readme_documents_every_config_key() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("## Configuration"):readme.index("## Settings")]

@@ -226,3 +226,33 @@ def _iso_date(value: object) -> bool:
     except ValueError:
         return False
     return isinstance(value, str)
+
+
+def config_warnings(config: UnificationConfig) -> list[str]:
+    """What is valid but likely not meant: a table whose records no rule compares with anything (each its
+    own profile), and one that no later table's rule reaches."""
+    if config.unification.probabilistic.enabled:
+        return []  # the model compares every table's records with every other's
+    order = config.unification.match_order
+    warnings: list[str] = []
+    reached: set[str] = set()
+    for position, name in enumerate(order):
+        table = config.unification.tables.get(name)
+        earlier = order[:position]
+        cross = list(table.rules) if table else []
+        for rule in cross:
+            reached.update(rule.against if rule.against is not None else earlier)
+        deduplicated = bool(table and table.deduplication.rules)
+        if position and not cross:
+            fate = ("none of them reaches a profile (include_all_records is false)"
+                    if table and not table.include_all_records
+                    else "each of its records is a profile of its own" + (" or its duplicates'" if deduplicated
+                                                                            else ""))
+            warnings.append(f"unification.tables.{name}: no rule matches its records with the earlier tables "
+                            f"({', '.join(earlier)}): {fate}")
+    for name in order[:-1]:
+        table = config.unification.tables.get(name)
+        if name not in reached and not (table and (table.deduplication.rules or table.rules)):
+            warnings.append(f"unification.tables.{name}: no deduplication rule and no later table's rule "
+                            "against it: its records are never compared")
+    return warnings
