@@ -185,9 +185,8 @@ def run(lake: LakeOption,
     runtime = build_runtime(settings)
     if config is not None:
         from shared.config import load_config
-        from shared.errors import ConfigError
-
         from shared.config.checks import config_warnings
+        from shared.errors import ConfigError
 
         try:
             loaded = load_config(config)  # fail early, with the file's own line numbers
