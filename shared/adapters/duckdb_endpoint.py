@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from shared.ports import Lake
 log = logging.getLogger(__name__)
 LAKE_PROTOCOL = "c360lake"
 _lock = threading.Lock()  # one writer at a time per process; DuckDB files take one writer
+LOCK_WAIT_SECONDS = 10.0  # how long a connection waits for another process to let go of the file
 
 
 def connect(path: Path | str, lake: Lake | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -126,9 +129,30 @@ class DuckDbEndpoint:
         self.lake = lake
         path.parent.mkdir(parents=True, exist_ok=True)
 
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        """A connection, waiting while another process holds the file (a publish switching views holds it for
+        a moment); a file still held after ``LOCK_WAIT_SECONDS`` is an error naming who holds it."""
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                return connect(self.path, self.lake)
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower():
+                    raise SqlEndpointError(f"cannot open the DuckDB file {self.path}: {exc}") from exc
+                if time.monotonic() >= deadline:
+                    held = re.search(r"held in (.+?) \(PID (\d+)\)", str(exc))
+                    holder = f"{held.group(1)}, PID {held.group(2)}" if held else "unknown"
+                    raise SqlEndpointError(
+                        f"the DuckDB file {self.path} is held by another process ({holder}) — DuckDB lets one "
+                        f"process write it; c360 holds it only while it switches views. Close the program "
+                        f"that keeps it open (a DuckDB shell, a notebook) and try again") from exc
+                time.sleep(0.2)
+            except duckdb.Error as exc:
+                raise SqlEndpointError(f"cannot open the DuckDB file {self.path}: {exc}") from exc
+
     def execute_batches(self, batches: Sequence[str]) -> None:
         with _lock:
-            connection = connect(self.path, self.lake)
+            connection = self._connect()
             try:
                 connection.execute("BEGIN TRANSACTION")
                 for batch in batches:
@@ -146,7 +170,7 @@ class DuckDbEndpoint:
 
     def query_with_columns(self, sql: str) -> tuple[list[str], list[tuple[object, ...]]]:
         with _lock:
-            connection = connect(self.path, self.lake)
+            connection = self._connect()
             try:
                 cursor = connection.execute(sql)
                 rows = [tuple(row) for row in cursor.fetchall()]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -185,3 +187,35 @@ def test_odbc_driver_18_loads_and_times_out_cleanly_against_a_closed_port() -> N
     assert "HYT00" in message or "08001" in message, message
     assert sleeps == [0.1]  # a login timeout is transient: retried once, then reported
     assert 3.5 < elapsed < 10, elapsed  # two attempts of a 2 s login timeout (the driver default is 15 s)
+
+
+def _hold(path: Path, seconds: float) -> subprocess.Popen[str]:
+    """Another process holding the DuckDB file (a DuckDB shell, a notebook) for ``seconds``."""
+    holder = subprocess.Popen([sys.executable, "-c", f"import duckdb, sys, time\nc = duckdb.connect({str(path)!r})\n"
+                               f"print('held', flush=True)\ntime.sleep({seconds})"], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_a_duckdb_file_held_by_another_process_is_waited_for_then_named(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """``c360 sql`` during another process's hold was an IOException traceback: a short hold (a publish
+    switching views) is waited out, a long one is an error naming the process."""
+    from shared.adapters import duckdb_endpoint
+    from shared.adapters.duckdb_endpoint import DuckDbEndpoint
+    from shared.adapters.local_lake import LocalLake
+
+    path = tmp_path / "lake.duckdb"
+    endpoint = DuckDbEndpoint(path, LocalLake(tmp_path / "lake"))
+    endpoint.execute_batches(["CREATE TABLE t AS SELECT 42 AS answer"])
+    brief = _hold(path, 1.0)
+    assert endpoint.query("SELECT answer FROM t") == [(42,)]  # waited until the holder let go
+    brief.wait(timeout=30)
+    monkeypatch.setattr(duckdb_endpoint, "LOCK_WAIT_SECONDS", 0.5)
+    long = _hold(path, 30.0)
+    try:
+        with pytest.raises(SqlEndpointError, match=r"is held by another process \(.*python.*, PID \d+\)"):
+            endpoint.query("SELECT answer FROM t")
+    finally:
+        long.kill()
+        long.wait()
