@@ -36,6 +36,8 @@ class CsvOptions(Strict):
     header: bool = Field(True, description="Whether the first record is a header.")
     quote: str = Field('"', description="Quote character.")
     columns: list[str] | None = Field(None, description="Column names when the file has no header.")
+    skip_lines: int = Field(0, ge=0, le=1000, description=(
+        "Lines before the header to skip: the title, date and blank lines a report export starts with."))
     decimal: Literal[".", ","] = Field(".", description=(
         "Decimal separator of numbers (\",\" in many European exports)."))
     thousands: Literal[",", ".", " ", "'"] | None = Field(None, description=(

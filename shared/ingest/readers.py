@@ -33,6 +33,7 @@ SAMPLE_BYTES = 1 << 16
 JSON_BATCH_ROWS = 50_000
 ARROW_JSON_BLOCK_BYTES = 16 << 20  # about 50 k lines of a customer extract, as JSON_BATCH_ROWS
 DELIMITERS = [",", ";", "\t", "|"]
+_LINE_END = re.compile(r"\r\n|\n|\r")
 _SEP_HINT = re.compile(r'^"?sep=(.)"?\r?\n', re.IGNORECASE)
 
 
@@ -154,6 +155,12 @@ class CsvReader(Reader):
             raise SourceFileError("the file is empty (0 bytes)")
         self.encoding = options.encoding or detect_encoding(sample)
         text = sample.decode(self.encoding, errors="replace").lstrip("\ufeff")
+        self._skip = options.skip_lines  # a report's title lines before the header
+        for _ in range(self._skip):
+            end = _LINE_END.search(text)
+            if end is None:
+                raise SourceFileError(f"the file has no line after the {self._skip} to skip (csv.skip_lines)")
+            text = text[end.end():]
         # Excel writes ``sep=;`` as a first line naming the delimiter (European exports): a hint, not data
         hint = _SEP_HINT.match(text)
         self._hint_lines = 1 if hint else 0
@@ -183,7 +190,7 @@ class CsvReader(Reader):
         skipped: list[int] = []
 
         def on_invalid(row: Any) -> str:
-            number = row.number - header - self._hint_lines if row.number is not None else None
+            number = row.number - header - self._hint_lines - self._skip if row.number is not None else None
             if number is not None:
                 skipped.append(number)
             reason = f"expected {row.expected_columns} fields, found {row.actual_columns}"
@@ -196,7 +203,7 @@ class CsvReader(Reader):
 
         utf8 = self.encoding in ("utf-8", "utf8")
         read_options = pacsv.ReadOptions(block_size=BLOCK_BYTES, use_threads=False, column_names=self.columns,
-                                         skip_rows=header + self._hint_lines,
+                                         skip_rows=self._skip + self._hint_lines + header,
                                          encoding="utf8" if utf8 else self.encoding)
         parse_options = pacsv.ParseOptions(delimiter=self.delimiter, quote_char=self._options.quote,
                                            newlines_in_values=True, invalid_row_handler=on_invalid)

@@ -100,6 +100,22 @@ def test_lines_ended_by_a_lone_carriage_return_are_read(lake: LocalLake) -> None
     assert result.error is None and [(r["SourceKey"], r["SourceLine"]) for r in rows] == [("1", 1), ("2", 2)]
 
 
+def test_the_title_lines_of_a_report_export_are_skipped_before_the_header(lake: LocalLake) -> None:
+    """A POS report opens with its title, a date and a blank line (csv.skip_lines: 3); rows keep their
+    numbers counted from the header, as the quarantine names them."""
+    data = ("Loyalty members, store 12\r\nExported 2026-11-30 23:00;by: system\r\n\r\n"
+            + HEADER.replace(",", ";").replace("\n", "\r\n")
+            + "1;Ann;Lee;a@x.com;;5;\r\n2;Bo\r\n3;Cy;Wu;c@x.com;;7;\r\n")
+    source = load_config_text(CONFIG.replace("    format: csv\n", "    format: csv\n    csv: {skip_lines: 3}\n", 1)
+                              ).source("contacts")
+    result, rows, quarantined = convert(lake, data.encode(), source=source)
+    assert result.error is None, result.error
+    assert [(r["SourceKey"], r["SourceLine"], r["points"]) for r in rows] == [("1", 1, 5), ("3", 3, 7)]
+    assert [(q["Row"], q["Reason"]) for q in quarantined] == [(2, "expected 7 fields, found 2")]
+    unskipped, _, _ = convert(lake, data.encode(), "g.csv")
+    assert unskipped.error is not None and "mapped column(s) missing" in unskipped.error
+
+
 def test_semicolon_delimiter_is_detected(lake: LocalLake) -> None:
     data = (HEADER.replace(",", ";") + "1;Ann;Lee;a@x.com;02.01.1990;5;1\n").encode()
     _, rows, _ = convert(lake, data)
