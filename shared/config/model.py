@@ -52,9 +52,11 @@ class CsvOptions(Strict):
 
 
 class ExcelOptions(Strict):
-    """Which worksheet of an Excel workbook (``format: xlsx``) holds the table; its first row is the header."""
+    """Which worksheet of an Excel workbook (``format: xlsx``) holds the table; its first row (after
+    ``skip_rows``) is the header."""
 
     sheet: str | None = Field(None, description="Worksheet name; the first sheet when null.")
+    skip_rows: int = Field(0, ge=0, le=1000, description="Rows above the header to skip (a report's title).")
 
 
 class ColumnMapping(Strict):

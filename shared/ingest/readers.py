@@ -547,7 +547,7 @@ class ExcelReader(Reader):
             raise SourceFileError(f"the workbook has no sheet {options.sheet!r} (it has: {', '.join(names)})")
         sheet = self._book[options.sheet] if options.sheet is not None else self._book.worksheets[0]
         sheet.reset_dimensions()  # a workbook's recorded size may be wrong (some writers): read to the last row
-        self._rows = sheet.iter_rows(values_only=True)
+        self._rows = sheet.iter_rows(values_only=True, min_row=options.skip_rows + 1)
         first = next(self._rows, None)
         header = [_cell_text(v) for v in first or ()]
         while header and header[-1] is None:  # the empty cells right of the header

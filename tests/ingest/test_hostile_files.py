@@ -251,6 +251,9 @@ def test_an_excel_worksheet_is_read_as_its_cells_values(lake: LocalLake) -> None
     missing = source.model_copy(update={"excel": source.excel.model_copy(update={"sheet": "Kunden"})})
     result, _, quarantined = convert(lake, _workbook({"Contacts": rows}), "e.xlsx", missing)
     assert result.error == "SourceFileError: the workbook has no sheet 'Kunden' (it has: Contacts)"
+    titled = source.model_copy(update={"excel": source.excel.model_copy(update={"skip_rows": 2})})
+    result, accepted, _ = convert(lake, _workbook({"Report": [["Members, store 12"], [], *rows]}), "t.xlsx", titled)
+    assert result.error is None and [(r["SourceKey"], r["SourceLine"]) for r in accepted] == [("101", 1)]
     result, _, _ = convert(lake, b"PK\x03\x04 not a zip", "f.xlsx", source)
     assert result.error is not None and result.error.startswith(
         "SourceFileError: not a readable Excel workbook (.xlsx)"), result.error
