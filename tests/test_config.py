@@ -140,6 +140,22 @@ def test_a_table_that_nothing_compares_is_warned_of_and_the_probabilistic_model_
     assert "probabilistic:" in probabilistic and config_warnings(load_config_text(probabilistic)) == []
 
 
+def test_an_attribute_mapped_with_two_data_types_is_refused_naming_both() -> None:
+    """The merged BirthDate became text when one source mapped it as a string: dates compared as text, and
+    Power BI lost its date column."""
+    text = THREE_TABLES.replace("ERP_TABLE", "erp: {}").replace(
+        "  - {name: pos, data_source: POS, table: T, landing: pos, primary_key: id,\n     columns: {email: "
+        "Identity.Service.Email}}",
+        "  - {name: pos, data_source: POS, table: T, landing: pos, primary_key: id,\n     columns: {email: "
+        "{type: Identity.Service.Email, data_type: guid}}}")
+    with pytest.raises(ConfigError) as error:
+        load_config_text(text, "c360.yaml")
+    assert ("sources[2].columns.email: Email is guid here but string in erp (sources[0].columns.email)"
+            in str(error.value)), str(error.value)
+    renamed = text.replace("data_type: guid}", "data_type: guid, as: EmailId}")
+    assert load_config_text(renamed).source("pos").attributes()["email"] == "EmailId"
+
+
 def test_readme_documents_every_config_key() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("## Configuration"):readme.index("## Settings")]

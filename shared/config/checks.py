@@ -95,6 +95,7 @@ def reference_errors(config: UnificationConfig) -> list[str]:
             problems.append(f"enrichment.segments[{i}]: give exactly one of rule, union, intersect, exclude")
         defined.add(segment.name)
     source_attributes = set().union(*(attributes[s] for s in sources)) if sources else set()
+    problems += _type_conflicts(config)
     problems += _segment_errors(config)
     probabilistic = config.unification.probabilistic
     for i, comparison in enumerate(probabilistic.comparisons):
@@ -256,3 +257,19 @@ def config_warnings(config: UnificationConfig) -> list[str]:
             warnings.append(f"unification.tables.{name}: no deduplication rule and no later table's rule "
                             "against it: its records are never compared")
     return warnings
+
+
+def _type_conflicts(config: UnificationConfig) -> list[str]:
+    """A profile attribute has one data type: mapped as a date in one source and as text in another, the
+    merged column silently became text (and compared as text), as Customer Insights refuses to combine."""
+    first: dict[str, tuple[str, str]] = {}  # attribute → (data type, where)
+    problems: list[str] = []
+    for i, source in enumerate(config.sources):
+        for column, mapping in source.columns.items():
+            attribute, data_type = mapping.attribute(column), mapping.resolved_data_type()
+            where = f"sources[{i}].columns.{column}"
+            seen = first.setdefault(attribute, (data_type, f"{source.name} ({where})"))
+            if seen[0] != data_type:
+                problems.append(f"{where}: {attribute} is {data_type} here but {seen[0]} in {seen[1]}: a profile "
+                                f"attribute has one data type; map both alike, or give one its own name (as:)")
+    return problems
