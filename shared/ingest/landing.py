@@ -74,7 +74,7 @@ def resolve(path: str, landing_prefix: str, config: UnificationConfig) -> Landed
     if not name.endswith(own):
         other = next((f for f, suffixes in FORMAT_SUFFIXES.items() if name.endswith(suffixes)), None)
         if other is not None:  # read as this table's format, a workbook or a Parquet file was garbage
-            return Ignored(f"a {other} file, and {table.name}'s format is {table.format} ({', '.join(own)})")
+            return Ignored(f"the file's format is {other}, and {table.name}'s is {table.format} ({', '.join(own)})")
         return Ignored(f"not a data file of {table.name} ({', '.join(own)})")
     match = _HOUR.match(inside)
     if match:

@@ -256,7 +256,7 @@ def test_a_file_that_is_no_work_item_is_refused_saying_why(local_settings: Setti
         "landing/erp/customers.csv": ("in no configured table's landing folder", "WARNING"),
         "landing/crm/IncrementalData/2026/01/01/contacts.csv": (
             "not in crm's IncrementalData/yyyy/mm/dd/hh/Upserts|Deletes/ layout", "WARNING"),
-        "landing/crm/FullData/contacts.xlsx": ("a xlsx file, and crm's format is csv (.csv, .tsv, ", "WARNING"),
+        "landing/crm/FullData/contacts.xlsx": ("the file's format is xlsx, and crm's is csv (.csv, .tsv, ", "WARNING"),
         "landing/crm/FullData/contacts.pdf": ("not a data file of crm (.csv, .tsv, .txt, .csv.gz", "WARNING"),
         "landing/crm/FullData/part-0.csv.crc": ("a hidden or marker file", "INFO"),  # Spark's checksum
     }
