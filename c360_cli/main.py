@@ -113,6 +113,10 @@ def preview(file: Annotated[Path, typer.Argument(help="A source extract (CSV, JS
                       f"{result.accepted:,} accepted, {result.quarantined:,} quarantined")
         if result.error:
             _fail(f"the file is quarantined whole: {result.error}")
+        read = set(chosen.columns) | set(chosen.key_columns()) | ({chosen.recency} if chosen.recency else set())
+        unread = [c for c in result.columns if c not in read]
+        if unread:  # a column the mapping may have meant, or one it may yet want
+            console.print(f"columns of the file no mapping reads: {escape(', '.join(unread))}")
         if result.accepted and rows:
             entity = read_parquet(lake, "entity.parquet").slice(0, rows).drop_columns(["SourceFile"])
             lines = entity.column("SourceLine").to_pylist()

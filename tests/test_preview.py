@@ -46,12 +46,13 @@ def test_an_extract_in_its_tables_landing_folder_is_shown_typed_with_its_rejecte
     folder = tmp_path / "landing" / "crm" / "contacts" / "FullData"
     folder.mkdir(parents=True)
     extract = folder / "contacts.csv"
-    extract.write_text("id;first;email;born;points\n1;Ann;ann@x.com;1990-01-02;12,5\n2;Bo;bo@x.com;02/30/1990;3\n"
-                       "3;Cy;cy@x.com;;x\n", encoding="utf-8")
+    extract.write_text("id;first;email;born;points;loyalty_tier\n1;Ann;ann@x.com;1990-01-02;12,5;gold\n"
+                       "2;Bo;bo@x.com;02/30/1990;3;\n3;Cy;cy@x.com;;x;\n", encoding="utf-8")
     result = preview(tmp_path, str(extract), "--rows", "1")
     assert result.exit_code == 0, result.output
     output = result.output
     assert "as crm (csv): 3 rows read, 1 accepted, 2 quarantined" in " ".join(output.split())
+    assert "columns of the file no mapping reads: loyalty_tier" in output
     rows = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in output.splitlines()
             if line.startswith("│ ") and line.count("│") == 3}
     assert rows["BirthDate ← born (date32[day])"] == "1990-01-02" and rows["points (double)"] == "12.5"

@@ -38,6 +38,7 @@ class Conversion:
     accepted: int
     quarantined: int
     error: str | None
+    columns: tuple[str, ...] = ()  # the file's columns, as its reader named them (none for a CDM folder)
 
 
 def _wanted(table: TableBase) -> set[str]:
@@ -90,7 +91,7 @@ def convert_file(lake: Lake, table: TableBase, source_path: str, output: str, qu
                  cdm_entity: str | None = None, optional: frozenset[str] = frozenset()) -> Conversion:
     """Convert ``source_path`` into ``output``; rejected rows (or the whole file) go to ``quarantine``.
     Mapped columns in ``optional`` may be absent from the file: they read as null."""
-    accepted, rejected_all = 0, list[Rejected]()
+    accepted, rejected_all, columns = 0, list[Rejected](), tuple[str, ...]()
     try:
         if table.format == "cdm":
             accepted, rejected_all = _convert_cdm(lake, table, source_path, output, cdm_entity or table.table)
@@ -113,6 +114,7 @@ def convert_file(lake: Lake, table: TableBase, source_path: str, output: str, qu
                         rejected_all.extend(coerced.rejected)
                 if late and reader.columns:
                     _check_mapping(reader, table, optional)
+                columns = tuple(reader.columns)
                 # in the file's order: rows the reader could not read beside rows that did not convert
                 rejected_all = sorted(reader.rejected + rejected_all, key=lambda r: r.row or 0)
     except Exception as exc:
@@ -129,7 +131,8 @@ def convert_file(lake: Lake, table: TableBase, source_path: str, output: str, qu
         return Conversion(rows=0, accepted=0, quarantined=0, error=reason)
     if rejected_all:
         write_parquet(lake, quarantine, _quarantine_table(source_path, rejected_all))
-    return Conversion(rows=accepted + len(rejected_all), accepted=accepted, quarantined=len(rejected_all), error=None)
+    return Conversion(rows=accepted + len(rejected_all), accepted=accepted, quarantined=len(rejected_all), error=None,
+                      columns=columns)
 
 
 def _convert_cdm(lake: Lake, table: TableBase, document: str, output: str, entity: str) -> tuple[int, list[Rejected]]:

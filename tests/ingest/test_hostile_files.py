@@ -197,7 +197,7 @@ def test_numbers_are_read_with_the_sources_decimal_and_thousands_separators(
     """``12,50`` from a decimal-comma export was quarantined as 'not a number' with no way to read it; a
     value in another form than the one configured is still quarantined, never read as another number."""
     source = load_config_text(CONFIG.replace("    format: csv\n", f"    format: csv\n    csv: {options}\n", 1)
-                              .replace("points: {data_type: int64}", "points: {data_type: double}", 1)
+                              .replace("points: {data_type: int64}", "points: {data_type: double}")
                               ).source("contacts")
     data = HEADER.replace(",", ";") + "".join(f"{i};A;B;a@x.com;;{v};\n" for i, v in enumerate(values))
     _result, rows, quarantined = convert(lake, data.encode(), source=source)
