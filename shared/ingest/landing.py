@@ -75,6 +75,9 @@ def resolve(path: str, landing_prefix: str, config: UnificationConfig) -> Landed
         other = next((f for f, suffixes in FORMAT_SUFFIXES.items() if name.endswith(suffixes)), None)
         if other is not None:  # read as this table's format, a workbook or a Parquet file was garbage
             return Ignored(f"the file's format is {other}, and {table.name}'s is {table.format} ({', '.join(own)})")
+        if name.endswith((".xls", ".xlsb")):  # Excel formats openpyxl does not read
+            return Ignored(f"an Excel workbook in a format c360 does not read ({name.rsplit('.', 1)[-1]}): "
+                           "save it as .xlsx or CSV")
         return Ignored(f"not a data file of {table.name} ({', '.join(own)})")
     match = _HOUR.match(inside)
     if match:

@@ -258,6 +258,8 @@ def test_a_file_that_is_no_work_item_is_refused_saying_why(local_settings: Setti
             "not in crm's IncrementalData/yyyy/mm/dd/hh/Upserts|Deletes/ layout", "WARNING"),
         "landing/crm/FullData/contacts.xlsx": ("the file's format is xlsx, and crm's is csv (.csv, .tsv, ", "WARNING"),
         "landing/crm/FullData/contacts.pdf": ("not a data file of crm (.csv, .tsv, .txt, .csv.gz", "WARNING"),
+        "landing/crm/FullData/contacts.xls": ("an Excel workbook in a format c360 does not read (xls): save it as "
+                                              ".xlsx or CSV", "WARNING"),
         "landing/crm/FullData/part-0.csv.crc": ("a hidden or marker file", "INFO"),  # Spark's checksum
     }
     for path, (reason, level) in refused.items():
