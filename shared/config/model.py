@@ -59,6 +59,14 @@ class ExcelOptions(Strict):
     skip_rows: int = Field(0, ge=0, le=1000, description="Rows above the header to skip (a report's title).")
 
 
+class JsonOptions(Strict):
+    """Where a JSON document (``format: jsonl``) holds its records when it is not one object per line."""
+
+    records: str | None = Field(None, description=(
+        "The member of the document's top-level object whose array holds the records (an OData export's "
+        "`value`); null: one object per line, or a top-level array."))
+
+
 class ColumnMapping(Strict):
     """A mapped source column: its semantic type, or an explicit data type, and an optional new name."""
 
@@ -124,6 +132,7 @@ class TableBase(Strict):
     format: Literal["csv", "parquet", "jsonl", "xlsx", "cdm"] = "csv"
     csv: CsvOptions = CsvOptions()
     excel: ExcelOptions = ExcelOptions()
+    json_: JsonOptions = Field(JsonOptions(), alias="json")  # ``json`` is a BaseModel method
     primary_key: str | list[str] = Field(
         description="Source column holding the primary key (string, integer or GUID), or a list for a composite key.")
     recency: str | None = Field(None, description="Source column with a last-modified date (most/least recent).")

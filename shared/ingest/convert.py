@@ -97,7 +97,7 @@ def convert_file(lake: Lake, table: TableBase, source_path: str, output: str, qu
             accepted, rejected_all = _convert_cdm(lake, table, source_path, output, cdm_entity or table.table)
         else:
             with lake.open_read(source_path) as stored, _decompressed(stored, source_path) as handle:
-                reader = open_reader(handle, table.format, table.csv, table.excel)
+                reader = open_reader(handle, table.format, table.csv, table.excel, table.json_)
                 # JSON leaves out what is null (serializers omit empty fields): a mapped field may first appear
                 # on any line, and one no line holds is named once the whole file has been read. JSON Lines
                 # without a record (an export of nothing that day) has nothing to check: 0 rows

@@ -25,7 +25,7 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
-from shared.config.model import CsvOptions, ExcelOptions
+from shared.config.model import CsvOptions, ExcelOptions, JsonOptions
 from shared.errors import SourceFileError
 
 BLOCK_BYTES = 4 << 20  # memory per batch is ~30x this (intermediate columns); 4 MB keeps a worker small
@@ -307,7 +307,8 @@ class JsonLinesReader(Reader):
     value's text and rejects what it cannot read, line by line. Either way one batch at a time. A file that
     opens with ``[`` is a JSON array document instead: its elements are the rows (``json_array_elements``)."""
 
-    def __init__(self, handle: IO[bytes], batch_rows: int = JSON_BATCH_ROWS, arrow: bool = True) -> None:
+    def __init__(self, handle: IO[bytes], batch_rows: int = JSON_BATCH_ROWS, arrow: bool = True,
+                 records: str | None = None) -> None:
         super().__init__()
         sample = handle.read(SAMPLE_BYTES)
         handle.seek(0)
@@ -322,8 +323,12 @@ class JsonLinesReader(Reader):
             self.columns = list(_with_object_fields(obj)) if isinstance(obj, dict) else []
         except json.JSONDecodeError:
             self.columns = []
-        # a JSON array document ([{…}, {…}], as APIs export records) instead of one object per line
-        self._array = sample.removeprefix(codecs.BOM_UTF8).lstrip().startswith(b"[")
+        # a JSON array document ([{…}, {…}], as APIs export records) instead of one object per line, or the
+        # array one member of the document's object holds ({"value": [{…}, …]}, an OData export)
+        self._records = records
+        self._array = records is not None or sample.removeprefix(codecs.BOM_UTF8).lstrip().startswith(b"[")
+        if records is not None:
+            self.columns = []
         self._arrow = arrow and self.encoding == "utf-8" and not sample.startswith(codecs.BOM_UTF8) \
             and not self._array
         self.engine: str | None = None  # how ``batches`` read the file: "arrow", "lines" or "array"
@@ -342,7 +347,7 @@ class JsonLinesReader(Reader):
         text = io.TextIOWrapper(self._handle, encoding=self.encoding, errors="replace")
         records: list[dict[str, Any]] = []
         rows: list[int] = []
-        for number, value, raw in json_array_elements(text):
+        for number, value, raw in json_array_elements(text, member=self._records):
             if not isinstance(value, dict):
                 self.rejected.append(Rejected(number, f"a JSON {type(value).__name__}, not an object", raw[:2000]))
                 continue
@@ -451,11 +456,12 @@ class JsonLinesReader(Reader):
         return RawBatch(pa.table(columns), np.asarray(rows, dtype=np.int64), nested)
 
 
-def json_array_elements(text: IO[str], chunk: int = 1 << 20,
-                        largest: int = 64 << 20) -> Iterator[tuple[int, Any, str]]:
-    """(1-based place, value, its JSON text) for each element of the JSON array document ``text``, read a
-    chunk at a time: memory holds one element and a chunk, not the document. A broken document raises
-    ``SourceFileError`` naming the element (after the elements before it were yielded)."""
+def json_array_elements(text: IO[str], chunk: int = 1 << 20, largest: int = 64 << 20,
+                        member: str | None = None) -> Iterator[tuple[int, Any, str]]:
+    """(1-based place, value, its JSON text) for each element of the JSON array document ``text`` — or, with
+    ``member``, of the array that member of the document's top-level object holds (an OData export's
+    ``value``) — read a chunk at a time: memory holds one element and a chunk, not the document. A broken
+    document raises ``SourceFileError`` naming the element (after the elements before it were yielded)."""
     decoder = json.JSONDecoder()
     buffer, position, ended = "", 0, False
 
@@ -478,8 +484,41 @@ def json_array_elements(text: IO[str], chunk: int = 1 << 20,
             if not fill():
                 return None
 
+    def whole(what: str) -> tuple[Any, int]:  # the value at ``position``, reading on while it runs to the end
+        while True:
+            try:
+                value, end = decoder.raw_decode(buffer, position)
+                if end < len(buffer) or ended:
+                    return value, end
+            except json.JSONDecodeError as exc:
+                if ended or len(buffer) - position > largest:
+                    raise SourceFileError(f"the JSON {what}: {exc.msg}") from exc
+            fill()
+
+    if member is not None:  # to the value of the member that holds the records
+        if blank_skipped() != "{":
+            raise SourceFileError(f"not a JSON object, whose member {member!r} would hold the records (json.records)")
+        position += 1
+        while True:
+            if blank_skipped() in ("}", None):
+                raise SourceFileError(f"the JSON object has no member {member!r} (json.records)")
+            key, position = whole("object is broken at a member's name")
+            if blank_skipped() != ":":
+                raise SourceFileError(f"the JSON object is broken after the member name {key!r}")
+            position += 1
+            if blank_skipped() is None:
+                raise SourceFileError(f"the JSON object is broken after the member name {key!r}")
+            if key == member:
+                break
+            _, position = whole(f"object is broken in member {key!r}")
+            after = blank_skipped()
+            if after == "}" or after is None:
+                raise SourceFileError(f"the JSON object has no member {member!r} (json.records)")
+            if after != ",":
+                raise SourceFileError(f"the JSON object is broken after member {key!r}")
+            position += 1
     if blank_skipped() != "[":
-        raise SourceFileError("not a JSON array")
+        raise SourceFileError("not a JSON array" + (f" in member {member!r}" if member is not None else ""))
     position += 1
     if blank_skipped() == "]":
         return
@@ -488,15 +527,7 @@ def json_array_elements(text: IO[str], chunk: int = 1 << 20,
         number += 1
         if blank_skipped() is None:
             raise SourceFileError(f"the JSON array is broken at element {number}: it is not closed with ]")
-        while True:  # decode the element, reading on while it runs to the end of what is read
-            try:
-                value, end = decoder.raw_decode(buffer, position)
-                if end < len(buffer) or ended:
-                    break
-            except json.JSONDecodeError as exc:
-                if ended or len(buffer) - position > largest:
-                    raise SourceFileError(f"the JSON array is broken at element {number}: {exc.msg}") from exc
-            fill()
+        value, end = whole(f"array is broken at element {number}")
         yield number, value, buffer[position:end]
         position = end
         after = blank_skipped()
@@ -592,7 +623,7 @@ class ExcelReader(Reader):
 
 
 def open_reader(handle: IO[bytes], file_format: str, csv_options: CsvOptions,
-                excel_options: ExcelOptions | None = None) -> Reader:
+                excel_options: ExcelOptions | None = None, json_options: JsonOptions | None = None) -> Reader:
     if file_format == "csv":
         return CsvReader(handle, csv_options)
     if file_format == "xlsx":
@@ -600,5 +631,5 @@ def open_reader(handle: IO[bytes], file_format: str, csv_options: CsvOptions,
     if file_format == "parquet":
         return ParquetReader(handle)
     if file_format == "jsonl":
-        return JsonLinesReader(handle)
+        return JsonLinesReader(handle, records=json_options.records if json_options else None)
     raise SourceFileError(f"unsupported format {file_format!r}")

@@ -273,6 +273,24 @@ def test_a_json_array_document_is_read_element_by_element(lake: LocalLake) -> No
     assert rows == [] and result.error == "SourceFileError: the JSON array is broken at element 2: Expecting value"
 
 
+def test_the_records_member_of_an_odata_export_is_read_element_by_element(lake: LocalLake) -> None:
+    """Dynamics 365 and Business Central APIs export ``{"@odata.context": …, "value": [{…}, …]}``: with
+    ``json.records: value`` its records are the rows; the other members are skipped, whatever they hold."""
+    document = {"@odata.context": "https://erp/api/$metadata#customers", "meta": {"pages": [1, 2], "x": "]}"},
+                "value": [{"id": "1", "first": "Ann", "points": 5}, {"id": "2", "first": "Bo"}],
+                "@odata.nextLink": "https://erp/api/customers?$skip=2"}
+    source = load_config_text(CONFIG.replace("    format: jsonl\n", "    format: jsonl\n    json: {records: value}\n",
+                                             1)).source("members")
+    result, rows, _ = convert(lake, json.dumps(document, indent=1).encode(), "c.json", source)
+    assert result.error is None, result.error
+    assert [(r["SourceKey"], r["SourceLine"], r["FirstName"], r["points"]) for r in rows] == [
+        ("1", 1, "Ann", 5), ("2", 2, "Bo", None)]
+    result, rows, _ = convert(lake, json.dumps({"items": []}).encode(), "d.json", source)
+    assert rows == [] and result.error == "SourceFileError: the JSON object has no member 'value' (json.records)"
+    result, rows, _ = convert(lake, b'[{"id": "1"}]', "e.json", source)
+    assert result.error is not None and "not a JSON object, whose member 'value' would hold" in result.error
+
+
 def test_json_array_elements_do_not_depend_on_where_the_chunks_end() -> None:
     """Read a chunk at a time, an element cut by a chunk's end (a number too: ``12|345``) is read whole."""
     from shared.errors import SourceFileError
@@ -288,6 +306,9 @@ def test_json_array_elements_do_not_depend_on_where_the_chunks_end() -> None:
         with pytest.raises(SourceFileError, match=message):
             list(json_array_elements(io.StringIO(broken), chunk=3))
     assert list(json_array_elements(io.StringIO(" [ ] "))) == []
+    wrapped = json.dumps({"skip": {"a": [1, "]"]}, "value": items, "after": 1})
+    for chunk in (1, 5, 1 << 20):
+        assert [v for _, v, _ in json_array_elements(io.StringIO(wrapped), chunk=chunk, member="value")] == items
 
 
 def test_formula_like_cells_are_quarantined(lake: LocalLake) -> None:
