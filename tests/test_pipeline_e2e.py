@@ -210,6 +210,7 @@ def test_the_run_report_agrees_with_the_views_and_renders_in_chromium(demo_run, 
     assert [(c["customer_id"], c["records"], c["tables"]) for c in figures["unification"]["largest_clusters"]] == [
         tuple(row) for row in largest]
     assert figures["sources"]["crm_contacts"]["landed"] > 0 and figures["timings"]["steps"]["match_partition"]
+    assert all(0 <= row["latest_file_age_days"] < 1 for row in figures["sources"].values())  # landed just now
     completeness = {r["column"]: r for r in figures["completeness"]}
     assert {"Email", "Phone", "BirthDate", "PostalCode"} <= set(completeness)
     for column, row in completeness.items():  # profiles with a value, as the view has them

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -217,13 +218,30 @@ def _timings(steps: list[dict[str, Any]]) -> dict[str, Any]:
     return {"steps": per_step, "first_started": min(starts, default=None), "last_finished": max(ends, default=None)}
 
 
+def freshness(figures: dict[str, Any], files: list[dict[str, Any]], previous: dict[str, Any] | None) -> None:
+    """Each source's latest landed file (by its last-modified time): this run's, or the one the previous
+    published report knew — so a feed that stopped delivering shows its age in days at the run's start."""
+    latest: dict[str, str] = {name: row["latest_file"] for name, row in ((previous or {}).get("sources") or {}).items()
+                              if row.get("latest_file")}
+    for ref in files:
+        if ref.get("table") and ref.get("last_modified") and ref["last_modified"] > latest.get(ref["table"], ""):
+            latest[ref["table"]] = ref["last_modified"]
+    started = figures["run"].get("started")
+    for name, moment in latest.items():
+        row = figures["sources"].setdefault(name, {})
+        row["latest_file"] = moment
+        if started:
+            age = datetime.fromisoformat(started) - datetime.fromisoformat(moment)
+            row["latest_file_age_days"] = round(max(age.total_seconds(), 0) / 86400, 1)
+
+
 def run_figures(lake: Lake, run_id: str, sources: dict[str, tuple[str, str]],
                 attributes: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:
     """Everything the report shows, as JSON-ready values. ``sources``: name → (data source, table);
     ``attributes``: per source, its profile attributes and their ``Customer`` columns (``_completeness``)."""
     record = read_run_record(lake, run_id)
     steps = record.pop("steps", [])
-    record.pop("files", None)
+    files = record.pop("files", None) or []
     pointer = current(lake)
     figures: dict[str, Any] = {
         "run": {k: record.get(k) for k in ("run_id", "status", "mode", "trigger", "started", "finished", "error",
@@ -235,6 +253,7 @@ def run_figures(lake: Lake, run_id: str, sources: dict[str, tuple[str, str]],
         "enrichment": _enrichment(lake, run_id),
         "timings": _timings(steps),
         "history_rows": _history_rows(lake, run_id),
+        "files": [{k: f.get(k) for k in ("table", "last_modified")} for f in files],
     }
     figures["key_numbers"] = {
         "customers": figures["unification"].get("profiles", 0),

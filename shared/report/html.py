@@ -24,6 +24,9 @@ overflow:auto;font-size:12px}
 """
 
 
+STALE_DAYS = 7  # a source whose latest file is this old is called out: retail feeds land daily or weekly
+
+
 def _number(value: Any) -> str:
     if isinstance(value, bool) or value is None:
         return escape(str(value if value is not None else "–"))
@@ -112,12 +115,19 @@ def render(figures: dict[str, Any], changes: dict[str, Any]) -> str:
 
     parts.append("<h2>Sources</h2>")
     sources = [{"source": k, **v,
+                "latest": (f"{v['latest_file'][:16].replace('T', ' ')} ({v['latest_file_age_days']:g} d)"
+                           if v.get("latest_file_age_days") is not None else "–"),
                 "reasons": "; ".join(f"{r['reason']} ({r['rows']})" for r in v.get("top_reasons", []))}
                for k, v in figures["sources"].items()]
     parts.append(_table(sources, [("source", "source"), ("files", "files"), ("landed", "rows landed"),
                                   ("accepted", "accepted"), ("quarantined", "quarantined"),
-                                  ("snapshot_rows", "rows in table"), ("reasons", "top quarantine reasons")],
+                                  ("snapshot_rows", "rows in table"), ("latest", "latest file (age)"),
+                                  ("reasons", "top quarantine reasons")],
                         {"files", "landed", "accepted", "quarantined", "snapshot_rows"}))
+    stale = sorted(k for k, v in figures["sources"].items() if (v.get("latest_file_age_days") or 0) >= STALE_DAYS)
+    if stale:
+        parts.append(f"<p class='failed'>no new file for {STALE_DAYS} days or more: {escape(', '.join(stale))} — "
+                     "has a feed stopped?</p>")
 
     unification = figures["unification"]
     parts.append("<h2>Unification</h2>")
