@@ -291,6 +291,16 @@ def _summarise(runtime: Any, result: Any) -> bool:
         table.add_row(name, f"{rows:,}", f"{accepted:,}", f"{quarantined:,}",
                       *([f"{repeated.get(name, 0):,}"] if repeated else []))
     console.print(table)
+    from shared.lakeio import read_json
+    from shared.paths import RunPaths
+    from shared.report.html import STALE_DAYS
+
+    report = read_json(runtime.lake, RunPaths(run_id).report_json, default={}) or {}
+    stale = {name: row["latest_file_age_days"] for name, row in (report.get("sources") or {}).items()
+             if (row.get("latest_file_age_days") or 0) >= STALE_DAYS}
+    if stale:  # a feed that stopped delivering leaves its table as it was: say so where the run is read
+        console.print(f"[yellow]no new file for {STALE_DAYS} days or more[/yellow]: "
+                      + ", ".join(f"{name} ({days:g} days)" for name, days in sorted(stale.items())))
     if repeated:  # a key given twice keeps its first row (file order, then line), as Customer Insights does
         console.print(f"{sum(repeated.values()):,} accepted row(s) repeat a primary key and are not in the snapshot: "
                       "the first row of each key is kept")

@@ -353,3 +353,23 @@ def test_c360_run_that_fails_names_the_error_and_the_run_that_stays_published(tm
     assert f"the published dimension is unchanged: run {published}" in output
     assert "unified customers" not in output and "try: c360 sql" not in output
     assert current(runtime.lake)["run_id"] == published
+
+
+def test_c360_run_names_a_source_whose_feed_has_stopped(tmp_path: Path) -> None:
+    """The previous report's latest crm file is ten days older than this run: a dry run, which lands
+    nothing, says so beside its counts."""
+    import json
+
+    folder = tmp_path / "landing" / "crm" / "FullData"
+    folder.mkdir(parents=True)
+    (folder / "a.csv").write_text("id,first,last,email\n1,Ann,Lee,a@x.com\n", encoding="utf-8")
+    assert c360_run(tmp_path, "--landing", str(tmp_path / "landing")).exit_code == 0
+    runtime = lake_runtime(tmp_path)
+    published = RunPaths(current(runtime.lake)["run_id"]).report_json
+    report = json.loads(runtime.lake.read_bytes(published))
+    landed = datetime.fromisoformat(report["sources"]["crm"]["latest_file"])
+    report["sources"]["crm"]["latest_file"] = (landed - timedelta(days=10)).isoformat()  # ten days pass
+    runtime.lake.write_bytes(published, json.dumps(report).encode())
+    dry = c360_run(tmp_path, "--mode", "match_only")
+    assert dry.exit_code == 0, dry.output
+    assert "no new file for 7 days or more: crm (10 days)" in " ".join(dry.output.split()), dry.output
