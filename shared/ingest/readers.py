@@ -129,6 +129,13 @@ def _repeated(names: list[str]) -> dict[str, list[int]]:
     return {name: found for name, found in positions.items() if len(found) > 1}
 
 
+def _header(names: list[str]) -> tuple[list[str], dict[str, list[int]]]:
+    """A header's column names (a blank one ``column``, repeats numbered ``name_2``, …) and the names it
+    holds more than once, with their positions."""
+    cleaned = [name.strip() or "column" for name in names]
+    return _unique(cleaned), _repeated(cleaned)
+
+
 def decode_column(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     """Binary → UTF-8 string; values that are not valid UTF-8 are decoded as Windows-1252 instead."""
     column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
@@ -175,8 +182,7 @@ class CsvReader(Reader):
                 raise SourceFileError(f"unreadable CSV header (is the encoding right?): {exc}") from exc
             if not first:
                 raise SourceFileError("the header row is empty")
-            self.columns = _unique(first)
-            self.repeated = _repeated([name.strip() or "column" for name in first])
+            self.columns, self.repeated = _header(first)
         elif options.columns:
             self.columns = list(options.columns)
         else:
@@ -345,11 +351,18 @@ class JsonLinesReader(Reader):
         """The elements of a JSON array document as rows, numbered by their place in the array."""
         self._handle.seek(0)
         text = io.TextIOWrapper(self._handle, encoding=self.encoding, errors="replace")
+        elements = json_array_elements(text, member=self._records)
+        yield from self._record_batches((number, value, raw[:2000]) for number, value, raw in elements)
+        text.detach()
+
+    def _record_batches(self, values: Iterator[tuple[int, Any, str]]) -> Iterator[RawBatch]:
+        """Batches of the JSON objects among ``values`` ((row number, value, its text)); any other value is
+        rejected. Fields seen for the first time become columns."""
         records: list[dict[str, Any]] = []
         rows: list[int] = []
-        for number, value, raw in json_array_elements(text, member=self._records):
+        for number, value, raw in values:
             if not isinstance(value, dict):
-                self.rejected.append(Rejected(number, f"a JSON {type(value).__name__}, not an object", raw[:2000]))
+                self.rejected.append(Rejected(number, f"a JSON {type(value).__name__}, not an object", raw))
                 continue
             value = _with_object_fields(value)
             for key in value:
@@ -362,7 +375,6 @@ class JsonLinesReader(Reader):
                 records, rows = [], []
         if records:
             yield self._batch(records, rows)
-        text.detach()
 
     def _open_arrow(self) -> pajson.JSONStreamingReader:
         self._handle.seek(0)
@@ -412,31 +424,18 @@ class JsonLinesReader(Reader):
     def _line_batches(self) -> Iterator[RawBatch]:
         self._handle.seek(0)
         text = io.TextIOWrapper(self._handle, encoding=self.encoding, errors="replace", newline="\n")
-        records: list[dict[str, Any]] = []
-        rows: list[int] = []
-        for number, line in enumerate(text, start=1):
-            line = line.strip().lstrip("\ufeff")
-            if not line:
-                continue
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as exc:
-                self.rejected.append(Rejected(number, f"not valid JSON: {exc.msg}", line))
-                continue
-            if not isinstance(value, dict):
-                self.rejected.append(Rejected(number, f"a JSON {type(value).__name__}, not an object", line))
-                continue
-            value = _with_object_fields(value)
-            for key in value:
-                if key not in self.columns:
-                    self.columns.append(key)
-            records.append(value)
-            rows.append(number)
-            if len(records) >= self._batch_rows:
-                yield self._batch(records, rows)
-                records, rows = [], []
-        if records:
-            yield self._batch(records, rows)
+
+        def parsed() -> Iterator[tuple[int, Any, str]]:
+            for number, line in enumerate(text, start=1):
+                line = line.strip().lstrip("\ufeff")
+                if not line:
+                    continue
+                try:
+                    yield number, json.loads(line), line
+                except json.JSONDecodeError as exc:
+                    self.rejected.append(Rejected(number, f"not valid JSON: {exc.msg}", line))
+
+        yield from self._record_batches(parsed())
         text.detach()
 
     def _batch(self, records: list[dict[str, Any]], rows: list[int]) -> RawBatch:
@@ -586,9 +585,7 @@ class ExcelReader(Reader):
         if not header:
             self._book.close()
             raise SourceFileError("the header row is empty")
-        names_in_header = [(name or "").strip() or "column" for name in header]
-        self.columns = _unique(names_in_header)
-        self.repeated = _repeated(names_in_header)
+        self.columns, self.repeated = _header([name or "" for name in header])
         self._batch_rows = batch_rows
 
     def batches(self) -> Iterator[RawBatch]:
