@@ -141,18 +141,14 @@ def dimension_columns(config: UnificationConfig) -> dict[str, str]:
     attributes (renamed as the merge says), the ids and source keys, and what enrichment adds. An
     enrichment that is disabled, or skipped for too little data, leaves its columns out of a run."""
     from shared.enrich.outputs import ENRICHMENT_COLUMNS, MEASURE_KINDS
-    from shared.merge.survivorship import source_key_columns
+    from shared.merge.survivorship import merged_fields, source_key_columns
 
     kinds = {"string": "text", "guid": "text", "int64": "number", "double": "number", "decimal": "number",
              "boolean": "boolean", "date": "time", "dateTime": "time"}
+    types = {mapping.attribute(column): mapping.resolved_data_type()
+             for source in config.sources for column, mapping in source.columns.items()}
     columns: dict[str, str] = {Col.CUSTOMER_ID: "text", "PreviousCustomerId": "text", "HouseholdId": "text"}
-    for source in config.sources:
-        for column, mapping in source.columns.items():
-            attribute = mapping.attribute(column)
-            policy = config.merge.fields.get(attribute)
-            columns[policy.rename if policy and policy.rename else attribute] = kinds[mapping.resolved_data_type()]
-    for attribute in config.merge.exclude:
-        columns.pop(attribute, None)
+    columns.update({field.name: kinds[types[field.attribute]] for field in merged_fields(config)})
     for _index, key, alternate in source_key_columns(config):
         columns[key] = columns[alternate] = "text"
     columns.update(ENRICHMENT_COLUMNS)

@@ -26,16 +26,11 @@ def previous_published(lake: Lake, run_id: str) -> str | None:
 def profile_attributes(config: UnificationConfig) -> dict[str, dict[str, str]]:
     """Per source table: each attribute it maps and its column in ``Customer`` (the merge's rename), the
     excluded ones left out."""
-    out: dict[str, dict[str, str]] = {}
-    for source in config.sources:
-        table = out.setdefault(source.name, {})
-        for column, mapping in source.columns.items():
-            attribute = mapping.attribute(column)
-            if attribute in config.merge.exclude:
-                continue
-            policy = config.merge.fields.get(attribute)
-            table[attribute] = policy.rename if policy and policy.rename else attribute
-    return out
+    from shared.merge.survivorship import merged_fields
+
+    names = {field.attribute: field.name for field in merged_fields(config)}
+    return {source.name: {a: names[a] for a in source.attributes().values() if a in names}
+            for source in config.sources}
 
 
 def write_report(lake: Lake, config: UnificationConfig, run_id: str) -> dict[str, Any]:
