@@ -59,10 +59,7 @@ def validate(file: Annotated[Path, typer.Argument(help="The unification config (
         raise typer.Exit(1) from exc
     console.print(f"[green]valid[/green]: {len(config.sources)} sources, {len(config.activities)} activity tables, "
                   f"match order {' → '.join(config.unification.match_order)}")
-    from shared.config.checks import config_warnings
-
-    for warning in config_warnings(config):
-        console.print(f"[yellow]warning[/yellow]: {escape(warning)}")
+    _print_warnings(config)
 
 
 @app.command()
@@ -79,7 +76,7 @@ def preview(file: Annotated[Path, typer.Argument(help="A source extract (CSV, JS
     from shared.adapters.local_lake import LocalLake
     from shared.config import load_config
     from shared.errors import ConfigError
-    from shared.ingest.convert import convert_file
+    from shared.ingest.convert import convert_file, wanted_columns
     from shared.ingest.landing import FORMAT_SUFFIXES
     from shared.lakeio import read_parquet
 
@@ -113,7 +110,7 @@ def preview(file: Annotated[Path, typer.Argument(help="A source extract (CSV, JS
                       f"{result.accepted:,} accepted, {result.quarantined:,} quarantined")
         if result.error:
             _fail(f"the file is quarantined whole: {result.error}")
-        read = set(chosen.columns) | set(chosen.key_columns()) | ({chosen.recency} if chosen.recency else set())
+        read = wanted_columns(chosen)
         unread = [c for c in result.columns if c not in read]
         if unread:  # a column the mapping may have meant, or one it may yet want
             console.print(f"columns of the file no mapping reads: {escape(', '.join(unread))}")
@@ -155,6 +152,14 @@ def schema(out: Annotated[Path, typer.Option("--out", help="Where to write the J
     console.print(f"wrote {out}")
 
 
+def _print_warnings(config: Any) -> None:
+    """What the config says that is valid but likely not meant (``config_warnings``)."""
+    from shared.config.checks import config_warnings
+
+    for warning in config_warnings(config):
+        console.print(f"[yellow]warning[/yellow]: {escape(warning)}")
+
+
 def _print_status(status: Any) -> None:
     from c360_cli.local import status_details
 
@@ -189,15 +194,13 @@ def run(lake: LakeOption,
     runtime = build_runtime(settings)
     if config is not None:
         from shared.config import load_config
-        from shared.config.checks import config_warnings
         from shared.errors import ConfigError
 
         try:
             loaded = load_config(config)  # fail early, with the file's own line numbers
         except ConfigError as exc:
             _fail(str(exc))
-        for warning in config_warnings(loaded):
-            console.print(f"[yellow]warning[/yellow]: {escape(warning)}")
+        _print_warnings(loaded)
         runtime.lake.write_bytes(settings.config_path, config.read_bytes())
     elif not runtime.lake.exists(settings.config_path):
         _fail(f"no config in the lake at {settings.config_path}; pass --config FILE")

@@ -62,8 +62,8 @@ def _condition(frame: pd.DataFrame, condition: SegmentCondition) -> pd.Series:
     value: Any = condition.value
     if condition.op in ("in", "not_in"):
         value = value or []
-    if condition.op in ("in", "not_in") and pd.api.types.is_datetime64_any_dtype(column):
-        value = _instants(column, value)  # isin does not parse ISO strings as the comparisons do
+        if pd.api.types.is_datetime64_any_dtype(column):
+            value = _instants(column, value)  # isin does not parse ISO strings as the comparisons do
     ops = {
         "=": lambda: column == value, "!=": lambda: (column != value) & column.notna(), ">": lambda: column > value,
         ">=": lambda: column >= value, "<": lambda: column < value, "<=": lambda: column <= value,

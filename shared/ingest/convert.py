@@ -41,7 +41,7 @@ class Conversion:
     columns: tuple[str, ...] = ()  # the file's columns, as its reader named them (none for a CDM folder)
 
 
-def _wanted(table: TableBase) -> set[str]:
+def wanted_columns(table: TableBase) -> set[str]:
     """The source columns conversion reads: the mapped ones, the key and the recency column."""
     return set(table.columns) | set(table.key_columns()) | ({table.recency} if table.recency else set())
 
@@ -49,7 +49,7 @@ def _wanted(table: TableBase) -> set[str]:
 def _check_mapping(reader: Reader, table: TableBase, optional: frozenset[str] = frozenset()) -> list[str]:
     """Raise naming the mapped columns the file lacks or names twice; returns the ``optional``
     ones it lacks."""
-    wanted = _wanted(table)
+    wanted = wanted_columns(table)
     missing = sorted(wanted - set(reader.columns) - optional)
     repeated = sorted(wanted & set(reader.repeated))
     problems = []
@@ -105,7 +105,7 @@ def convert_file(lake: Lake, table: TableBase, source_path: str, output: str, qu
                 absent = [] if late else _check_mapping(reader, table, optional)
                 with parquet_sink(lake, output, entity_schema(table)) as writer:
                     for raw in reader.batches():
-                        for column in _wanted(table) - set(raw.table.column_names) if late else absent:
+                        for column in wanted_columns(table) - set(raw.table.column_names) if late else absent:
                             raw = replace(raw, table=raw.table.append_column(
                                 column, pa.nulls(raw.table.num_rows, pa.string())))
                         coerced = coerce_batch(raw, table, source_path)
