@@ -34,7 +34,7 @@ class _Schema:
     (``SegmentCondition``, ``list[str]``), and the keys the mapping holding the last part allows."""
 
     def __init__(self) -> None:
-        self.schema = UnificationConfig.model_json_schema(by_alias=True)
+        self.schema = config_json_schema()
 
     def _resolve(self, node: dict[str, Any] | None) -> dict[str, Any] | None:
         while node is not None and "$ref" in node:
