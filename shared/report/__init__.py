@@ -8,7 +8,7 @@ from shared.config.model import UnificationConfig
 from shared.lakeio import read_json, write_json
 from shared.paths import RunPaths
 from shared.ports import Lake
-from shared.report.figures import changes, freshness, run_figures
+from shared.report.figures import changes, run_figures
 from shared.report.html import render
 from shared.runs import current
 
@@ -36,10 +36,9 @@ def profile_attributes(config: UnificationConfig) -> dict[str, dict[str, str]]:
 def write_report(lake: Lake, config: UnificationConfig, run_id: str) -> dict[str, Any]:
     """Compute and write the run's report; returns its key numbers."""
     sources = {s.name: (s.data_source, s.table) for s in config.sources}
-    figures = run_figures(lake, run_id, sources, profile_attributes(config))
     before = previous_published(lake, run_id)
     previous = read_json(lake, RunPaths(before).report_json, default=None) if before else None
-    freshness(figures, figures.pop("files"), previous)
+    figures = run_figures(lake, run_id, sources, profile_attributes(config), previous)
     figures["changes"] = changes(figures, previous)
     paths = RunPaths(run_id)
     write_json(lake, paths.report_json, figures)

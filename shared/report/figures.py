@@ -236,9 +236,11 @@ def freshness(figures: dict[str, Any], files: list[dict[str, Any]], previous: di
 
 
 def run_figures(lake: Lake, run_id: str, sources: dict[str, tuple[str, str]],
-                attributes: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:
+                attributes: dict[str, dict[str, str]] | None = None,
+                previous: dict[str, Any] | None = None) -> dict[str, Any]:
     """Everything the report shows, as JSON-ready values. ``sources``: name → (data source, table);
-    ``attributes``: per source, its profile attributes and their ``Customer`` columns (``_completeness``)."""
+    ``attributes``: per source, its profile attributes and their ``Customer`` columns (``_completeness``);
+    ``previous``: the previous published run's report (``freshness``)."""
     record = read_run_record(lake, run_id)
     steps = record.pop("steps", [])
     files = record.pop("files", None) or []
@@ -253,8 +255,8 @@ def run_figures(lake: Lake, run_id: str, sources: dict[str, tuple[str, str]],
         "enrichment": _enrichment(lake, run_id),
         "timings": _timings(steps),
         "history_rows": _history_rows(lake, run_id),
-        "files": [{k: f.get(k) for k in ("table", "last_modified")} for f in files],
     }
+    freshness(figures, files, previous)
     figures["key_numbers"] = {
         "customers": figures["unification"].get("profiles", 0),
         "records": figures["unification"].get("records", 0),
