@@ -156,6 +156,19 @@ def test_an_attribute_mapped_with_two_data_types_is_refused_naming_both() -> Non
     assert load_config_text(renamed).source("pos").attributes()["email"] == "EmailId"
 
 
+def test_maximum_or_minimum_of_text_is_refused_and_of_a_number_accepted() -> None:
+    """Text has only an alphabetical order: "the largest e-mail address" picks no better value."""
+    text = THREE_TABLES.replace("ERP_TABLE", "erp: {}") + "merge:\n  fields:\n    Email: {policy: maximum}\n"
+    with pytest.raises(ConfigError) as error:
+        load_config_text(text, "c360.yaml")
+    assert "merge.fields.Email.policy: maximum takes the largest or smallest number, date or flag, but Email is " \
+           "string" in str(error.value), str(error.value)
+    counted = text.replace("columns: {email: Identity.Service.Email}}",
+                           "columns: {email: Identity.Service.Email, n: {data_type: int64, as: Visits}}}"
+                           ).replace("Email: {policy: maximum}", "Visits: {policy: minimum}")
+    assert load_config_text(counted).merge.fields["Visits"].policy == "minimum"
+
+
 def test_readme_documents_every_config_key() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("## Configuration"):readme.index("## Settings")]

@@ -169,6 +169,28 @@ def test_blob_lake_on_azurite_produces_the_same_dimension(small_demo: Path, loca
     assert remote.runtime.sql.query("SELECT count(*) FROM c360.Customer")[0][0] == len(b)  # type: ignore[union-attr]
 
 
+def test_an_email_opt_out_in_any_record_of_a_customer_holds_in_the_dimension(small_demo: Path, demo_run) -> None:
+    """The demo's CRM and e-commerce records each carry an e-mail opt-out; a customer with an opt-out in any
+    of its records (a deduplication loser included) must be DoNotEmail, whatever source ranks first."""
+    run, _ = demo_run
+    landing = small_demo / "landing"
+    crm = pd.concat(pd.read_csv(p, dtype=str) for p in (landing / "crm" / "contacts").rglob("*.csv"))
+    ecom = pd.concat(pd.read_json(p, lines=True, dtype=False) for p in (landing / "ecom" / "accounts").rglob("*.jsonl"))
+    flags = pd.concat([
+        pd.DataFrame({"Table": "crm_contacts", "SourceKey": crm["contactid"], "OptOut": crm["donotemail"] == "true"}),
+        pd.DataFrame({"Table": "ecom_accounts", "SourceKey": ecom["account_id"].astype(str),
+                      "OptOut": ecom["email_opt_out"].astype(bool)})])
+    expected = flags.merge(predicted_clusters(run), on=["Table", "SourceKey"]).groupby("CustomerId")["OptOut"].any()
+    published = dict(run.runtime.sql.query("SELECT CustomerId, DoNotEmail FROM c360.Customer"))  # type: ignore[union-attr]
+    got = pd.Series({c: published[c] for c in expected.index}, dtype=object)
+    assert expected.sum() > 100 and (got == expected).all(), expected[got != expected].head()
+    # where CRM (ranked before e-commerce) said false and an e-commerce record said true: Customer Insights'
+    # importance default would have published false
+    crm_false = set(flags.merge(predicted_clusters(run)).query("Table == 'crm_contacts' and not OptOut")["CustomerId"])
+    assert sum(expected[c] for c in crm_false) > 20
+    assert all(published[c] is None for c in set(published) - set(expected.index))  # no flag anywhere: unknown
+
+
 def test_conflation_match_pairs_hold_each_pair_and_rule_once(demo_run) -> None:
     run, _ = demo_run
     sql = run.runtime.sql

@@ -68,6 +68,7 @@ sources:
       zip: Location.PostalCode
       birthday: Person.BirthDate
       updated_at: Measurement.Date.Modify
+      email_opt_out: Consent.DoNotEmail   # merged by maximum, as consent flags are: an opt-out anywhere holds
 
   - name: pos_members
     data_source: POS

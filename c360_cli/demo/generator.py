@@ -178,7 +178,9 @@ def _source_tables(records: dict[str, pd.DataFrame]) -> dict[str, pa.Table]:
             "account_id": ecom["key"], "email": ecom["email"], "first_name": ecom["first"],
             "last_name": ecom["last"], "phone": ecom["phone"], "street": ecom["street"], "city": ecom["city"],
             "state": ecom["state"], "zip": ecom["postal_code"], "birthday": _iso_dates(ecom["birth_date"]),
-            "updated_at": pd.to_datetime(ecom["modified"]).dt.strftime("%Y-%m-%dT%H:%M:%SZ")}),
+            "updated_at": pd.to_datetime(ecom["modified"]).dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            # an unsubscribe link's flag: where the person's CRM contact says false, the merge must keep true
+            "email_opt_out": pa.array(np.arange(len(ecom)) % 7 == 0)}),
         "pos/members": pa.table({
             "MemberId": pa.array(pos["key"].astype("int64")), "GivenName": pos["first"],
             "FamilyName": pos["last"], "Mobile": pos["phone"], "Email": pos["email"],

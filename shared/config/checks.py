@@ -120,7 +120,20 @@ def reference_errors(config: UnificationConfig) -> list[str]:
         for field in group.fields:
             if field not in source_attributes:
                 problems.append(f"merge.groups.{group.name}: no source maps attribute {field!r}")
+    problems += _extreme_policy_errors(config)
     return problems
+
+
+def _extreme_policy_errors(config: UnificationConfig) -> list[str]:
+    """``maximum``/``minimum`` order values: text has only an alphabetical order, which picks no better
+    value ("Smith" over "Jones"), so it is refused rather than merged by it."""
+    from shared.merge.survivorship import attribute_types
+
+    types = attribute_types(config)
+    return [f"merge.fields.{attribute}.policy: {policy.policy} takes the largest or smallest number, date or flag, "
+            f"but {attribute} is {types[attribute]}: use importance, most_recent or least_recent"
+            for attribute, policy in config.merge.fields.items()
+            if policy.policy in ("maximum", "minimum") and types.get(attribute) in ("string", "guid")]
 
 
 def _rule_errors(rule: Rule, where: str, table: str, against: list[str],
@@ -141,12 +154,11 @@ def dimension_columns(config: UnificationConfig) -> dict[str, str]:
     attributes (renamed as the merge says), the ids and source keys, and what enrichment adds. An
     enrichment that is disabled, or skipped for too little data, leaves its columns out of a run."""
     from shared.enrich.outputs import ENRICHMENT_COLUMNS, MEASURE_KINDS
-    from shared.merge.survivorship import merged_fields, source_key_columns
+    from shared.merge.survivorship import attribute_types, merged_fields, source_key_columns
 
     kinds = {"string": "text", "guid": "text", "int64": "number", "double": "number", "decimal": "number",
              "boolean": "boolean", "date": "time", "dateTime": "time"}
-    types = {mapping.attribute(column): mapping.resolved_data_type()
-             for source in config.sources for column, mapping in source.columns.items()}
+    types = attribute_types(config)
     columns: dict[str, str] = {Col.CUSTOMER_ID: "text", "PreviousCustomerId": "text", "HouseholdId": "text"}
     columns.update({field.name: kinds[types[field.attribute]] for field in merged_fields(config)})
     for _index, key, alternate in source_key_columns(config):

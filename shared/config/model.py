@@ -305,7 +305,10 @@ class Unification(Strict):
 
 
 class FieldPolicy(Strict):
-    policy: Literal["importance", "most_recent", "least_recent"] = "importance"
+    policy: Literal["importance", "most_recent", "least_recent", "maximum", "minimum"] | None = Field(
+        None, description="importance (the default), most_recent, least_recent, or maximum / minimum: the largest "
+                          "or smallest value of a number, date or flag. A consent attribute (Consent.*) defaults "
+                          "to maximum: an opt-out in any source holds.")
     order: list[Name] | None = Field(None, description="Table ranking for importance (default: match order).")
     rename: str | None = Field(None, pattern=NAME_PATTERN)
 
@@ -426,3 +429,12 @@ class UnificationConfig(Strict):
 
     def all_tables(self) -> list[TableBase]:
         return [*self.sources, *self.activities]
+
+    def semantic_types(self) -> dict[str, str]:
+        """Profile attribute → its CI semantic type, the first source mapping it with one."""
+        out: dict[str, str] = {}
+        for source in self.sources:
+            for column, mapping in source.columns.items():
+                if mapping.type:
+                    out.setdefault(mapping.attribute(column), mapping.type)
+        return out

@@ -37,16 +37,6 @@ PARTITIONS: dict[str, tuple[str, ...]] = {HISTORY: ("IsCurrent",), UNIFIED_ACTIV
 HISTORY_NAMESPACE = "c360-history"
 
 
-def semantic_of(config: UnificationConfig) -> dict[str, str]:
-    """Attribute name → CI semantic type, from the source mappings."""
-    out: dict[str, str] = {}
-    for source in config.sources:
-        for column, mapping in source.columns.items():
-            if mapping.type:
-                out.setdefault(mapping.attribute(column), mapping.type)
-    return out
-
-
 def export_part(lake: Lake, config: UnificationConfig, run_id: str, part: ExportPart,
                 enrichment_tables: Sequence[tuple[str, str, bool]], valid_from: str,
                 previous_history: Sequence[str] = ()) -> dict[str, int]:
@@ -134,7 +124,7 @@ def describe_export(lake: Lake, config: UnificationConfig, run_id: str,
         csv += record["csv"]
     _write_metadata(lake, config, run_id, {name: entry["files"] for name, entry in entries.items()})
     if csv:
-        semantics = semantic_of(config)
+        semantics = config.semantic_types()
         described = [Entity(name, attributes_from_schema(entry_schema(entries[name]), semantics),
                             (Partition(_ci_csv_path(paths, name), "csv"),), name) for name in csv]
         write_cdm_folder(lake, f"{paths.export_root}/ci", described, "c360", "Customer Insights-style CSV export")
@@ -203,7 +193,7 @@ def _write_ci_csv(con: duckdb.DuckDBPyConnection, lake: Lake, paths: RunPaths, n
 
 def _write_metadata(lake: Lake, config: UnificationConfig, run_id: str, files: dict[str, list[str]]) -> None:
     paths = RunPaths(run_id)
-    semantics = semantic_of(config)
+    semantics = config.semantic_types()
     described = []
     for name, parts in files.items():
         if not parts:

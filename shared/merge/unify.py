@@ -46,7 +46,7 @@ from shared.match.partition import PAIRS_SCHEMA, cannot_links_within
 from shared.match.plan import feature_files
 from shared.match.rules import compile_condition, compile_rules
 from shared.merge.customer_id import assign_ids_in, uuid5_sql
-from shared.merge.survivorship import household_sql, q, source_keys_sql, survivorship_sql
+from shared.merge.survivorship import household_sql, q, reads_every_record, source_keys_sql, survivorship_sql
 from shared.names import Col, Lineage
 from shared.paths import RunPaths
 from shared.ports import Lake
@@ -639,10 +639,12 @@ def _write_customers(lake: Lake, con: duckdb.DuckDBPyConnection, config: Unifica
     """A shard of ``Customer`` (the profiles of ``records``, every ``shards``-th): the survivorship of the
     winner rows, the source key columns, ids and household."""
     columns = {row[0] for row in con.execute("DESCRIBE snapshots").fetchall()}
-    (winners,) = con.execute("SELECT count(*) FROM records WHERE is_winner AND profile >= 0").fetchall()[0]
+    # the winner rows; every record's where a field merges by maximum or minimum (a consent flag's default)
+    merged_rows = "profile >= 0" if reads_every_record(config) else "is_winner AND profile >= 0"
+    (winners,) = con.execute(f"SELECT count(*) FROM records WHERE {merged_rows}").fetchall()[0]
     passes = max(1, -(-int(winners) // SURVIVORSHIP_ROWS))
-    winner_rows = (f"SELECT s.*, m.profile FROM snapshots s JOIN (SELECT * FROM records WHERE is_winner "
-                   f"AND profile >= 0) m ON s.TableIndex = m.TableIndex "
+    winner_rows = (f"SELECT s.*, m.profile, m.is_winner FROM snapshots s JOIN (SELECT * FROM records WHERE "
+                   f"{merged_rows}) m ON s.TableIndex = m.TableIndex "
                    f"AND s.{q(Col.SOURCE_KEY)} = m.{q(Col.SOURCE_KEY)}")
     if passes > 1:  # the snapshots (every source row) read once, not once per pass: DuckDB spills the rest
         con.execute(f"CREATE TEMP TABLE winner_rows AS {winner_rows}")

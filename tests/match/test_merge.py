@@ -40,6 +40,48 @@ def test_merge_policies_pick_each_field(tmp_path: Path) -> None:
     assert profile["CRM_Contacts_id"] == "1" and profile["POS_Members_id"] == "7"
 
 
+EXTRA_COLUMNS = """      modified: Measurement.Date.Modify
+      optout: Consent.DoNotEmail
+      points: {data_type: int64, as: Points}
+      joined: {data_type: date, as: JoinedOn}
+"""
+
+
+def _with_extra_columns(text: str) -> str:
+    assert "      modified: Measurement.Date.Modify\n" in text
+    return text.replace("      modified: Measurement.Date.Modify\n", EXTRA_COLUMNS, 1)
+
+
+def test_an_opt_out_in_any_source_holds_and_maximum_minimum_order_values(tmp_path: Path) -> None:
+    """A consent flag merges by ``maximum`` unless configured: CRM ranks first and says false, POS says true,
+    and the profile must not be e-mailed. ``maximum``/``minimum`` pick by value, not by row."""
+    crm = [{**row("1", "Ann", "Lee", "ann@x.com"), "optout": "false", "points": "40", "joined": "2019-03-01"},
+           {**row("2", "Bob", "Ray", "bob@x.com"), "optout": "false", "points": "", "joined": ""}]
+    pos = [{**row("7", "Ann", "Lee", "ANN@x.com"), "optout": "true", "points": "15", "joined": "2017-08-09"},
+           {**row("8", "Bob", "Ray", "BOB@x.com"), "optout": "", "points": "5", "joined": "2020-01-02"}]
+    rules = "\n        - name: email\n          conditions: [{field: Email, normalize: [lowercase]}]"
+    policies = "merge:\n  fields:\n    Points: {policy: maximum}\n    JoinedOn: {policy: minimum}\n"
+    result = unify(tmp_path, _with_extra_columns(config(rules)) + policies, {"crm": crm, "pos": pos})
+    ann, bob = result.profile("Contacts", "1"), result.profile("Contacts", "2")
+    assert ann["DoNotEmail"] is True  # importance would take CRM's false (CRM is first in match order)
+    assert bob["DoNotEmail"] is False  # a missing value is no opt-out: the other source's false stands
+    assert (ann["Points"], str(ann["JoinedOn"])) == (40, "2017-08-09")
+    assert (bob["Points"], str(bob["JoinedOn"])) == (5, "2020-01-02")  # nulls are skipped
+    # Cy's opt-out is on a CRM duplicate that loses the deduplication (less filled): it holds all the same
+    cy = [{**row("3", "Cy", "Poe", "cy@x.com", "555", "1970-01-01"), "optout": "false", "points": "", "joined": ""},
+          {**row("4", "Cy", "Poe", "CY@x.com"), "optout": "true", "points": "", "joined": ""}]
+    zed = [{**row("9", "Zed", "Q"), "optout": "", "points": "", "joined": ""}]
+    duplicate = unify(tmp_path / "dup", _with_extra_columns(config(rules)), {"crm": cy, "pos": zed})
+    winners = duplicate.table("Deduplication_CRM_Contacts").set_index("SourceKey")["Deduplication_WinnerId"]
+    assert winners["4"] == "3"
+    assert duplicate.profile("Contacts", "4")["DoNotEmail"] is True
+    assert duplicate.profile("Contacts", "4")["Phone"] == "555"  # the other fields still come from the winner
+    # configured, CI's importance default comes back: CRM's value wins
+    importance = "merge:\n  fields:\n    DoNotEmail: {policy: importance}\n"
+    again = unify(tmp_path / "ci", _with_extra_columns(config(rules)) + importance, {"crm": crm, "pos": pos})
+    assert again.profile("Contacts", "1")["DoNotEmail"] is False
+
+
 def test_source_key_columns_name_the_winner_and_every_key_of_each_table(tmp_path: Path) -> None:
     """CI's key columns: ``{DS}_{Table}_{PK}`` the table's deduplication winner, ``…_Alternate`` all its keys
     in key order; both null where the profile has no record of that table."""
